@@ -1,0 +1,41 @@
+"""The one place that knows about CuPy: pick the array module for a device, or from the arrays at hand.
+
+Arrays carry their device with them, so the engine never asks a global flag. It writes
+
+    xp = get_xp(z)          # numpy for numpy arrays, cupy for cupy arrays
+    a = xp.maximum(z, 0)
+
+only where it creates arrays or calls ufuncs; operators (@ * + .T .sum) need no xp at all.
+"""
+
+import numpy
+
+from scratchnet.errors import UsageError
+
+try:
+    import cupy
+except ImportError:  # CuPy is the optional extra `gpu`; without it everything runs on NumPy.
+    cupy = None
+
+
+def get_xp(*arrays):
+    """The array module (numpy or cupy) that owns `arrays`."""
+    if cupy is None:
+        return numpy
+    return cupy.get_array_module(*arrays)
+
+
+def xp_for_device(device):
+    """The array module for `device`, chosen once at the edge: "cpu" → numpy, "cuda" → cupy."""
+    if device == "cpu":
+        return numpy
+    if device == "cuda":
+        raise UsageError("--device cuda is not available yet: the CuPy backend has not landed; use --device cpu")
+    raise UsageError(f"unknown device {device!r}: use cpu or cuda")
+
+
+def to_numpy(a):
+    """A NumPy copy of `a` (a no-op view for NumPy arrays), e.g. for printing or saving."""
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy.asnumpy(a)
+    return numpy.asarray(a)

@@ -1,0 +1,121 @@
+"""A fully connected network, its forward recurrence and the δ recursion of backpropagation.
+
+The tutorial's notation, one to one (docs/backprop.md):
+layers l = 1..L with n_l units; a^[1] = x; for l = 2..L
+    z^[l] = W^[l] a^[l-1] + b^[l],      a^[l] = σ(z^[l]).
+
+The tutorial writes one sample as a column vector. Here a batch of m samples is stacked as rows, so
+every a^[l], z^[l], δ^[l] is (m, n_l) and each equation is transposed once:
+    W^[l] a^[l-1] + b^[l]   →   a[l-1] @ W[l].T + b[l]
+    δ^[l] (a^[l-1])ᵀ        →   delta.T @ a[l-1]            (summed over the batch by the product)
+    (W^[l+1])ᵀ δ^[l+1]      →   delta @ W[l+1]
+W^[l] keeps the tutorial's (n_l, n_{l-1}) layout, which is also PyTorch's `nn.Linear.weight`.
+"""
+
+import math
+
+import numpy as np
+
+from scratchnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from scratchnet.backend import get_xp
+from scratchnet.errors import UsageError
+from scratchnet.losses import LOSSES, cross_entropy, quadratic
+
+
+class Network:
+    """An MLP with layer sizes [n_1, …, n_L]: W[l], b[l] for l = 2..L, dicts keyed by the layer number.
+
+    Args:
+        sizes: [n_1, …, n_L], input width first, at least two layers.
+        activation: σ of the hidden layers 2..L−1: "relu", "sigmoid" or "tanh", or a list with one
+            name per hidden layer.
+        loss: "cross-entropy" (the output layer returns the logits z^[L]) or "quadratic" (the output
+            layer returns σ(z^[L]) with σ the sigmoid, the tutorial's choice, so a^[L] lies in (0, 1)).
+        dtype: "float32" (default) or "float64".
+        seed: seeds the numpy Generator that draws the initial W and b.
+        xp: the array module that holds the parameters (numpy, or cupy from scratchnet.backend).
+
+    Shapes:
+        x = a^[1]: (m, n_1);  W[l]: (n_l, n_{l-1});  b[l]: (n_l,);  z[l], a[l], delta[l]: (m, n_l).
+    """
+
+    def __init__(self, sizes, activation="relu", loss="cross-entropy", dtype="float32", seed=0, xp=np):
+        self.sizes = [int(n) for n in sizes]
+        self.L = len(self.sizes)
+        if self.L < 2 or min(self.sizes) < 1:
+            raise UsageError(f"layer sizes {self.sizes} need at least two layers of width ≥ 1")
+        if loss not in LOSSES:
+            raise UsageError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise UsageError(f"dtype {dtype} is not supported: use float32 or float64")
+        self.loss = loss
+        self.dtype = np.dtype(dtype)
+        self.activation = self._activation_names(activation)
+        self.sigma = {l: ACTIVATIONS[name][0] for l, name in self.activation.items()}
+        self.sigma_prime = {l: ACTIVATIONS[name][1] for l, name in self.activation.items()}
+        self.W, self.b = self._init_parameters(seed, xp)
+        self.a, self.z, self.delta = {}, {}, {}
+
+    def _activation_names(self, activation):
+        """σ for each layer l = 2..L: the hidden choice, then the one the loss needs at the output."""
+        hidden = [activation] * (self.L - 2) if isinstance(activation, str) else list(activation)
+        if len(hidden) != self.L - 2:
+            raise UsageError(f"{len(hidden)} activations given for {self.L - 2} hidden layers")
+        for name in hidden:
+            if name not in HIDDEN_ACTIVATIONS:
+                raise UsageError(f"unknown activation {name!r}: use one of {', '.join(HIDDEN_ACTIVATIONS)}")
+        output = "identity" if self.loss == "cross-entropy" else "sigmoid"
+        return dict(zip(range(2, self.L + 1), [*hidden, output], strict=False))
+
+    def _init_parameters(self, seed, xp):
+        """W^[l], b^[l] ~ U(−1/√n_{l−1}, 1/√n_{l−1}), what `nn.Linear.reset_parameters` draws."""
+        rng = np.random.default_rng(seed)
+        W, b = {}, {}
+        for l in range(2, self.L + 1):
+            bound = 1 / math.sqrt(self.sizes[l - 2])
+            n_l, n_prev = self.sizes[l - 1], self.sizes[l - 2]
+            W[l] = xp.asarray(rng.uniform(-bound, bound, (n_l, n_prev)).astype(self.dtype))
+            b[l] = xp.asarray(rng.uniform(-bound, bound, n_l).astype(self.dtype))
+        return W, b
+
+    def forward(self, x):
+        """a^[L] for the batch x = a^[1], keeping every z^[l] and a^[l] for backward.  (m, n_1) → (m, n_L)."""
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise UsageError(f"input has shape {tuple(x.shape)}; this network takes (m, {self.sizes[0]})")
+        self.a = {1: x}
+        self.z = {}
+        for l in range(2, self.L + 1):
+            self.z[l] = self.a[l - 1] @ self.W[l].T + self.b[l]  # z^[l] = W^[l] a^[l-1] + b^[l]   (m, n_l)
+            self.a[l] = self.sigma[l](self.z[l])                 # a^[l] = σ(z^[l])                 (m, n_l)
+        return self.a[self.L]
+
+    def cost(self, y):
+        """C for the labels y of the last forward batch, and δ^[L] = ∂C/∂z^[L] (BP1)."""
+        L = self.L
+        if self.loss == "cross-entropy":
+            return cross_entropy(self.z[L], y)
+        return quadratic(self.a[L], self.z[L], y, self.sigma_prime[L])
+
+    def backward(self, delta_L):
+        """Given δ^[L] = ∂C/∂z^[L], return ∂C/∂W^[l] and ∂C/∂b^[l] for l = L..2 (dicts keyed by l).
+
+        Every δ^[l] is kept in self.delta. Nothing passed in is modified.
+        """
+        dW, db = {}, {}
+        self.delta = {self.L: delta_L}
+        delta = delta_L
+        for l in range(self.L, 1, -1):
+            dW[l] = delta.T @ self.a[l - 1]      # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ    (n_l, n_{l-1})
+            db[l] = delta.sum(axis=0)            # (BP3) ∂C/∂b^[l] = δ^[l], summed over the batch
+            if l > 2:                            # (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]
+                delta = self.sigma_prime[l - 1](self.z[l - 1]) * (delta @ self.W[l])
+                self.delta[l - 1] = delta
+        return dW, db
+
+    def input_gradient(self):
+        """∂C/∂a^[1] = (W^[2])ᵀ δ^[2] for the last backward pass, the gradient with respect to x.  (m, n_1)."""
+        return self.delta[2] @ self.W[2]
+
+    def predict(self, x):
+        """The predicted class of each row of x: argmax of a^[L].  (m, n_1) → (m,)."""
+        return get_xp(x).argmax(self.forward(x), axis=1)
