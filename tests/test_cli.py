@@ -15,10 +15,11 @@ import sys
 
 import pytest
 
-from conftest import REPO
 from scratchnet.config import TrainConfig
 from scratchnet.data import MNIST_FILES
 from scratchnet.train import main
+
+from conftest import REPO
 
 
 def run_train(*args):

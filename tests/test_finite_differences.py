@@ -9,11 +9,12 @@ kink (|z| > 1e-3), and ReLU′(0) = 0 is tested on its own.
 
 import numpy as np
 import pytest
-from helpers import rel_error
 
 from scratchnet import Network
 from scratchnet.activations import relu_prime, sigmoid, sigmoid_prime, tanh_prime
 from scratchnet.gradcheck import directional_derivative, numerical_gradients
+
+from helpers import rel_error
 
 KINK = 1e-3  # no hidden z^[l] closer than this to 0, so that ±h never crosses the ReLU kink
 

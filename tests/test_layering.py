@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import scratchnet
+
 from conftest import REPO
 
 BLOCK_TORCH = """
