@@ -49,15 +49,21 @@ def build(cfg, xp):
     return net, opt
 
 
+def train_step(net, opt, x, y):
+    """One gradient step on the batch (x, y): forward, cost and δ^[L], backward, update. Returns C."""
+    net.forward(x)
+    C, delta_L = net.cost(y)
+    dW, db = net.backward(delta_L)
+    opt.step(dW, db)
+    return C
+
+
 def train_epoch(net, opt, x, y, cfg, rng, progress):
     """One pass of minibatch SGD over (x, y); prints the loss every 100 batches; returns the mean loss."""
     N = len(x)
     total = 0.0
     for batch, idx in enumerate(minibatches(N, cfg.batch_size, cfg.sampling, rng)):
-        net.forward(x[idx])
-        C, delta_L = net.cost(y[idx])
-        dW, db = net.backward(delta_L)
-        opt.step(dW, db)
+        C = train_step(net, opt, x[idx], y[idx])
         total = total + C
         if batch % LOG_EVERY == 0:
             progress.print(f"loss: {float(C):>7f}  [{batch * cfg.batch_size:>5d}/{N:>5d}]")
