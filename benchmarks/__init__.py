@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: scratchnet against PyTorch on the same work (python -m benchmarks.run)."""

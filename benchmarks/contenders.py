@@ -1,0 +1,184 @@
+"""The contenders, each training the same model from the same initial weights on the same batches.
+
+1. tutorial:    the PyTorch tutorial as written: DataLoader over torchvision MNIST with ToTensor;
+2. torch eager: the same model and SGD, batches sliced from tensors already in memory;
+3. scratchnet:  the NumPy engine, the same batches (scratchnet.train.train_step);
+4. GEMM floor:  only the matrix products of (3)'s step, same shapes, dtype, transposes and BLAS,
+                into preallocated outputs: the time no engine built on this BLAS can beat.
+
+Each contender runs `steps(n)` minibatches in dataset order, wrapping around at the end of an epoch.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from scratchnet import SGD, Network
+from scratchnet.train import train_step
+from torch_ref.bridge import load_into_torch, to_torch
+from torch_ref.data import mnist
+from torch_ref.train import train_step as torch_train_step
+
+
+class Work:
+    """What every contender trains: data, layer sizes, initial weights (scratchnet's seed-0 draw), m, α."""
+
+    def __init__(self, x_train, y_train, x_test, y_test, sizes, batch_size, lr=1e-3, data_dir="data"):
+        self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
+        self.sizes, self.batch_size, self.lr, self.data_dir = sizes, batch_size, lr, data_dir
+        self.initial = Network(sizes, dtype=x_train.dtype, seed=0)
+        self.batches_per_epoch = math.ceil(len(x_train) / batch_size)
+
+
+class Scratchnet:
+    name = "scratchnet"
+
+    def __init__(self, work):
+        self.work = work
+        self.net = Network(work.sizes, dtype=work.x_train.dtype)
+        self.reset()
+
+    def reset(self):
+        for l in self.net.W:
+            self.net.W[l][...] = self.work.initial.W[l]
+            self.net.b[l][...] = self.work.initial.b[l]
+        self.opt = SGD(self.net, lr=self.work.lr)
+        self.batch = 0
+
+    def steps(self, n):
+        w, m = self.work, self.work.batch_size
+        for _ in range(n):
+            start = self.batch * m
+            train_step(self.net, self.opt, w.x_train[start:start + m], w.y_train[start:start + m])
+            self.batch = (self.batch + 1) % w.batches_per_epoch
+
+    def phases(self, n, clock):
+        """Seconds spent in forward (with the cost), backward and update over n steps."""
+        w, m = self.work, self.work.batch_size
+        spent = np.zeros(3)
+        for _ in range(n):
+            start = self.batch * m
+            t0 = clock()
+            self.net.forward(w.x_train[start:start + m])
+            C, delta_L = self.net.cost(w.y_train[start:start + m])
+            t1 = clock()
+            dW, db = self.net.backward(delta_L)
+            t2 = clock()
+            self.opt.step(dW, db)
+            spent += (t1 - t0, t2 - t1, clock() - t2)
+            self.batch = (self.batch + 1) % w.batches_per_epoch
+        return spent
+
+    def accuracy(self):
+        return float((self.net.predict(self.work.x_test) == self.work.y_test).mean())
+
+
+class TorchEager:
+    name = "torch eager"
+
+    def __init__(self, work):
+        self.work = work
+        self.model = to_torch(work.initial)
+        self.x, self.y = torch.from_numpy(work.x_train), torch.from_numpy(work.y_train)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.reset()
+
+    def reset(self):
+        load_into_torch(self.work.initial, self.model)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.work.lr)
+        self.batch = 0
+
+    def steps(self, n):
+        m = self.work.batch_size
+        for _ in range(n):
+            start = self.batch * m
+            torch_train_step(self.model, self.loss_fn, self.optimizer, self.x[start:start + m], self.y[start:start + m])
+            self.batch = (self.batch + 1) % self.work.batches_per_epoch
+
+    def phases(self, n, clock):
+        m = self.work.batch_size
+        spent = np.zeros(3)
+        for _ in range(n):
+            start = self.batch * m
+            t0 = clock()
+            loss = self.loss_fn(self.model(self.x[start:start + m]), self.y[start:start + m])
+            t1 = clock()
+            loss.backward()
+            t2 = clock()
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+            spent += (t1 - t0, t2 - t1, clock() - t2)
+            self.batch = (self.batch + 1) % self.work.batches_per_epoch
+        return spent
+
+    def accuracy(self):
+        with torch.no_grad():
+            pred = self.model(torch.from_numpy(self.work.x_test)).argmax(1)
+        return float((pred == torch.from_numpy(self.work.y_test)).float().mean())
+
+
+class Tutorial(TorchEager):
+    """The tutorial's loop over its DataLoader (ToTensor on every image, every batch collated anew)."""
+
+    name = "tutorial"
+
+    def __init__(self, work):
+        super().__init__(work)
+        subset = len(work.x_train) if len(work.x_train) < 60000 else 0
+        self.loader = DataLoader(mnist(work.data_dir, train=True, size=subset), batch_size=work.batch_size)
+        self.iterator = iter(self.loader)
+
+    def steps(self, n):
+        for _ in range(n):
+            batch = next(self.iterator, None)
+            if batch is None:
+                self.iterator = iter(self.loader)
+                batch = next(self.iterator)
+            X, y = batch
+            loss = torch_train_step(self.model, self.loss_fn, self.optimizer, X, y)
+            if self.batch % 100 == 0:
+                loss.item()  # the tutorial reads the loss every 100 batches to print it
+            self.batch = (self.batch + 1) % self.work.batches_per_epoch
+
+
+class GemmFloor:
+    """Only the matrix products of scratchnet's step, in the engine's order and layout, into out= buffers."""
+
+    name = "GEMM floor"
+
+    def __init__(self, work):
+        self.work = work
+        net, m, dtype = work.initial, work.batch_size, work.x_train.dtype
+        self.W = net.W
+        self.a = {l: np.ones((m, net.sizes[l - 1]), dtype) for l in range(2, net.L + 1)}  # also z, δ^[l]
+        self.delta = {l: np.ones((m, net.sizes[l - 1]), dtype) for l in range(2, net.L + 1)}
+        self.dW = {l: np.empty_like(net.W[l]) for l in net.W}
+        self.L = net.L
+        self.batch = 0
+
+    def reset(self):
+        self.batch = 0
+
+    def steps(self, n):
+        w, m, W, a, delta, dW = self.work, self.work.batch_size, self.W, self.a, self.delta, self.dW
+        for _ in range(n):
+            start = self.batch * m
+            x = w.x_train[start:start + m]
+            rows = len(x)
+            a[1] = x
+            for l in range(2, self.L + 1):
+                np.matmul(a[l - 1], W[l].T, out=a[l][:rows])              # z^[l] = a^[l-1] W^[l]ᵀ
+            for l in range(self.L, 1, -1):
+                np.matmul(delta[l][:rows].T, a[l - 1][:rows], out=dW[l])  # (BP4) δ^[l]ᵀ a^[l-1]
+                if l > 2:
+                    np.matmul(delta[l][:rows], W[l], out=delta[l - 1][:rows])  # (BP2) δ^[l] W^[l]
+            self.batch = (self.batch + 1) % w.batches_per_epoch
+
+    def accuracy(self):
+        return None
+
+
+CONTENDERS = {"tutorial": Tutorial, "torch eager": TorchEager, "scratchnet": Scratchnet, "GEMM floor": GemmFloor}

@@ -1,0 +1,205 @@
+"""Side-by-side benchmark: scratchnet against PyTorch on the same work, as ratios measured in one run.
+
+    python -m benchmarks.run                    # the tutorial's model: 3 repeats of one epoch each, then the sweep
+    python -m benchmarks.run --quick            # a few hundred steps and a small sweep (the CI smoke test)
+    python -m benchmarks.run --out runs/bench --repeats 5
+    OPENBLAS_CORETYPE= python -m benchmarks.run # numpy's native BLAS kernel (see benchmarks/README.md)
+
+In one process, after a warm-up, the contenders run interleaved (A B C D A B C D …) and every figure is a
+median over the repeats. Writes a Markdown table to stdout, and results.json and PNG plots to --out.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from benchmarks.contenders import CONTENDERS, GemmFloor, Scratchnet, TorchEager, Work
+from benchmarks.machine import kernel_line, machine_info
+from benchmarks.memory import peak_memory_mib
+from scratchnet.console import info, run_cli
+from scratchnet.data import load_mnist
+from scratchnet.errors import UsageError
+from scratchnet.fileio import atomic_write
+
+WARMUP_STEPS = 20
+
+
+def load_work(data_dir, sizes, batch_size, dtype="float32"):
+    """MNIST as the tutorial feeds it (pixels/255, float32), wrapped in a Work for the given model."""
+    (xi, yi), (xt, yt) = load_mnist(data_dir, train=True), load_mnist(data_dir, train=False)
+    prepare = [(images.reshape(len(images), -1).astype(dtype) / 255, labels.astype(np.int64))
+               for images, labels in ((xi, yi), (xt, yt))]
+    return Work(*prepare[0], *prepare[1], sizes=sizes, batch_size=batch_size, data_dir=data_dir)
+
+
+def interleaved(contenders, steps, repeats):
+    """Seconds for `steps` steps of each contender, A B C D A B C D …, after a warm-up and a reset."""
+    for c in contenders:
+        c.steps(WARMUP_STEPS)
+        c.reset()
+    seconds = {c.name: [] for c in contenders}
+    for _ in range(repeats):
+        for c in contenders:
+            start = time.perf_counter()
+            c.steps(steps)
+            seconds[c.name].append(time.perf_counter() - start)
+    return seconds
+
+
+def main_comparison(work, steps, repeats):
+    """Table rows for the four contenders: seconds/epoch, samples/s, memory, ratios, accuracy."""
+    contenders = [cls(work) for cls in CONTENDERS.values()]
+    seconds = interleaved(contenders, steps, repeats)
+    per_epoch = {name: statistics.median(s) * work.batches_per_epoch / steps for name, s in seconds.items()}
+    rows = {}
+    for c in contenders:
+        rows[c.name] = {
+            "seconds_per_epoch": per_epoch[c.name],
+            "samples_per_second": len(work.x_train) / per_epoch[c.name],
+            "peak_memory_mib": peak_memory_mib(c.name, work.data_dir),
+            "ratio_to_torch_eager": per_epoch[c.name] / per_epoch["torch eager"],
+            "ratio_to_gemm_floor": per_epoch[c.name] / per_epoch["GEMM floor"],
+            "test_accuracy": c.accuracy(),
+            "seconds_measured": seconds[c.name],
+        }
+    return rows
+
+
+def step_breakdown(work, steps, repeats):
+    """Median microseconds per step in forward (with the cost), backward and update, scratchnet vs torch."""
+    contenders = [Scratchnet(work), TorchEager(work)]
+    spent = {c.name: [] for c in contenders}
+    for c in contenders:
+        c.phases(WARMUP_STEPS, time.perf_counter)
+    for _ in range(repeats):
+        for c in contenders:
+            spent[c.name].append(c.phases(steps, time.perf_counter) / steps * 1e6)
+    return {name: dict(zip(("forward", "backward", "update"), np.median(s, axis=0).tolist(), strict=True))
+            for name, s in spent.items()}
+
+
+def sweep(data_dir, batch_sizes, widths, repeats, budget_s):
+    """Seconds per epoch for torch eager, scratchnet and the floor as batch size, then width, grow."""
+    points = [("batch_size", m, 512, m) for m in batch_sizes] + [("width", w, w, 64) for w in widths]
+    results = {"batch_size": [], "width": []}
+    base = load_work(data_dir, [784, 512, 512, 10], 64)
+    for axis, value, width, m in points:
+        work = Work(base.x_train, base.y_train, base.x_test, base.y_test, [784, width, width, 10], m,
+                    data_dir=data_dir)
+        contenders = [TorchEager(work), Scratchnet(work), GemmFloor(work)]
+        start = time.perf_counter()
+        contenders[1].steps(3)
+        per_step = (time.perf_counter() - start) / 3
+        steps = max(3, min(work.batches_per_epoch, math.ceil(budget_s / per_step)))
+        seconds = interleaved(contenders, steps, repeats)
+        row = {"value": value, "steps_timed": steps}
+        row.update({name: statistics.median(s) * work.batches_per_epoch / steps for name, s in seconds.items()})
+        results[axis].append(row)
+        info(f"  sweep {axis}={value}: " + ", ".join(f"{n} {row[n]:.3g} s/epoch" for n in seconds))
+    return results
+
+
+def markdown(results):
+    lines = [f"### Tutorial model {results['work']}, {results['repeats']} repeats, medians",
+             "", "| contender | s/epoch | samples/s | peak MiB | × torch eager | × GEMM floor | test accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in results["main"].items():
+        acc = "—" if r["test_accuracy"] is None else f"{100 * r['test_accuracy']:.2f}%"
+        lines.append(f"| {name} | {r['seconds_per_epoch']:.3f} | {r['samples_per_second']:,.0f} | "
+                     f"{r['peak_memory_mib']:.0f} | {r['ratio_to_torch_eager']:.2f} | "
+                     f"{r['ratio_to_gemm_floor']:.2f} | {acc} |")
+    lines += ["", "### One step, µs (median)", "", "| engine | forward + cost | backward | update | total |",
+              "|---|---:|---:|---:|---:|"]
+    for name, p in results["breakdown"].items():
+        lines.append(f"| {name} | {p['forward']:.0f} | {p['backward']:.0f} | {p['update']:.0f} | "
+                     f"{sum(p.values()):.0f} |")
+    for axis, label in (("batch_size", "batch size (hidden 512)"), ("width", "hidden width (batch 64)")):
+        lines += ["", f"### Seconds per epoch by {label}", "",
+                  "| value | torch eager | scratchnet | GEMM floor | scratchnet ÷ torch | scratchnet ÷ floor |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for r in results["sweep"][axis]:
+            lines.append(f"| {r['value']} | {r['torch eager']:.3g} | {r['scratchnet']:.3g} | {r['GEMM floor']:.3g} | "
+                         f"{r['scratchnet'] / r['torch eager']:.2f} | {r['scratchnet'] / r['GEMM floor']:.2f} |")
+    lines += ["", kernel_line(results["machine"])]
+    return "\n".join(lines)
+
+
+def plot(results, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    names = list(results["main"])
+    axes[0].barh(names, [results["main"][n]["seconds_per_epoch"] for n in names], color=[f"C{i}" for i in range(4)])
+    axes[0].set(xlabel="seconds per epoch", title="Tutorial model, batch 64")
+    axes[0].invert_yaxis()
+    for ax, axis, label in ((axes[1], "batch_size", "batch size (hidden 512)"),
+                            (axes[2], "width", "hidden width (batch 64)")):
+        rows = results["sweep"][axis]
+        for i, name in enumerate(("torch eager", "scratchnet", "GEMM floor")):
+            ax.loglog([r["value"] for r in rows], [r[name] for r in rows], "o-", color=f"C{i + 1}", label=name)
+        ax.set(xlabel=label, ylabel="seconds per epoch", title=f"Cost as the {label.split(' (')[0]} grows")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.suptitle(kernel_line(results["machine"]).splitlines()[0], fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out, "benchmark.png")
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where both engines run (default cpu)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs timed per repeat and contender (default 1)")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; figures are medians (default 3)")
+    p.add_argument("--quick", action="store_true",
+                   help="200 steps instead of whole epochs and a small sweep: a smoke test, not a measurement")
+    p.add_argument("--out", default="runs/bench", help="folder for results.json and the plots (default runs/bench)")
+    p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw/, fetched when missing")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.device != "cpu":
+        raise UsageError("--device cuda: the GPU benchmark needs the CuPy backend, which has not landed yet")
+    if args.epochs < 1 or args.repeats < 1:
+        raise UsageError("--epochs and --repeats must be at least 1")
+    os.makedirs(args.out, exist_ok=True)
+    machine = machine_info()
+    info(kernel_line(machine))
+    work = load_work(args.data_dir, [784, 512, 512, 10], 64)
+    steps = 200 if args.quick else work.batches_per_epoch * args.epochs
+    info(f"main comparison: {len(CONTENDERS)} contenders × {args.repeats} repeats × {steps} steps")
+    results = {"machine": machine, "work": "784-512-512-10, float32, batch 64, SGD lr 1e-3",
+               "repeats": args.repeats, "steps_per_repeat": steps, "quick": args.quick}
+    results["main"] = main_comparison(work, steps, args.repeats)
+    results["breakdown"] = step_breakdown(work, 100 if args.quick else 300, args.repeats)
+    batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
+    widths = (128, 1024) if args.quick else (128, 512, 1024, 2048, 4096)
+    info("sweep: time per epoch by batch size and by width")
+    results["sweep"] = sweep(args.data_dir, batch_sizes, widths, args.repeats, budget_s=0.05 if args.quick else 0.5)
+    table = markdown(results)
+    print(table)
+    with atomic_write(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with atomic_write(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(table + "\n")
+    info(f"wrote {os.path.join(args.out, 'results.json')}, results.md and {plot(results, args.out)}")
+    return results
+
+
+if __name__ == "__main__":
+    run_cli(main, sys.argv[1:])

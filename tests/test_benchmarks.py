@@ -1,0 +1,42 @@
+"""Smoke test of the side-by-side benchmark: `--quick` must produce the table, the JSON and the plot.
+
+No timing is asserted (figures belong in the benchmark's output, not in tests); what is checked is that
+every contender ran, the ratios are consistent with the seconds, and the accuracies agree.
+
+    python -m pytest tests/test_benchmarks.py
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("threadpoolctl")
+pytest.importorskip("matplotlib")
+
+
+def test_quick_benchmark_writes_table_json_and_plot(mnist_dir, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--repeats", "1",
+                           "--out", str(tmp_path), "--data-dir", mnist_dir],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    for name in ("tutorial", "torch eager", "scratchnet", "GEMM floor"):
+        assert f"| {name} |" in done.stdout
+    assert "numpy BLAS: " in done.stdout and "kernel" in done.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    main = results["main"]
+    floor = main["GEMM floor"]["seconds_per_epoch"]
+    for row in main.values():
+        assert row["ratio_to_gemm_floor"] == pytest.approx(row["seconds_per_epoch"] / floor)
+        assert row["peak_memory_mib"] >= 0
+    # Same initial weights, same batches, same number of steps: the accuracies must agree.
+    accuracies = [main[n]["test_accuracy"] for n in ("tutorial", "torch eager", "scratchnet")]
+    assert max(accuracies) - min(accuracies) <= 0.002, accuracies
+    assert set(results["breakdown"]) == {"scratchnet", "torch eager"}
+    assert [r["value"] for r in results["sweep"]["batch_size"]] == [16, 256]
+    assert results["machine"]["blas"], "threadpoolctl must name the BLAS that ran"
+    assert (tmp_path / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "results.md").read_text().startswith("### Tutorial model")
