@@ -1,10 +1,32 @@
-"""Gradients by central differences, the torch-free oracle: (C(θ + h) − C(θ − h)) / 2h.
+"""Gradients by central differences, the torch-free oracle: (C(θ + h) − C(θ − h)) / 2h; and its CLI.
 
-Used by the test suite. The error of the central difference is O(h²) from truncation plus
+    python -m scratchnet.gradcheck                                  # the tutorial's 784-512-512-10, float64
+    python -m scratchnet.gradcheck --dtype float32 --batch-size 32
+    python -m scratchnet.gradcheck --sizes 20 16 16 5 --activation tanh --loss quadratic
+    python -m scratchnet.gradcheck --help
+
+The CLI prints one row per dW[l], db[l], delta[l] and the input gradient: the largest absolute and the
+relative difference against torch autograd (when torch is installed) and against central differences,
+then pass or fail; the exit status is 1 when any row fails. Quantities with few entries are differenced
+entry by entry; large ones along a random direction v: vᵀg against (C(θ + hv) − C(θ − hv)) / 2h.
+
+Used by the test suite too. The error of the central difference is O(h²) from truncation plus
 O(ε·C/h) from rounding; in float64 with h = 1e-6 both stay far below 1e-7 relative.
 """
 
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+
 import numpy as np
+
+from scratchnet.backend import to_numpy
+from scratchnet.config import OneLineParser
+from scratchnet.console import run_cli
+from scratchnet.errors import UsageError
+from scratchnet.losses import cross_entropy, quadratic
+from scratchnet.network import Network
 
 
 def cost_at(net, x, y):
@@ -51,3 +73,259 @@ def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
             net.W[l] -= sign * h * v_W[l]
             net.b[l] -= sign * h * v_b[l]
     return (costs[0] - costs[1]) / (2 * h)
+
+
+def relu_pattern(net, z):
+    """Which hidden ReLU units are on (z^[l] > 0), for l = 2..L−1: the cost is smooth while this holds."""
+    return {l: z[l] > 0 for l in range(2, net.L) if net.activation[l] == "relu" and l in z}
+
+
+def cost_from_layer(net, x, y, l, step):
+    """C with z^[l] replaced by z^[l] + step, the forward recurrence resumed at layer l; and every z^[k].
+
+    The derivative of this C with respect to step is δ^[l] = ∂C/∂z^[l], what (BP1)–(BP2) compute.
+    """
+    net.forward(x)
+    z = {k: net.z[k] for k in range(2, l)}
+    z[l] = net.z[l] + step
+    a = net.sigma[l](z[l])
+    for k in range(l + 1, net.L + 1):
+        z[k] = a @ net.W[k].T + net.b[k]                # z^[k] = W^[k] a^[k-1] + b^[k]
+        a = net.sigma[k](z[k])                          # a^[k] = σ(z^[k])
+    if net.loss == "cross-entropy":
+        C, _ = cross_entropy(z[net.L], y)
+    else:
+        C, _ = quadratic(a, z[net.L], y, net.sigma_prime[net.L])
+    return float(C), z
+
+
+def _cost_with_step(net, x, y, quantity, l, step):
+    """C and every z^[k] after θ += step, θ being W^[l], b^[l], z^[l] or x; parameters are restored exactly."""
+    if quantity == "z":
+        return cost_from_layer(net, x, y, l, step)
+    if quantity == "x":
+        C = cost_at(net, x + step, y)
+        return C, dict(net.z)
+    theta = net.W[l] if quantity == "W" else net.b[l]
+    old = theta.copy()
+    theta += step
+    C = cost_at(net, x, y)
+    theta[...] = old
+    return C, dict(net.z)
+
+
+def central_difference_along(net, x, y, quantity, l, v, h=1e-6):
+    """(C(θ + hv) − C(θ − hv)) / 2h ≈ vᵀ ∂C/∂θ, for θ = W^[l] ("W"), b^[l] ("b"), z^[l] ("z") or x ("x").
+
+    Returns the quotient and whether it can be trusted: False when a hidden ReLU unit is on at one end
+    and off at the other (the segment crosses a kink, where C is not differentiable).
+    """
+    C_plus, z_plus = _cost_with_step(net, x, y, quantity, l, h * v)
+    C_minus, z_minus = _cost_with_step(net, x, y, quantity, l, -h * v)
+    on_plus, on_minus = relu_pattern(net, z_plus), relu_pattern(net, z_minus)
+    smooth = all(bool((on_plus[k] == on_minus[k]).all()) for k in on_plus)
+    return (C_plus - C_minus) / (2 * h), smooth
+
+
+def float64_copy(net):
+    """net in float64 on NumPy, parameters cast exactly: finite differences need double precision."""
+    hidden = [net.activation[l] for l in range(2, net.L)]
+    copy = Network(net.sizes, activation=hidden, loss=net.loss, dtype="float64")
+    for l in net.W:
+        copy.W[l] = to_numpy(net.W[l]).astype(np.float64)
+        copy.b[l] = to_numpy(net.b[l]).astype(np.float64)
+    return copy
+
+
+def rounding_floor(C, h):
+    """10 ε max(1, |C|) / h: below this a central difference cannot tell two derivatives apart.
+
+    Each C(θ ± hv) carries a rounding error of a few ε|C|; divided by 2h it becomes ≈ ε|C|/h.
+    """
+    return 10 * np.finfo(np.float64).eps * max(1.0, abs(C)) / h
+
+
+def relative_error(a, b):
+    """max |a − b| / max(|a|, |b|) over whole arrays (cs231n's rel_error); 0 when both are 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
+    return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)
+
+
+# --- the command line: every gradient of one network against torch autograd and central differences ---
+
+TORCH_TOLERANCE = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}  # (rtol, atol), as in the tests
+FD_TOLERANCE = {"float64": 1e-6, "float32": 1e-4}  # relative; float32 gradients against a float64 oracle
+ENTRYWISE_MAX = 100  # quantities with more entries are checked along random directions instead
+RETRIES = 10  # directions redrawn when ±hv crosses a ReLU kink
+
+
+@dataclass
+class Row:
+    """One line of the table: a quantity ("dW[3]") and its differences from each oracle (None: not run)."""
+
+    name: str
+    torch_abs: float = None
+    torch_rel: float = None
+    torch_ok: bool = True
+    fd_abs: float = None
+    fd_rel: float = None
+    fd_method: str = ""
+    fd_ok: bool = True
+
+    @property
+    def passed(self):
+        return self.torch_ok and self.fd_ok
+
+
+def gradients(net, x, y):
+    """scratchnet's loss and every gradient for (x, y), as NumPy arrays keyed by row name."""
+    net.forward(x)
+    C, delta_L = net.cost(y)
+    dW, db = net.backward(delta_L)
+    grads = {"loss": C}
+    grads |= {f"dW[{l}]": dW[l] for l in range(2, net.L + 1)}
+    grads |= {f"db[{l}]": db[l] for l in range(2, net.L + 1)}
+    grads |= {f"delta[{l}]": net.delta[l] for l in range(2, net.L + 1)}
+    grads["input gradient"] = net.input_gradient()
+    return {name: to_numpy(g) for name, g in grads.items()}
+
+
+def torch_columns(net, x, y, grads, rows):
+    """Fill each row's torch columns from torch_ref.autograd (imported here: scratchnet never needs torch)."""
+    oracle = importlib.import_module("torch_ref.autograd")
+    ref = oracle.torch_gradients(net, x, y)
+    expected = {"loss": ref.loss, "input gradient": ref.input_gradient}
+    for l in range(2, net.L + 1):
+        expected |= {f"dW[{l}]": ref.dW[l], f"db[{l}]": ref.db[l], f"delta[{l}]": ref.delta[l]}
+    rtol, atol = TORCH_TOLERANCE[str(net.dtype)]
+    for row in rows:
+        actual, want = grads[row.name], expected[row.name]
+        row.torch_abs = float(np.abs(actual.astype(np.float64) - want).max())
+        row.torch_rel = relative_error(actual, want)
+        row.torch_ok = bool(np.allclose(actual, want, rtol=rtol, atol=atol))
+
+
+def _target(name):
+    """("W", l), ("b", l), ("z", l) or ("x", 1) for a row name."""
+    if name == "input gradient":
+        return "x", 1
+    kind, l = name.rstrip("]").split("[")
+    return {"dW": "W", "db": "b", "delta": "z"}[kind], int(l)
+
+
+def fd_columns(net, x, y, grads, rows, rng, h=1e-6):
+    """Fill each row's central-difference columns, taken on a float64 copy of net."""
+    net64, x64 = float64_copy(net), to_numpy(x).astype(np.float64)
+    y = to_numpy(y)
+    noise = rounding_floor(cost_at(net64, x64, y), h)
+    for row in rows:
+        if row.name == "loss":
+            continue
+        g = grads[row.name].astype(np.float64)
+        quantity, l = _target(row.name)
+        if g.size <= ENTRYWISE_MAX:
+            analytic, numeric, smooth = g.ravel(), np.empty(g.size), True
+            for i in range(g.size):
+                e = np.zeros(g.size)
+                e[i] = 1.0
+                numeric[i], ok = central_difference_along(net64, x64, y, quantity, l, e.reshape(g.shape), h)
+                smooth = smooth and ok
+            row.fd_method = "entrywise"
+        else:
+            for _ in range(RETRIES):
+                v = rng.normal(size=g.shape)
+                numeric, smooth = central_difference_along(net64, x64, y, quantity, l, v, h)
+                if smooth:
+                    break
+            analytic, numeric = np.array([(v * g).sum()]), np.array([numeric])
+            row.fd_method = "direction"
+        row.fd_abs = float(np.abs(analytic - numeric).max())
+        row.fd_rel = relative_error(analytic, numeric)
+        row.fd_ok = smooth and (row.fd_rel <= FD_TOLERANCE[str(net.dtype)] or row.fd_abs <= noise)
+        if not smooth:
+            row.fd_method += " (kink)"
+
+
+def check(net, x, y, seed=0, use_torch=True):
+    """Every row of the table for the batch (x, y); returns (rows, note), note saying why torch is absent."""
+    grads = gradients(net, x, y)
+    rows = [Row(name) for name in grads]
+    note = ""
+    if use_torch:
+        try:
+            torch_columns(net, x, y, grads, rows)
+        except ImportError as e:
+            use_torch = False
+            note = f"torch is not available ({e}): showing the finite-difference columns only"
+    fd_columns(net, x, y, grads, rows, np.random.default_rng([seed, 2]))
+    return rows, note
+
+
+def format_table(rows, with_torch):
+    """The per-row table as text: max |Δ| and relative difference per oracle, then pass or FAIL."""
+    def num(value):
+        return "—" if value is None else f"{value:.1e}"
+
+    head = f"{'quantity':<16}"
+    if with_torch:
+        head += f"{'torch max|Δ|':>14}{'torch rel':>11}"
+    head += f"{'fd max|Δ|':>12}{'fd rel':>9}  {'fd method':<18}result"
+    lines = [head]
+    for row in rows:
+        line = f"{row.name:<16}"
+        if with_torch:
+            line += f"{num(row.torch_abs):>14}{num(row.torch_rel):>11}"
+        line += f"{num(row.fd_abs):>12}{num(row.fd_rel):>9}  {row.fd_method or '—':<18}"
+        lines.append(line + ("pass" if row.passed else "FAIL"))
+    return "\n".join(lines)
+
+
+def build_parser():
+    p = OneLineParser(prog="python -m scratchnet.gradcheck", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[784, 512, 512, 10], metavar="N",
+                   help="layer widths n_1 … n_L (default 784 512 512 10: the tutorial's model)")
+    p.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default="relu",
+                   help="σ of the hidden layers (default relu)")
+    p.add_argument("--loss", choices=("cross-entropy", "quadratic"), default="cross-entropy",
+                   help="cost C (default cross-entropy)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="precision of the network under test; the finite differences always run in float64 "
+                        "(default float64)")
+    p.add_argument("--batch-size", type=int, default=8, help="samples m in the random batch (default 8)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the weights, the batch (x uniform in [0, 1), labels uniform) and the directions "
+                        "(default 0)")
+    return p
+
+
+def main(argv=None):
+    """Check every gradient of one network on one random batch, print the table; return the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
+    rng = np.random.default_rng([args.seed, 1])
+    x = rng.uniform(0, 1, (args.batch_size, net.sizes[0])).astype(net.dtype)
+    y = rng.integers(0, net.sizes[-1], args.batch_size)
+    rows, note = check(net, x, y, seed=args.seed)
+    print(f"gradient check: sizes {'-'.join(map(str, net.sizes))}, {args.activation}, {args.loss}, "
+          f"{args.dtype}, batch {args.batch_size}, seed {args.seed}")
+    if note:
+        print(note)
+    else:
+        rtol, atol = TORCH_TOLERANCE[args.dtype]
+        print(f"torch: autograd in {args.dtype}, pass when every entry is within rtol {rtol:g} + atol {atol:g}")
+    print(f"fd: central differences in float64, h 1e-06, entrywise up to {ENTRYWISE_MAX} entries, else along "
+          f"a random direction; pass when fd rel ≤ {FD_TOLERANCE[args.dtype]:g}")
+    print()
+    print(format_table(rows, with_torch=not note))
+    failed = [row.name for row in rows if not row.passed]
+    print()
+    print(f"FAILED: {', '.join(failed)}" if failed else f"all {len(rows)} rows pass")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main, sys.argv[1:]))

@@ -6,10 +6,12 @@ the default when CI is set), thorough (2,000 examples).
 
 import os
 import pathlib
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True, print_blob=True,
@@ -46,3 +48,40 @@ def mnist_dir():
 
     load_mnist(str(DATA_DIR), train=False)
     return str(DATA_DIR)
+
+
+@dataclass
+class NetworkCase:
+    """A network and a batch, drawn as a few numbers so that hypothesis shows (and shrinks) a readable case."""
+
+    sizes: list
+    activation: object  # one name, or a list with one name per hidden layer
+    loss: str
+    dtype: str
+    m: int
+    seed: int
+    x_scale: float
+
+    def build(self, xp=np):
+        """(net, x, y): the Network on xp, x uniform in [−x_scale, x_scale]^(m × n_1), labels uniform."""
+        from scratchnet import Network
+
+        net = Network(self.sizes, activation=self.activation, loss=self.loss, dtype=self.dtype, seed=self.seed, xp=xp)
+        rng = np.random.default_rng(self.seed)
+        x = rng.uniform(-self.x_scale, self.x_scale, (self.m, self.sizes[0])).astype(self.dtype)
+        y = rng.integers(0, self.sizes[-1], self.m)
+        return net, xp.asarray(x), xp.asarray(y)
+
+
+@st.composite
+def network_cases(draw, *, layers=(2, 5), max_width=32, max_batch=64, min_width=1, dtypes=("float64",),
+                  activations=("relu", "sigmoid", "tanh"), losses=("cross-entropy", "quadratic"),
+                  x_scales=(0.1, 1.0, 10.0)):
+    """Any network scratchnet builds: L in `layers`, widths in [min_width, max_width], one hidden σ or a mix."""
+    L = draw(st.integers(*layers))
+    sizes = draw(st.lists(st.integers(min_width, max_width), min_size=L, max_size=L))
+    one = st.sampled_from(activations)
+    activation = draw(st.one_of(one, st.lists(one, min_size=L - 2, max_size=L - 2)))
+    return NetworkCase(sizes=sizes, activation=activation, loss=draw(st.sampled_from(losses)),
+                       dtype=draw(st.sampled_from(dtypes)), m=draw(st.integers(1, max_batch)),
+                       seed=draw(st.integers(0, 2**32 - 1)), x_scale=draw(st.sampled_from(x_scales)))

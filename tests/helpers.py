@@ -15,3 +15,53 @@ def rel_error(a, b):
     a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
     scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
     return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)
+
+
+def assert_gradients_close(net, x, y, expected, rtol, atol=0.0):
+    """Run net on (x, y) and compare, in backprop order, C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x.
+
+    `expected` holds loss, delta, dW, db (dicts keyed by l) and input_gradient, e.g. torch_ref's
+    TorchGradients. The first quantity that differs is named in the failure ("delta[3]").
+    """
+    net.forward(x)
+    C, delta_L = net.cost(y)
+    dW, db = net.backward(delta_L)
+    assert_close(C, expected.loss, "loss", rtol, atol)
+    for l in range(net.L, 1, -1):
+        assert_close(net.delta[l], expected.delta[l], f"delta[{l}]", rtol, atol)
+        assert_close(dW[l], expected.dW[l], f"dW[{l}]", rtol, atol)
+        assert_close(db[l], expected.db[l], f"db[{l}]", rtol, atol)
+    assert_close(net.input_gradient(), expected.input_gradient, "input gradient", rtol, atol)
+
+
+def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
+    """Every δ^[l], dW[l], db[l] and ∂C/∂x of a small float64 net against central differences, entry by entry.
+
+    Passes when max |analytic − numeric| ≤ rel · max |numeric| + the rounding floor 10 ε max(1, |C|) / h
+    (scratchnet.gradcheck.rounding_floor), under which no central difference can resolve anything.
+    """
+    from scratchnet.gradcheck import central_difference_along, cost_at, numerical_gradients, rounding_floor
+
+    net.forward(x)
+    C, delta_L = net.cost(y)
+    dW, db = net.backward(delta_L)
+    analytic = {}
+    for l in range(net.L, 1, -1):
+        analytic |= {("z", l): net.delta[l], ("W", l): dW[l], ("b", l): db[l]}
+    analytic[("x", 1)] = net.input_gradient()
+    num_dW, num_db = numerical_gradients(net, x, y, h)
+    floor = rounding_floor(cost_at(net, x, y), h)
+    names = {"z": "delta[{}]", "W": "dW[{}]", "b": "db[{}]", "x": "input gradient"}
+    for (quantity, l), g in analytic.items():
+        if quantity == "W":
+            numeric = num_dW[l]
+        elif quantity == "b":
+            numeric = num_db[l]
+        else:
+            numeric = np.zeros(g.shape)
+            for i in np.ndindex(g.shape):
+                e = np.zeros(g.shape)
+                e[i] = 1.0
+                numeric[i], _ = central_difference_along(net, x, y, quantity, l, e, h)
+        name = names[quantity].format(l)
+        assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)

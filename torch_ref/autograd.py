@@ -1,0 +1,75 @@
+"""The torch oracle: every gradient scratchnet writes by hand, as PyTorch's autograd computes it.
+
+    from torch_ref.autograd import torch_gradients
+    ref = torch_gradients(net, x, y)     # ref.loss, ref.dW[l], ref.db[l], ref.delta[l], ref.input_gradient
+
+The scratchnet Network is copied through the bridge into the tutorial's NeuralNetwork (same weights, bit
+for bit), the batch is run through its modules one at a time so that every z^[l] (a Linear's output) and
+x keep their `.grad`, the same cost is taken, and `loss.backward()` does the rest. No gradient here is
+written by hand.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from scratchnet.backend import to_numpy
+from torch_ref.bridge import TORCH_DTYPES, to_torch
+
+
+@dataclass
+class TorchGradients:
+    """What autograd says for one batch, as NumPy arrays; dicts keyed by the layer number l = 2..L.
+
+    Shapes: loss 0-d; dW[l] (n_l, n_{l-1}); db[l] (n_l,); delta[l] = ∂C/∂z^[l] and z[l] (m, n_l);
+    input_gradient = ∂C/∂x (m, n_1).
+    """
+
+    loss: np.ndarray
+    dW: dict  # noqa: N815 (the notation: ∂C/∂W^[l])
+    db: dict
+    delta: dict
+    input_gradient: np.ndarray
+    z: dict
+
+
+def torch_cost(output, y, loss):
+    """C as scratchnet defines it: nn.CrossEntropyLoss on the logits, or ½‖a^[L] − onehot(y)‖² averaged."""
+    if loss == "cross-entropy":
+        return nn.CrossEntropyLoss()(output, y)
+    target = nn.functional.one_hot(y, output.shape[1]).to(output.dtype)
+    return 0.5 * ((output - target) ** 2).sum(dim=1).mean()
+
+
+def torch_gradients(net, x, y):
+    """Loss, ∂C/∂W^[l], ∂C/∂b^[l], δ^[l] and ∂C/∂x for the batch (x, y), by autograd on net's torch twin.
+
+    Args:
+        net: a scratchnet Network (any array module; its parameters are copied, never changed).
+        x: the batch a^[1], (m, n_1).  y: integer labels (m,).
+    """
+    model = to_torch(net)
+    x_t = torch.tensor(to_numpy(x), dtype=TORCH_DTYPES[net.dtype], requires_grad=True)
+    y_t = torch.as_tensor(to_numpy(y)).long()
+    z = {}
+    l = 1
+    out = model.flatten(x_t)
+    for module in model.linear_relu_stack:
+        out = module(out)
+        if isinstance(module, nn.Linear):
+            l += 1
+            out.retain_grad()  # z^[l] is not a leaf: keep its .grad, which is δ^[l]
+            z[l] = out
+    C = torch_cost(out, y_t, net.loss)
+    C.backward()
+    linears = model.linears()
+    return TorchGradients(
+        loss=C.detach().numpy(),
+        dW={l: linears[l - 2].weight.grad.numpy() for l in z},
+        db={l: linears[l - 2].bias.grad.numpy() for l in z},
+        delta={l: z[l].grad.numpy() for l in z},
+        input_gradient=x_t.grad.numpy(),
+        z={l: z[l].detach().numpy() for l in z},
+    )
