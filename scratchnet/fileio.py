@@ -17,8 +17,12 @@ def check_writable(path, flag):
         raise UsageError(f"{flag} {path} is a folder: give a file name")
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{flag} {path}: folder {folder} is not writable; choose another path")
+    try:  # the only sure test, for root and read-only file systems alike: create a file there
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        reason = e.strerror
+        raise UsageError(f"{flag} {path}: folder {folder} is not writable ({reason}); choose another path") from None
 
 
 @contextlib.contextmanager

@@ -1,0 +1,98 @@
+"""Checkpoints: everything a run needs to continue exactly, in one .npz, written whole or not at all.
+
+A checkpoint holds the arrays W{l}, b{l} and the momentum buffers v_W{l}, v_b{l} (when the optimizer
+has them), plus one JSON string `meta`: the format version, the full TrainConfig, where the run stands
+(epochs done, steps done in the current epoch, the batch sampler's state at the start of that epoch, the
+loss summed so far in it), the metrics so far, and a manifest (library versions, the SHA-256 of the
+data files). No pickle anywhere: loading uses allow_pickle=False.
+"""
+
+import json
+import platform
+import zipfile
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from scratchnet.backend import get_xp, to_numpy
+from scratchnet.data import MNIST_FILES
+from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.fileio import atomic_write
+
+FORMAT_VERSION = 1
+ARCHITECTURE = ("hidden", "activation", "loss", "dtype")  # what a checkpoint's parameters are tied to
+
+
+@dataclass
+class RunState:
+    """Where a run stands: the next step is batch `step` of epoch `epoch + 1`."""
+
+    epoch: int = 0                                   # epochs completed
+    step: int = 0                                    # steps completed in the current epoch
+    sampler_state: dict = field(default_factory=dict)  # rng.bit_generator.state at the current epoch's start
+    loss_sum: float = 0.0                            # Σ C over the steps of the current epoch so far
+    metrics: list = field(default_factory=list)      # one dict per completed epoch
+
+
+def save_checkpoint(path, net, opt, cfg, state):
+    """Write net's parameters, opt's momentum buffers, cfg and the RunState to `path`, atomically."""
+    arrays = {}
+    for l in net.W:
+        arrays[f"W{l}"], arrays[f"b{l}"] = to_numpy(net.W[l]), to_numpy(net.b[l])
+        if l in opt.v_W:
+            arrays[f"v_W{l}"], arrays[f"v_b{l}"] = to_numpy(opt.v_W[l]), to_numpy(opt.v_b[l])
+    meta = {"format_version": FORMAT_VERSION, "config": asdict(cfg), "state": asdict(state),
+            "manifest": {"numpy": np.__version__, "python": platform.python_version(),
+                         "data_sha256": {spec.name: spec.sha256 for spec in MNIST_FILES.values()}}}
+    meta["state"]["loss_sum"] = float(state.loss_sum)
+    arrays["meta"] = np.array(json.dumps(meta))
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+
+
+def load_checkpoint(path):
+    """The arrays and the meta dict of the checkpoint at `path`; one clear error for anything unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except FileNotFoundError:
+        raise UsageError(f"--resume {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"--resume {path} is a folder: give the checkpoint file") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ScratchnetError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
+                              "resume from an earlier checkpoint or start afresh") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ScratchnetError(f"checkpoint {path} has format version {meta.get('format_version')}, "
+                              f"this scratchnet reads version {FORMAT_VERSION}")
+    return arrays, meta
+
+
+def check_architecture(meta, cfg, path):
+    """Refuse to load parameters into a network of another shape, activation, cost or dtype."""
+    saved = meta["config"]
+    for name in ARCHITECTURE:
+        mine, theirs = getattr(cfg, name), saved[name]
+        if name == "hidden":
+            mine, theirs = list(mine), list(theirs)
+        if mine != theirs:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"checkpoint {path} was trained with {flag} {_show(theirs)}, this run asks for "
+                             f"{_show(mine)}: drop {flag} to resume, or start a new run without --resume")
+
+
+def _show(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def restore(net, opt, arrays, meta):
+    """Copy the checkpoint's parameters and momentum buffers into net and opt; return its RunState."""
+    xp = get_xp(net.W[2])
+    for l in net.W:
+        net.W[l][...] = xp.asarray(arrays[f"W{l}"])
+        net.b[l][...] = xp.asarray(arrays[f"b{l}"])
+        if f"v_W{l}" in arrays:
+            opt.v_W[l] = xp.asarray(arrays[f"v_W{l}"])
+            opt.v_b[l] = xp.asarray(arrays[f"v_b{l}"])
+    return RunState(**meta["state"])
