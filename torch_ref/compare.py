@@ -1,0 +1,267 @@
+"""Train scratchnet and torch_ref side by side, from the same weights on the same batches, and check they agree.
+
+    python -m torch_ref.compare --dtype float64 --epochs 1     # parameters agree to ~1e-16 relative
+    python -m torch_ref.compare --dtype float32 --epochs 1     # ~3e-5
+    python -m torch_ref.compare --momentum 0.9 --weight-decay 1e-4 --sampling shuffle --steps 300
+    python -m torch_ref.compare --loss quadratic --activation sigmoid --lr 0.1 --plot runs/both.png
+    python -m torch_ref.compare --help                         # scratchnet.train's flags, plus --steps
+
+Both engines start from scratchnet's seeded W, b (copied into torch by torch_ref.bridge, bit for bit), take
+their batches from one index generator (scratchnet.sampling.minibatches) and receive the very same NumPy
+arrays (torch through torch.from_numpy), so all that differs is the order of floating-point operations.
+Printed: both losses every 100 steps and at the last, both test accuracies each epoch, and at the end the
+largest relative parameter difference of each layer, max|θ_s − θ_t| / max|θ_t|. Exit status 1 when a
+difference is beyond TOLERANCES[dtype]. Runs on the CPU.
+
+In float32 with ReLU the parameter difference grows by about 3e-5 an epoch of the tutorial's model: where
+z^[l] lies within rounding of 0, the engines can round it to opposite sides of the ReLU's kink, so that
+sample's whole contribution to the unit's gradient differs (with tanh it stays near 3e-7 after 3 epochs).
+Beyond 3 epochs such a run passes the float32 tolerance of 1e-4 with correct engines.
+"""
+
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from itertools import islice
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from torch.utils.data import DataLoader, TensorDataset
+
+from scratchnet import SGD, Network
+from scratchnet.backend import to_numpy
+from scratchnet.config import TrainConfig, build_parser, config_from_args
+from scratchnet.console import Progress, run_cli
+from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.sampling import batches_per_epoch, minibatches
+from scratchnet.train import LOG_EVERY, build, evaluate, load_data, write_metrics
+from torch_ref.bridge import to_torch
+from torch_ref.model import NeuralNetwork
+from torch_ref.train import check_request, loss_function, make_optimizer, test, train_step
+
+TOLERANCES = {  # dtype: the largest max|θ_s − θ_t| / max|θ_t| of any W^[l], b^[l], and |C_s − C_t| of any step
+    "float64": {"parameters": 1e-12, "loss": 1e-12},
+    "float32": {"parameters": 1e-4, "loss": 1e-5},
+}
+
+
+class ParityError(ScratchnetError):
+    """The two engines drifted apart by more than the tolerance of their dtype (exit status 1)."""
+
+
+def relative_difference(theta_s, theta_t):
+    """max|θ_s − θ_t| / max|θ_t| in float64, for scratchnet's array θ_s and torch's tensor θ_t (same shape).
+
+    When θ_t is all zeros, the plain max|θ_s − θ_t|.
+    """
+    s = np.asarray(to_numpy(theta_s), dtype=np.float64)
+    t = theta_t.detach().cpu().numpy().astype(np.float64)
+    difference = np.abs(s - t).max(initial=0.0)
+    scale = np.abs(t).max(initial=0.0)
+    return float(difference / scale) if scale else float(difference)
+
+
+def parameter_differences(net, model):
+    """{l: {"W": …, "b": …}}: the relative difference of W^[l] and b^[l] for l = 2..L."""
+    linears = model.linears()
+    return {l: {"W": relative_difference(net.W[l], linears[l - 2].weight),
+                "b": relative_difference(net.b[l], linears[l - 2].bias)}
+            for l in range(2, net.L + 1)}
+
+
+@dataclass
+class Engines:
+    """scratchnet's network and optimizer, and torch's copy of that network with its loss and optimizer."""
+
+    net: Network
+    opt: SGD
+    model: NeuralNetwork
+    loss_fn: Callable
+    optimizer: torch.optim.Optimizer
+
+
+def build_engines(cfg):
+    """scratchnet's Network and SGD as cfg says, then torch's exact copy of it, its loss and its SGD."""
+    net, opt = build(cfg, np)
+    model = to_torch(net)
+    return Engines(net, opt, model, loss_function(cfg.loss), make_optimizer(model, cfg))
+
+
+def scratchnet_step(net, opt, x, y):
+    """One step of scratchnet.train's loop: forward, C and δ^[L] (BP1), the δ recursion, the update. Returns C."""
+    net.forward(x)
+    C, delta_L = net.cost(y)
+    opt.step(*net.backward(delta_L))
+    return float(C)
+
+
+@contextmanager
+def one_thread_each():
+    """NumPy's BLAS and torch on one thread each while the engines take turns; as before afterwards.
+
+    Taking turns step by step leaves each library's idle threads spinning for work on the cores that the
+    other one needs: on 2 busy cores, 60 steps of the tutorial's model took 28 s so, 1.1 s on one thread each.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_epoch_side_by_side(engines, x_train, y_train, batches, losses, seconds, progress):
+    """One step of each engine per batch index in `batches`, both on the same arrays.
+
+    Appends each engine's batch loss to losses[name] and adds its time to seconds[name]; prints both
+    losses and their difference every LOG_EVERY steps (counted over the whole run) and at the last batch.
+    """
+    e = engines
+    for batch, idx in enumerate(batches):
+        x, y = x_train[idx], y_train[idx]
+        start = time.perf_counter()
+        C_s = scratchnet_step(e.net, e.opt, x, y)
+        middle = time.perf_counter()
+        C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y)).item()
+        seconds["scratchnet"] += middle - start
+        seconds["torch_ref"] += time.perf_counter() - middle
+        step = len(losses["scratchnet"])
+        losses["scratchnet"].append(C_s)
+        losses["torch_ref"].append(C_t)
+        if step % LOG_EVERY == 0 or batch == len(batches) - 1:
+            progress.print(f"{step:>6d}  {C_s:>18.12f}  {C_t:>18.12f}  {abs(C_s - C_t):>13.1e}")
+        progress.update(batch + 1)
+
+
+def evaluate_both(engines, x_test, y_test, cfg):
+    """Test accuracy and "Avg loss" of each engine: scratchnet's evaluate, the tutorial's test() on the same arrays."""
+    test_dataloader = DataLoader(TensorDataset(torch.from_numpy(x_test), torch.from_numpy(y_test)),
+                                 batch_size=cfg.batch_size)
+    return {"scratchnet": evaluate(engines.net, x_test, y_test, cfg.batch_size),
+            "torch_ref": test(test_dataloader, engines.model, engines.loss_fn, cfg)}
+
+
+def side_by_side(cfg, splits, steps=0):
+    """Train both engines on the batches of one index generator; print and return what they did.
+
+    Args:
+        cfg: the run (on the CPU).
+        splits: ((x_train, y_train), (x_test, y_test)) as scratchnet.train.load_data returns them (NumPy).
+        steps: stop after this many steps (0: run all cfg.epochs).
+
+    Returns:
+        (report, engines): the report dict (config, every step's losses, the largest loss difference, the
+        parameter differences, per-epoch metrics of each engine) and the two trained engines.
+    """
+    (x_train, y_train), (x_test, y_test) = splits
+    N, m = len(x_train), cfg.batch_size
+    total = cfg.epochs * batches_per_epoch(N, m)
+    total = min(total, steps) if steps else total
+    tol = TOLERANCES[cfg.dtype]
+    engines = build_engines(cfg)
+    print(f"scratchnet vs torch_ref, {cfg.dtype}: {'-'.join(map(str, engines.net.sizes))} {cfg.activation}, "
+          f"{cfg.loss}, SGD α={cfg.lr:g} μ={cfg.momentum:g} λ={cfg.weight_decay:g}, m={m} {cfg.sampling}, "
+          f"seed {cfg.seed}")
+    print(f"tolerances: relative parameter difference ≤ {tol['parameters']:g}, loss difference ≤ {tol['loss']:g}\n")
+    rng = np.random.default_rng(cfg.seed)  # the one index generator that both engines draw from
+    losses = {"scratchnet": [], "torch_ref": []}
+    history = {"scratchnet": [], "torch_ref": []}
+    with one_thread_each():
+        for t in range(1, cfg.epochs + 1):
+            first = len(losses["scratchnet"])
+            if first == total:
+                break
+            batches = list(islice(minibatches(N, m, cfg.sampling, rng), total - first))
+            print(f"Epoch {t}\n-------------------------------")
+            print(f"{'step':>6}  {'scratchnet loss':>18}  {'torch_ref loss':>18}  {'|difference|':>13}")
+            progress = Progress(len(batches), f"epoch {t}/{cfg.epochs}")
+            seconds = {"scratchnet": 0.0, "torch_ref": 0.0}
+            engines.model.train()
+            train_epoch_side_by_side(engines, x_train, y_train, batches, losses, seconds, progress)
+            progress.close()
+            tested = evaluate_both(engines, x_test, y_test, cfg)
+            (accuracy_s, test_loss_s), (accuracy_t, test_loss_t) = tested["scratchnet"], tested["torch_ref"]
+            print(f"Test accuracy: scratchnet {100 * accuracy_s:>0.1f}%, torch_ref {100 * accuracy_t:>0.1f}%   "
+                  f"Avg loss: {test_loss_s:>8f} vs {test_loss_t:>8f}\n")
+            for name, (accuracy, test_loss) in tested.items():
+                history[name].append({"epoch": t, "train_loss": float(np.mean(losses[name][first:])),
+                                      "test_loss": test_loss, "test_accuracy": accuracy, "seconds": seconds[name],
+                                      "samples_per_second": len(batches) * m / seconds[name]})
+    report = make_report(cfg, engines, losses, history)
+    print_parameter_differences(report, engines.net.sizes)
+    return report, engines
+
+
+def make_report(cfg, engines, losses, history):
+    """What a run found, as a JSON-ready dict; a NaN loss difference counts as the largest, +inf."""
+    differences = np.abs(np.array(losses["scratchnet"]) - np.array(losses["torch_ref"]))
+    differences = np.where(np.isfinite(differences), differences, np.inf)
+    worst = int(differences.argmax())
+    return {"config": asdict(cfg), "steps": len(differences), "tolerances": TOLERANCES[cfg.dtype],
+            "max_loss_difference": float(differences[worst]), "max_loss_difference_step": worst,
+            "parameter_differences": parameter_differences(engines.net, engines.model),
+            "losses": losses, "epochs": history}
+
+
+def print_parameter_differences(report, sizes):
+    print(f"After {report['steps']} steps, the largest relative parameter difference max|θ_s − θ_t| / max|θ_t|:")
+    for l, d in report["parameter_differences"].items():
+        shape = f"({sizes[l - 2]} → {sizes[l - 1]})"
+        print(f"  layer {l} {shape:<14} W {d['W']:.1e}   b {d['b']:.1e}")
+    print(f"The largest loss difference |C_s − C_t|: {report['max_loss_difference']:.1e} "
+          f"at step {report['max_loss_difference_step']}")
+
+
+def breaches(report):
+    """One phrase for each difference in report beyond TOLERANCES of its dtype (NaN counts as beyond)."""
+    tol = TOLERANCES[report["config"]["dtype"]]
+    found = []
+    for l, d in report["parameter_differences"].items():
+        for name in ("W", "b"):
+            if not d[name] <= tol["parameters"]:
+                found.append(f"{name}[{l}] differs by {d[name]:.1e} relative (> {tol['parameters']:g})")
+    if not report["max_loss_difference"] <= tol["loss"]:
+        found.append(f"the loss differs by {report['max_loss_difference']:.1e} at step "
+                     f"{report['max_loss_difference_step']} (> {tol['loss']:g})")
+    return found
+
+
+def main(cfg: TrainConfig, steps=0):
+    """Compare the engines as cfg says; return the report, or raise ParityError when they disagree."""
+    if cfg.device != "cpu":
+        raise UsageError("torch_ref.compare runs on the CPU only, where both engines share the same NumPy "
+                         "arrays: use --device cpu")
+    if steps < 0:
+        raise UsageError(f"--steps must be ≥ 0 (0 means all epochs), got {steps}")
+    check_request(cfg)
+    splits = load_data(cfg, np)
+    if cfg.batch_size > len(splits[0][0]):
+        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(splits[0][0])} training samples")
+    report, _ = side_by_side(cfg, splits, steps)
+    if cfg.metrics_out:
+        write_metrics(report, cfg.metrics_out)
+    if cfg.plot:
+        from scratchnet.plot import plot_curves
+
+        plot_curves(report["epochs"], cfg.plot, title=f"MNIST, scratchnet vs torch_ref ({cfg.dtype})")
+    found = breaches(report)
+    if found:
+        raise ParityError(f"scratchnet and torch_ref disagree in {cfg.dtype}: " + "; ".join(found))
+    print(f"Parity holds in {cfg.dtype}: every difference is within its tolerance.")
+    return report
+
+
+def cli(argv=None):
+    parser = build_parser("python -m torch_ref.compare", __doc__)
+    parser.add_argument("--steps", type=int, default=0, metavar="N",
+                        help="stop after N steps (default 0: train all --epochs)")
+    args = parser.parse_args(argv)
+    return main(config_from_args(args), steps=args.steps)
+
+
+if __name__ == "__main__":
+    run_cli(cli, sys.argv[1:])

@@ -1,0 +1,161 @@
+"""The PyTorch tutorial's MNIST program (the Quickstart), the reference that scratchnet is checked against.
+
+    python -m torch_ref.train                           # 784-512-512-10, ReLU, SGD lr 1e-3, batch 64, 5 epochs: 72.6%
+    python -m torch_ref.train --dtype float64 --sampling shuffle --momentum 0.9
+    python -m torch_ref.train --metrics-out runs/torch.json --plot runs/torch.png
+    python -m torch_ref.train --device cuda             # where torch sees a GPU
+    python -m torch_ref.train --help                    # the flags of python -m scratchnet.train
+
+`train()` and `test()` are the tutorial's loops and autograd computes every gradient. The flags, the printed
+lines and the metrics are scratchnet.train's, so the two runs read side by side. The initial weights are
+torch's own (`torch.manual_seed(seed)`), not scratchnet's: for runs from identical weights, use
+`python -m torch_ref.compare`.
+"""
+
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch import nn
+
+from scratchnet.config import TrainConfig, build_parser, config_from_args, validate
+from scratchnet.console import Progress, run_cli
+from scratchnet.errors import UsageError
+from scratchnet.fileio import check_writable
+from scratchnet.sampling import batches_per_epoch
+from scratchnet.train import LOG_EVERY, write_metrics
+from torch_ref.bridge import TORCH_DTYPES
+from torch_ref.data import dataloaders, mnist
+from torch_ref.model import NeuralNetwork
+
+
+def quadratic_cost(pred, y):
+    """C = (1/m) Σᵢ ½‖onehot(yᵢ) − a^[L]ᵢ‖², the tutorial's quadratic cost; pred = a^[L] = σ(z^[L]).
+
+    Shapes: pred (m, n_L), y (m,) integer labels → C a 0-d tensor.
+    """
+    onehot = nn.functional.one_hot(y, pred.shape[1]).to(pred.dtype)
+    return 0.5 * ((pred - onehot) ** 2).sum(1).mean()
+
+
+def loss_function(name):
+    """The tutorial's `nn.CrossEntropyLoss()` on the logits, or the quadratic cost on σ(z^[L])."""
+    if name == "cross-entropy":
+        return nn.CrossEntropyLoss()
+    return quadratic_cost
+
+
+def make_optimizer(model, cfg):
+    """torch.optim.SGD with the run's α, μ and λ."""
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def train_step(model, loss_fn, optimizer, X, y):
+    """One step as the tutorial takes it: forward, loss, autograd, update. Returns the batch loss (0-d)."""
+    pred = model(X)
+    loss = loss_fn(pred, y)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss.detach()
+
+
+def train(dataloader, model, loss_fn, optimizer, cfg, progress):
+    """The tutorial's train(): one pass over dataloader, the loss printed every 100 batches.
+
+    Returns the mean over batches of the batch loss.
+    """
+    size = len(dataloader.dataset)
+    model.train()
+    total = 0.0
+    for batch, (X, y) in enumerate(dataloader):
+        X, y = X.to(cfg.device, TORCH_DTYPES[np.dtype(cfg.dtype)]), y.to(cfg.device)
+        loss = train_step(model, loss_fn, optimizer, X, y)
+        total = total + loss
+        if batch % LOG_EVERY == 0:
+            loss, current = loss.item(), batch * cfg.batch_size
+            progress.print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
+        progress.update(batch + 1)
+    return float(total) / (batch + 1)
+
+
+def test(dataloader, model, loss_fn, cfg):
+    """The tutorial's test(): accuracy, and the mean over batches of the batch loss (its "Avg loss")."""
+    size = len(dataloader.dataset)
+    num_batches = len(dataloader)
+    model.eval()
+    test_loss, correct = 0, 0
+    with torch.no_grad():
+        for X, y in dataloader:
+            X, y = X.to(cfg.device, TORCH_DTYPES[np.dtype(cfg.dtype)]), y.to(cfg.device)
+            pred = model(X)
+            test_loss += loss_fn(pred, y).item()
+            correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+    test_loss /= num_batches
+    correct /= size
+    return correct, test_loss
+
+
+def check_request(cfg):
+    """Refuse, before any training, a run that could not finish: bad values, unwritable outputs, no GPU."""
+    validate(cfg)
+    for path, flag in ((cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot")):
+        if path:
+            check_writable(path, flag)
+    if cfg.plot:
+        from scratchnet.plot import require_matplotlib
+
+        require_matplotlib("--plot")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no CUDA GPU (torch.cuda.is_available() is False); "
+                         "use --device cpu")
+
+
+def main(cfg: TrainConfig):
+    """Train as cfg says, print the tutorial's output, and return {"config": …, "epochs": [metrics …]}."""
+    check_request(cfg)
+    training_data = mnist(cfg.data_dir, train=True, size=cfg.train_size)
+    test_data = mnist(cfg.data_dir, train=False, size=cfg.test_size)
+    if cfg.batch_size > len(training_data):
+        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(training_data)} training samples")
+    rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream, as in scratchnet.train
+    train_dataloader, test_dataloader = dataloaders(training_data, test_data, cfg, rng)
+
+    torch.manual_seed(cfg.seed)  # the initial W, b: with seed 0 the tutorial's model reaches 72.6%
+    model = NeuralNetwork([784, *cfg.hidden, 10], activation=cfg.activation, loss=cfg.loss,
+                          dtype=TORCH_DTYPES[np.dtype(cfg.dtype)]).to(cfg.device)
+    loss_fn = loss_function(cfg.loss)
+    optimizer = make_optimizer(model, cfg)
+
+    metrics = {"config": asdict(cfg), "engine": "torch_ref", "epochs": []}
+    for t in range(1, cfg.epochs + 1):
+        print(f"Epoch {t}\n-------------------------------")
+        progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
+        start = time.perf_counter()
+        train_loss = train(train_dataloader, model, loss_fn, optimizer, cfg, progress)
+        seconds = time.perf_counter() - start
+        progress.close()
+        accuracy, test_loss = test(test_dataloader, model, loss_fn, cfg)
+        print(f"Test Error: \n Accuracy: {(100 * accuracy):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+        metrics["epochs"].append({"epoch": t, "train_loss": train_loss, "test_loss": test_loss,
+                                  "test_accuracy": accuracy, "seconds": seconds,
+                                  "samples_per_second": len(training_data) / seconds})
+        if cfg.metrics_out:
+            write_metrics(metrics, cfg.metrics_out)
+    print("Done!")
+    if cfg.plot:
+        from scratchnet.plot import plot_curves
+
+        plot_curves({"torch_ref": metrics["epochs"]}, cfg.plot)
+    return metrics
+
+
+def cli(argv=None):
+    parser = build_parser("python -m torch_ref.train", __doc__)
+    return main(config_from_args(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    run_cli(cli, sys.argv[1:])
