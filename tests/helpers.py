@@ -4,6 +4,9 @@ import numpy as np
 
 from scratchnet.backend import to_numpy
 
+# scratchnet against torch autograd, per dtype (the float32 figures are justified in test_gradients_torch.py)
+TOLERANCE = {"float64": {"rtol": 1e-9, "atol": 1e-12}, "float32": {"rtol": 1e-4, "atol": 1e-6}}
+
 
 def assert_close(actual, expected, name, rtol, atol=0.0):
     """assert_allclose on NumPy copies, with `name` (e.g. "dW[3]") in the failure message."""

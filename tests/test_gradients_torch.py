@@ -19,9 +19,9 @@ from scratchnet.backend import to_numpy
 from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases
-from helpers import assert_gradients_close
+from helpers import TOLERANCE, assert_gradients_close
 
-FLOAT64 = {"rtol": 1e-9, "atol": 1e-12}
+FLOAT64 = TOLERANCE["float64"]
 # float32: both engines round every product and sum to 24 bits (unit roundoff u = 6e-8), but in different
 # orders (OpenBLAS's GEMM blocking against torch's kernels; the softmax and the sigmoid by different, equally
 # accurate formulas). A sum of n terms computed in two orders differs by about √n·u·Σ|terms| (n·u at worst);
@@ -32,7 +32,7 @@ FLOAT64 = {"rtol": 1e-9, "atol": 1e-12}
 # inputs stay in [−1, 1] (the tutorial's pixels lie in [0, 1]): with |x| ≤ 10 hypothesis finds 1.2e-6
 # ([21, 31], m = 1); with |x| ≤ 1 the worst of 6,000 examples used 6% of rtol·|b| + atol.
 FLOAT32_X_SCALES = (0.1, 1.0)
-FLOAT32 = {"rtol": 1e-4, "atol": 1e-6}
+FLOAT32 = TOLERANCE["float32"]
 
 
 def relu_sides_agree(net, ref):
