@@ -32,6 +32,7 @@ class TrainConfig:
     test_size: int = 0                 # use the first N test samples (0: all 10000)
     metrics_out: str = ""              # per-epoch metrics as JSON ("" : none)
     plot: str = ""                     # loss and accuracy curves as PNG ("" : none)
+    plot_samples: str = ""             # x^{i}, y^{i} grids as PNG: training samples, test predictions ("" : none)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -77,6 +78,10 @@ def build_parser(prog, description):
                    help="write per-epoch train loss, test loss, accuracy, seconds and samples/s as JSON")
     p.add_argument("--plot", default=d.plot, metavar="FILE.png",
                    help="draw loss and accuracy per epoch (needs matplotlib: pip install 'scratchnet[plot]')")
+    p.add_argument("--plot-samples", default=d.plot_samples, metavar="FILE.png",
+                   help="draw 9 training images with their labels before training into FILE.png, and after it "
+                        "the first test images with predicted and true labels, errors in red, into "
+                        "FILE_predictions.png (needs matplotlib; torch_ref ignores it)")
     return p
 
 

@@ -1,7 +1,15 @@
-"""Pictures of a run with matplotlib (the optional extra `plot`): loss and accuracy per epoch."""
+"""Pictures of a run with matplotlib (the optional extra `plot`): loss and accuracy per epoch, and grids
+of MNIST images: training samples with their labels, test samples with predicted and true labels."""
 
+import os
+
+import numpy as np
+
+from scratchnet.backend import to_numpy
 from scratchnet.errors import UsageError
 from scratchnet.fileio import atomic_write
+
+PREDICTION_GRID = (4, 6)  # rows, columns of test images in the predictions picture
 
 
 def require_matplotlib(flag):
@@ -38,6 +46,83 @@ def plot_curves(runs, path, title="MNIST"):
         ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+
+
+def predictions_path(path):
+    """Where --plot-samples FILE.png puts the predictions grid: FILE_predictions.png, beside it."""
+    stem, ext = os.path.splitext(path)
+    return f"{stem}_predictions{ext or '.png'}"
+
+
+def _image_grid(rows, cols, size):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    return plt, fig, axes.ravel()
+
+
+def _show_image(ax, x_row):
+    """One MNIST row x (784,) as its 28×28 picture, without ticks."""
+    ax.imshow(to_numpy(x_row).reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_samples(x, y, path, seed=0):
+    """The tutorial's 3×3 grid of random training images, each titled with its label.
+
+    Args:
+        x: images as rows of pixels/255, (N, 784).  y: labels (N,).
+        path: the PNG to write (atomically).  seed: picks the nine images (its own generator).
+    """
+    plt, fig, axes = _image_grid(3, 3, (5, 5.4))
+    picks = np.random.default_rng(seed).choice(len(x), size=min(9, len(x)), replace=False)
+    labels = to_numpy(y)
+    for ax, i in zip(axes, picks, strict=False):
+        _show_image(ax, x[i])
+        ax.set_title(f"label {int(labels[i])}", fontsize=10)
+    for ax in axes[len(picks):]:
+        ax.set_axis_off()
+    fig.suptitle("MNIST training samples")
+    fig.tight_layout()
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+
+
+def plot_predictions(x, y, predict, path):
+    """The first test images with the predicted and the true label; the wrong ones titled and framed in red.
+
+    Args:
+        x: test images as rows of pixels/255, (N, 784).  y: their labels (N,).
+        predict: maps a batch of rows to predicted classes (Network.predict).  path: the PNG to write.
+    """
+    rows, cols = PREDICTION_GRID
+    n = min(rows * cols, len(x))
+    predicted, labels = to_numpy(predict(x[:n])), to_numpy(y[:n])
+    plt, fig, axes = _image_grid(rows, cols, (1.35 * cols, 1.55 * rows))
+    for i, ax in enumerate(axes):
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        _show_image(ax, x[i])
+        wrong = predicted[i] != labels[i]
+        color = "red" if wrong else "black"
+        ax.set_title(f"{int(predicted[i])} (true {int(labels[i])})", color=color, fontsize=9,
+                     fontweight="bold" if wrong else "normal")
+        for spine in ax.spines.values():
+            spine.set_visible(bool(wrong))
+            spine.set_color("red")
+            spine.set_linewidth(3)
+    errors = int((predicted != labels).sum())
+    fig.suptitle(f"Predicted (true) label of the first {n} test images: {errors} wrong, in red")
     fig.tight_layout()
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=100)

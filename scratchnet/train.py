@@ -3,6 +3,7 @@
     python -m scratchnet.train                          # 784-512-512-10, ReLU, SGD lr 1e-3, batch 64, 5 epochs
     python -m scratchnet.train --lr 0.1 --epochs 1      # one epoch at a higher rate: ~97% test accuracy
     python -m scratchnet.train --metrics-out runs/m.json --plot runs/curves.png
+    python -m scratchnet.train --plot-samples runs/mnist.png   # also writes runs/mnist_predictions.png
     python -m scratchnet.train --help
 
 MNIST is fetched into --data-dir on the first run. This file holds the loop and its output; all the
@@ -86,17 +87,23 @@ def evaluate(net, x, y, batch_size):
 def main(cfg: TrainConfig):
     """Train as cfg says, print the tutorial's output, and return {"config": …, "epochs": [metrics …]}."""
     validate(cfg)
-    for path, flag in ((cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot")):
+    for path, flag in ((cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot"), (cfg.plot_samples, "--plot-samples")):
         if path:
             check_writable(path, flag)
-    if cfg.plot:
-        from scratchnet.plot import require_matplotlib
+    if cfg.plot or cfg.plot_samples:
+        from scratchnet.plot import predictions_path, require_matplotlib
 
-        require_matplotlib("--plot")
+        require_matplotlib("--plot" if cfg.plot else "--plot-samples")
+        if cfg.plot_samples:
+            check_writable(predictions_path(cfg.plot_samples), "--plot-samples")
     xp = xp_for_device(cfg.device)
     (x_train, y_train), (x_test, y_test) = load_data(cfg, xp)
     if cfg.batch_size > len(x_train):
         raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(x_train)} training samples")
+    if cfg.plot_samples:
+        from scratchnet.plot import plot_samples
+
+        plot_samples(x_train, y_train, cfg.plot_samples, seed=cfg.seed)
     net, opt = build(cfg, xp)
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream
     metrics = {"config": asdict(cfg), "engine": "scratchnet", "epochs": []}
@@ -119,6 +126,10 @@ def main(cfg: TrainConfig):
         from scratchnet.plot import plot_curves
 
         plot_curves({"scratchnet": metrics["epochs"]}, cfg.plot)
+    if cfg.plot_samples:
+        from scratchnet.plot import plot_predictions, predictions_path
+
+        plot_predictions(x_test, y_test, net.predict, predictions_path(cfg.plot_samples))
     return metrics
 
 

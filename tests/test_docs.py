@@ -1,0 +1,104 @@
+"""The links from docs/backprop.md (and README.md) into the code, against the code they point at.
+
+The convention, strict so that a link cannot rot silently: every link to a line range is written
+
+    [`TAG` · FILE Lx-Ly](../scratchnet/FILE#Lx-Ly)        (or a single line: `· FILE Lx](…#Lx)`)
+
+and TAG, verbatim, must occur in lines x..y of FILE. The file and lines in the link text must equal those
+in the target, the range must exist and span at most MAX_SPAN lines. Every line of scratchnet/*.py that
+carries an equation tag (BP1)–(BP4) in a `#` comment must lie inside a link with that tag, and every other
+relative link (pictures, files) must point at something that exists. A last test moves every link by a few
+lines and checks that the checker catches each one.
+
+    python -m pytest tests/test_docs.py
+"""
+
+import re
+
+import pytest
+
+from conftest import REPO
+
+DOCS = [REPO / "docs" / "backprop.md", REPO / "README.md"]
+MAX_SPAN = 12
+CODE_LINK = re.compile(r"\[`(?P<tag>[^`]+)` · (?P<name>[\w./-]+) L(?P<a>\d+)(?:-L(?P<b>\d+))?\]"
+                       r"\((?P<path>[^)#\s]+)#L(?P<ta>\d+)(?:-L(?P<tb>\d+))?\)")
+ANY_LINE_LINK = re.compile(r"\]\([^)\s]*#L\d+[^)\s]*\)")
+RELATIVE_LINK = re.compile(r"\]\((?!https?://|#|mailto:)(?P<path>[^)#\s]+)(?:#[^)\s]*)?\)")
+BP_COMMENT = re.compile(r"#.*\((BP[1-4])\)")
+
+
+def code_links(doc):
+    """(tag, file path, first line, last line, the link's source text) of every code link in `doc`."""
+    links = []
+    for match in CODE_LINK.finditer(doc.read_text()):
+        first, last = int(match["ta"]), int(match["tb"] or match["ta"])
+        links.append((match["tag"], (doc.parent / match["path"]).resolve(), first, last, match))
+    return links
+
+
+def link_errors(tag, path, first, last, match=None):
+    """What is wrong with one code link, or [] when it holds: file, range, text and tag."""
+    where = match[0] if match else f"{path.name} L{first}-L{last}"
+    if not path.is_file():
+        return [f"{where}: {path} does not exist"]
+    lines = path.read_text().splitlines()
+    errors = []
+    if match is not None:
+        if match["name"] != path.name:
+            errors.append(f"{where}: the text names {match['name']}, the link goes to {path.name}")
+        if (match["a"], match["b"]) != (match["ta"], match["tb"]):
+            errors.append(f"{where}: the text's lines differ from the link's")
+    if not 1 <= first <= last <= len(lines):
+        return [*errors, f"{where}: lines {first}-{last} are not in {path.name} ({len(lines)} lines)"]
+    if last - first + 1 > MAX_SPAN:
+        errors.append(f"{where}: {last - first + 1} lines; link at most {MAX_SPAN}, the lines that hold the tag")
+    if tag not in "\n".join(lines[first - 1:last]):
+        errors.append(f"{where}: {tag!r} is not in {path.name} lines {first}-{last}")
+    return errors
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_code_link_holds(doc):
+    if not doc.exists():
+        pytest.skip(f"{doc.name} does not exist")
+    text = doc.read_text()
+    links = code_links(doc)
+    assert len(ANY_LINE_LINK.findall(text)) == len(links), (
+        "a link to a line (#L…) does not follow the convention [`TAG` · FILE Lx-Ly](path#Lx-Ly)")
+    errors = [e for tag, path, first, last, match in links for e in link_errors(tag, path, first, last, match)]
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_relative_link_exists(doc):
+    if not doc.exists():
+        pytest.skip(f"{doc.name} does not exist")
+    missing = [m["path"] for m in RELATIVE_LINK.finditer(doc.read_text()) if not (doc.parent / m["path"]).exists()]
+    assert not missing, f"{doc.name} links to missing files: {missing}"
+
+
+def test_every_tagged_line_is_linked():
+    """Each line of scratchnet/*.py with `# … (BPk)` lies in a doc link whose tag is (BPk)."""
+    links = [link for doc in DOCS if doc.exists() for link in code_links(doc)]
+    unlinked = []
+    for source in sorted((REPO / "scratchnet").glob("*.py")):
+        for number, line in enumerate(source.read_text().splitlines(), start=1):
+            for tag in BP_COMMENT.findall(line):
+                if not any(t == f"({tag})" and p == source and a <= number <= b for t, p, a, b, _ in links):
+                    unlinked.append(f"{source.name} L{number}: ({tag})")
+    assert not unlinked, "tagged lines no docs link points at: " + ", ".join(unlinked)
+
+
+def test_all_four_equations_are_linked():
+    tags = {tag for tag, *_ in code_links(REPO / "docs" / "backprop.md")}
+    assert {"(BP1)", "(BP2)", "(BP3)", "(BP4)"} <= tags
+
+
+@pytest.mark.parametrize("shift", [-3, 3])
+def test_a_link_off_by_a_few_lines_is_caught(shift):
+    """The checker must fail every link moved by `shift` lines: no tag is so common that drift hides."""
+    uncaught = [f"{path.name} L{first}-L{last} {tag!r}"
+                for tag, path, first, last, _ in code_links(REPO / "docs" / "backprop.md")
+                if not link_errors(tag, path, first + shift, last + shift)]
+    assert not uncaught, f"still pass when moved by {shift} lines (choose a more specific tag): {uncaught}"

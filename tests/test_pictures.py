@@ -1,0 +1,106 @@
+"""`python -m scratchnet.train --plot-samples FILE.png`: the sample grid and the predictions grid.
+
+Compared: the files a tiny run writes (PNG magic, a sensible size) with what the help promises (FILE.png
+and FILE_predictions.png); the red of the error highlighting with the number of wrong predictions; bad
+paths and a missing matplotlib with a one-line error before any training.
+
+    python -m pytest tests/test_pictures.py
+"""
+
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchnet.plot import predictions_path
+
+from conftest import REPO
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_train(*args, prelude=""):
+    code = prelude + "from scratchnet.console import run_cli\nfrom scratchnet.train import cli\n" \
+        "run_cli(cli, sys.argv[1:])\n"
+    return subprocess.run([sys.executable, "-c", "import sys\n" + code, *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+
+
+def png_size(path):
+    """(width, height) from a PNG's IHDR chunk, after checking the magic number."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_predictions_path_sits_beside_the_samples():
+    assert predictions_path("runs/mnist.png") == "runs/mnist_predictions.png"
+    assert predictions_path("grid") == "grid_predictions.png"
+
+
+def test_tiny_run_writes_both_pictures(mnist_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    samples = tmp_path / "mnist.png"
+    done = run_train("--data-dir", mnist_dir, "--train-size", "640", "--test-size", "100", "--epochs", "1",
+                     "--plot-samples", str(samples))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Epoch 1\n") and done.stdout.endswith("Done!\n")  # the tutorial's lines only
+    for path in (samples, tmp_path / "mnist_predictions.png"):
+        width, height = png_size(path)
+        assert width >= 300 and height >= 300, (path, width, height)
+
+
+def red_pixels(path):
+    import matplotlib.image
+
+    rgb = matplotlib.image.imread(str(path))[..., :3]
+    return int(((rgb[..., 0] > 0.9) & (rgb[..., 1] < 0.2) & (rgb[..., 2] < 0.2)).sum())
+
+
+def test_errors_and_only_errors_are_red(tmp_path):
+    pytest.importorskip("matplotlib")
+    from scratchnet.plot import plot_predictions
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(30, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=30)
+    right, one_wrong, all_wrong = tmp_path / "right.png", tmp_path / "one.png", tmp_path / "wrong.png"
+    plot_predictions(x, y, lambda rows: y[:len(rows)], str(right))
+    plot_predictions(x, y, lambda rows: np.where(np.arange(len(rows)) == 3, (y[:len(rows)] + 1) % 10, y[:len(rows)]),
+                     str(one_wrong))
+    plot_predictions(x, y, lambda rows: (y[:len(rows)] + 1) % 10, str(all_wrong))
+    assert red_pixels(right) == 0
+    assert 0 < 10 * red_pixels(one_wrong) < red_pixels(all_wrong)
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/nonexistent/dir/s.png", "--plot-samples /nonexistent/dir/s.png: folder /nonexistent/dir does not exist"),
+    ("/", "--plot-samples / is a folder: give a file name"),
+])
+def test_bad_path_fails_before_training(path, message, mnist_dir):
+    done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", path)
+    assert done.returncode == 2 and "Epoch" not in done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+def test_predictions_path_that_is_a_folder_fails_before_training(mnist_dir, tmp_path):
+    (tmp_path / "s_predictions.png").mkdir()
+    done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", str(tmp_path / "s.png"))
+    assert done.returncode == 2 and "Epoch" not in done.stdout
+    assert "s_predictions.png is a folder" in done.stderr and not (tmp_path / "s.png").exists()
+
+
+def test_missing_matplotlib_fails_before_training(mnist_dir, tmp_path):
+    block = """
+class BlockMatplotlib:
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ModuleNotFoundError("matplotlib is blocked in this test", name="matplotlib")
+sys.meta_path.insert(0, BlockMatplotlib())
+"""
+    done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", str(tmp_path / "s.png"),
+                     prelude=block)
+    assert done.returncode == 2 and "Epoch" not in done.stdout
+    assert done.stderr.strip() == "error: --plot-samples needs matplotlib: pip install 'scratchnet[plot]'"
