@@ -78,9 +78,13 @@ def test_loading_into_torch_refuses_other_layer_counts():
         load_into_torch(Network([784, 512, 10]), NeuralNetwork([784, 512, 512, 10]))
 
 
-@pytest.mark.xfail(strict=True, reason="load_into_torch does not compare shapes yet: torch raises its own "
-                                       "message, or broadcasts a width-1 layer silently (reported)")
-@pytest.mark.parametrize("hidden", [256, 1])
+@pytest.mark.parametrize("hidden", [256, 1])  # 1: torch would broadcast a width-1 layer silently
 def test_loading_into_torch_refuses_other_shapes(hidden):
-    with pytest.raises(ValueError, match="layer 2"):
+    message = rf"layer 2: torch has float32 \(512, 784\), the network float32 \({hidden}, 784\)"
+    with pytest.raises(ValueError, match=message):
         load_into_torch(Network([784, hidden, 10]), NeuralNetwork([784, 512, 10]))
+
+
+def test_loading_into_torch_refuses_another_dtype():
+    with pytest.raises(ValueError, match="layer 2: torch has float32 .* the network float64"):
+        load_into_torch(Network([4, 3, 2], dtype="float64"), NeuralNetwork([4, 3, 2]))

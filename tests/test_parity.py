@@ -3,7 +3,8 @@
 torch_ref.compare starts both engines from the same W, b (the bridge copies them bit for bit), feeds them
 the same NumPy batches from one index generator, and measures after every step the loss difference
 |C_s − C_t| and at the end max|θ_s − θ_t| / max|θ_t| for each W^[l], b^[l]. Here those figures must stay
-within compare.TOLERANCES for float64 and float32: 200 steps of the tutorial's 784-512-512-10 model, and
+within compare.tolerance_for(dtype, steps) for float64 and float32: 200 steps of the tutorial's
+784-512-512-10 model, and
 40-step runs of a smaller net for each option (momentum, weight decay, quadratic cost, sigmoid, tanh,
 shuffled and with-replacement sampling). Planted bugs show the comparison can fail, with exit status 1.
 
@@ -20,7 +21,7 @@ from scratchnet.config import TrainConfig
 from scratchnet.console import run_cli
 from scratchnet.train import load_data
 from torch_ref import compare
-from torch_ref.compare import TOLERANCES, ParityError, breaches, side_by_side
+from torch_ref.compare import ParityError, breaches, side_by_side, tolerance_for
 
 from helpers import assert_close
 
@@ -47,7 +48,7 @@ def small(splits, dtype):
 def assert_engines_agree(report, engines):
     """Every W^[l], b^[l] within tolerance · max|θ_t| of torch's, and every step's loss within tolerance."""
     net = engines.net
-    tol = TOLERANCES[str(net.dtype)]
+    tol = tolerance_for(str(net.dtype), report["steps"])
     for l, linear in zip(range(2, net.L + 1), engines.model.linears(), strict=True):
         for name, theta_s, theta_t in (("W", net.W[l], linear.weight), ("b", net.b[l], linear.bias)):
             theta_t = theta_t.detach().numpy()
@@ -121,7 +122,7 @@ def test_a_planted_bug_breaks_float64_parity(splits, monkeypatch, bug):
 
 def test_a_nan_counts_as_beyond_tolerance():
     report = {"config": {"dtype": "float32"}, "max_loss_difference": float("inf"), "max_loss_difference_step": 3,
-              "parameter_differences": {2: {"W": float("nan"), "b": 0.0}}}
+              "parameter_differences": {2: {"W": float("nan"), "b": 0.0}}, "tolerances": tolerance_for("float32", 3)}
     assert breaches(report) == ["W[2] differs by nan relative (> 0.0001)",
                                 "the loss differs by inf at step 3 (> 1e-05)"]
 
@@ -165,3 +166,9 @@ def test_compare_exits_1_with_one_line_when_parity_breaks(mnist_dir, monkeypatch
     assert exit_info.value.code == ParityError.exit_code == 1
     err = capsys.readouterr().err
     assert re.fullmatch(r"error: scratchnet and torch_ref disagree in float64: W\[2\] differs by .*\n", err), err
+
+
+def test_float32_parameter_tolerance_grows_per_epoch_of_steps():
+    assert tolerance_for("float32", 200) == {"parameters": 1e-4, "loss": 1e-5}
+    assert tolerance_for("float32", 5 * 938) == {"parameters": pytest.approx(5e-4), "loss": 1e-5}
+    assert tolerance_for("float64", 5 * 938) == {"parameters": 1e-12, "loss": 1e-12}

@@ -22,29 +22,33 @@ def to_torch(net, device="cpu"):
 
 
 def load_into_torch(net, model):
-    """Copy every W^[l], b^[l] of net into model, in place."""
-    linears = model.linears()
-    if len(linears) != net.L - 1:
-        raise ValueError(f"torch model has {len(linears)} Linear layers, the network {net.L - 1}")
+    """Copy every W^[l], b^[l] of net into model, in place (same shapes and dtype, or a ValueError)."""
+    linears = _matching_linears(net, model)
     with torch.no_grad():
         for l in range(2, net.L + 1):
-            linear = linears[l - 2]
-            linear.weight.copy_(torch.from_numpy(to_numpy(net.W[l])))
-            linear.bias.copy_(torch.from_numpy(to_numpy(net.b[l])))
+            linears[l - 2].weight.copy_(torch.from_numpy(to_numpy(net.W[l])))
+            linears[l - 2].bias.copy_(torch.from_numpy(to_numpy(net.b[l])))
 
 
 def load_into_scratchnet(model, net):
     """Copy every Linear of model into net's W^[l], b^[l], in place, keeping net's array module and dtype."""
+    linears = _matching_linears(net, model)
+    for l in range(2, net.L + 1):
+        net.W[l][...] = linears[l - 2].weight.detach().cpu().numpy()
+        net.b[l][...] = linears[l - 2].bias.detach().cpu().numpy()
+
+
+def _matching_linears(net, model):
+    """model's Linear modules, after checking that each has the shape and dtype of net's W^[l]."""
     linears = model.linears()
     if len(linears) != net.L - 1:
         raise ValueError(f"torch model has {len(linears)} Linear layers, the network {net.L - 1}")
     for l in range(2, net.L + 1):
-        W = linears[l - 2].weight.detach().cpu().numpy()
-        b = linears[l - 2].bias.detach().cpu().numpy()
-        if W.shape != net.W[l].shape or W.dtype != net.dtype:
-            raise ValueError(f"layer {l}: torch has {W.dtype} {W.shape}, the network {net.dtype} {net.W[l].shape}")
-        net.W[l][...] = W
-        net.b[l][...] = b
+        weight = linears[l - 2].weight
+        shape, dtype = tuple(weight.shape), str(weight.dtype).removeprefix("torch.")
+        if shape != net.W[l].shape or dtype != str(net.dtype):
+            raise ValueError(f"layer {l}: torch has {dtype} {shape}, the network {net.dtype} {net.W[l].shape}")
+    return linears
 
 
 def from_torch(model):
