@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from scratchnet.backend import get_xp, to_numpy
+from scratchnet.config import TrainConfig
 from scratchnet.data import MNIST_FILES
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write
@@ -50,11 +51,12 @@ def save_checkpoint(path, net, opt, cfg, state):
         np.savez(f, **arrays)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, meta_only=False):
     """The arrays and the meta dict of the checkpoint at `path`; one clear error for anything unreadable."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+            names = ["meta"] if meta_only else npz.files
+            arrays = {name: npz[name] for name in names}
         meta = json.loads(str(arrays.pop("meta")))
     except FileNotFoundError:
         raise UsageError(f"--resume {path}: no such file") from None
@@ -67,6 +69,15 @@ def load_checkpoint(path):
         raise ScratchnetError(f"checkpoint {path} has format version {meta.get('format_version')}, "
                               f"this scratchnet reads version {FORMAT_VERSION}")
     return arrays, meta
+
+
+def resumed_config(path, given):
+    """The checkpoint's TrainConfig, with the fields in `given` (flags set on the command line) replacing its own."""
+    _, meta = load_checkpoint(path, meta_only=True)
+    saved = {name: value for name, value in meta["config"].items() if name in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{**saved, **given, "resume": path})
+    cfg.hidden = tuple(cfg.hidden)
+    return cfg
 
 
 def check_architecture(meta, cfg, path):

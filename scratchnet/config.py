@@ -33,6 +33,9 @@ class TrainConfig:
     metrics_out: str = ""              # per-epoch metrics as JSON ("" : none)
     plot: str = ""                     # loss and accuracy curves as PNG ("" : none)
     plot_samples: str = ""             # x^{i}, y^{i} grids as PNG: training samples, test predictions ("" : none)
+    save: str = ""                     # checkpoint written at the end of every epoch ("" : none)
+    save_every: int = 0                # also every this many steps (0: at epoch ends only)
+    resume: str = ""                   # checkpoint to continue from ("" : start afresh)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -82,7 +85,23 @@ def build_parser(prog, description):
                    help="draw 9 training images with their labels before training into FILE.png, and after it "
                         "the first test images with predicted and true labels, errors in red, into "
                         "FILE_predictions.png (needs matplotlib; torch_ref ignores it)")
+    p.add_argument("--save", default=d.save, metavar="FILE.npz",
+                   help="write a checkpoint (parameters, optimizer state, sampler state, config, metrics) at the "
+                        "end of every epoch, atomically; Ctrl-C saves there too")
+    p.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
+                   help="with --save, also write the checkpoint every N steps (default 0: at epoch ends only)")
+    p.add_argument("--resume", default=d.resume, metavar="FILE.npz",
+                   help="continue exactly where the checkpoint stopped, with its settings unless a flag is given; "
+                        "--epochs counts the total, so --epochs 5 on an epoch-2 checkpoint trains 3 more")
     return p
+
+
+def given_flags(parser, argv):
+    """The TrainConfig fields that argv sets explicitly, with their values (the others are left out)."""
+    unset = object()  # argparse fills in a default only where the namespace has no value yet
+    fields = TrainConfig.__dataclass_fields__
+    args = parser.parse_args(argv, namespace=argparse.Namespace(**{name: unset for name in fields}))
+    return {name: value for name, value in vars(args).items() if name in fields and value is not unset}
 
 
 def config_from_args(args):
@@ -109,6 +128,10 @@ def validate(cfg):
         raise UsageError("--hidden needs at least one width, e.g. --hidden 512 512")
     if min(cfg.hidden) < 1:
         raise UsageError(f"--hidden widths must be at least 1, got {' '.join(map(str, cfg.hidden))}")
+    if cfg.save_every < 0:
+        raise UsageError(f"--save-every must be ≥ 0, got {cfg.save_every}")
+    if cfg.save_every and not cfg.save:
+        raise UsageError("--save-every needs --save FILE.npz to know where to write")
     for name in ("train_size", "test_size"):
         if getattr(cfg, name) < 0:
             raise UsageError(f"{flag[name]} must be ≥ 0 (0 means all), got {getattr(cfg, name)}")

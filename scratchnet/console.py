@@ -54,7 +54,7 @@ def run_cli(main, argv=None):
     try:
         return main(argv)
     except ScratchnetError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{e.prefix}{e}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

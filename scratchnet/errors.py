@@ -9,6 +9,7 @@ class ScratchnetError(Exception):
     """A failure the user can act on; its message names the problem and what to do."""
 
     exit_code = 1
+    prefix = "error: "  # what the command line prints before the message
 
 
 class UsageError(ScratchnetError, ValueError):

@@ -1,9 +1,12 @@
 """Files written whole or not at all: a temporary file beside the target, fsync, os.replace, fsync the folder.
 
-A crash or Ctrl-C in the middle leaves the previous file (if any) untouched and no partial file behind.
+A crash or Ctrl-C in the middle leaves the previous file (if any) untouched and no partial file behind; a
+writer killed outright (SIGKILL) leaves a hidden temporary file, which the next write to that path removes.
+One writer per path is assumed.
 """
 
 import contextlib
+import glob
 import os
 import tempfile
 
@@ -29,7 +32,10 @@ def check_writable(path, flag):
 def atomic_write(path, mode="wb"):
     """Open a temporary file in path's folder; on a clean exit it replaces `path` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    prefix = f".{os.path.basename(path)}."
+    for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
+        os.unlink(stale)  # left by a writer that was killed (SIGKILL skips the cleanup below)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as f:
             yield f

@@ -82,6 +82,8 @@ class Network:
         """a^[L] for the batch x = a^[1], keeping every z^[l] and a^[l] for backward.  (m, n_1) → (m, n_L)."""
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise UsageError(f"input has shape {tuple(x.shape)}; this network takes (m, {self.sizes[0]})")
+        if not get_xp(x).isfinite(x).all():
+            raise UsageError("input holds NaN or infinity: clean or impute the data before training on it")
         self.a = {1: x}
         self.z = {}
         for l in range(2, self.L + 1):
@@ -119,3 +121,12 @@ class Network:
     def predict(self, x):
         """The predicted class of each row of x: argmax of a^[L].  (m, n_1) → (m,)."""
         return get_xp(x).argmax(self.forward(x), axis=1)
+
+    def first_non_finite(self):
+        """Name the first of W^[l], b^[l], z^[l], a^[l] (l = 2..L, in forward order) holding NaN or ±∞, or None."""
+        xp = get_xp(self.W[2])
+        for l in range(2, self.L + 1):
+            for name, array in (("W", self.W[l]), ("b", self.b[l]), ("z", self.z.get(l)), ("a", self.a.get(l))):
+                if array is not None and not xp.isfinite(array).all():
+                    return f"{name}^[{l}] (layer {l})"
+        return None

@@ -1,9 +1,11 @@
 """Train the tutorial's MLP on MNIST with the hand-written engine, printing what the tutorial prints.
 
     python -m scratchnet.train                          # 784-512-512-10, ReLU, SGD lr 1e-3, batch 64, 5 epochs
-    python -m scratchnet.train --lr 0.1 --epochs 1      # one epoch at a higher rate: ~97% test accuracy
+    python -m scratchnet.train --lr 0.1 --batch-size 16 --epochs 1    # ~96% after one epoch
     python -m scratchnet.train --metrics-out runs/m.json --plot runs/curves.png
     python -m scratchnet.train --plot-samples runs/mnist.png   # also writes runs/mnist_predictions.png
+    python -m scratchnet.train --save runs/ckpt.npz     # checkpoint every epoch; Ctrl-C saves and says how to resume
+    python -m scratchnet.train --resume runs/ckpt.npz --epochs 8       # continue exactly, to 8 epochs in all
     python -m scratchnet.train --help
 
 MNIST is fetched into --data-dir on the first run. This file holds the loop and its output; all the
@@ -11,6 +13,9 @@ mathematics is in the engine (network.py, losses.py, optim.py).
 """
 
 import json
+import math
+import os
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -18,16 +23,54 @@ from dataclasses import asdict
 import numpy as np
 
 from scratchnet.backend import xp_for_device
-from scratchnet.config import TrainConfig, build_parser, config_from_args, validate
+from scratchnet.checkpoint import (
+    RunState,
+    check_architecture,
+    load_checkpoint,
+    restore,
+    resumed_config,
+    save_checkpoint,
+)
+from scratchnet.config import TrainConfig, build_parser, config_from_args, given_flags, validate
 from scratchnet.console import Progress, run_cli
 from scratchnet.data import load_mnist
-from scratchnet.errors import UsageError
+from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write, check_writable
 from scratchnet.network import Network
 from scratchnet.optim import SGD
 from scratchnet.sampling import batches_per_epoch, minibatches
 
 LOG_EVERY = 100  # batches between loss lines, as in the tutorial
+PROG = "python -m scratchnet.train"
+INTERRUPTED_PATH = os.path.join("runs", "interrupted.npz")  # where Ctrl-C saves when there is no --save
+
+
+class DivergenceError(ScratchnetError):
+    """The loss became NaN or infinite: training stops at once, before the update (exit status 1)."""
+
+
+class InterruptError(ScratchnetError):
+    """Ctrl-C: the run saved its state and says how to resume (exit status 130)."""
+
+    exit_code = 130
+    prefix = ""
+
+
+class InterruptFlag:
+    """While active, the first Ctrl-C only raises a flag (the step in progress finishes); a second one stops."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
 
 
 def load_data(cfg, xp):
@@ -51,25 +94,54 @@ def build(cfg, xp):
 
 
 def train_step(net, opt, x, y):
-    """One gradient step on the batch (x, y): forward, cost and δ^[L], backward, update. Returns C."""
+    """One gradient step on the batch (x, y): forward, cost and δ^[L], backward, update. Returns C.
+
+    A NaN or infinite C raises DivergenceError before the update, so the parameters stay the last good ones.
+    """
     net.forward(x)
     C, delta_L = net.cost(y)
+    if not math.isfinite(C):
+        where = net.first_non_finite() or "C itself"
+        raise DivergenceError(f"the loss became {float(C)}, first non-finite value in {where}")
     dW, db = net.backward(delta_L)
     opt.step(dW, db)
     return C
 
 
-def train_epoch(net, opt, x, y, cfg, rng, progress):
-    """One pass of minibatch SGD over (x, y); prints the loss every 100 batches; returns the mean loss."""
+def train_epoch(net, opt, x, y, cfg, rng, state, progress, interrupt):
+    """Minibatch SGD over (x, y) from step state.step of the epoch on; prints the loss every 100 batches.
+
+    `state` (a RunState) advances with every step, so that a checkpoint can be written after any of them.
+    """
     N = len(x)
-    total = 0.0
     for batch, idx in enumerate(minibatches(N, cfg.batch_size, cfg.sampling, rng)):
-        C = train_step(net, opt, x[idx], y[idx])
-        total = total + C
+        if batch < state.step:
+            continue  # done before the checkpoint this run resumed from; the sampler still draws it
+        try:
+            C = train_step(net, opt, x[idx], y[idx])
+        except DivergenceError as e:
+            saved = cfg.save or "none (no --save)"
+            raise DivergenceError(f"epoch {state.epoch + 1}, step {batch + 1}: {e}; the learning rate may be too "
+                                  f"high (--lr {cfg.lr:g}); last good checkpoint: {saved}") from None
+        state.loss_sum = state.loss_sum + C
+        state.step = batch + 1
         if batch % LOG_EVERY == 0:
             progress.print(f"loss: {float(C):>7f}  [{batch * cfg.batch_size:>5d}/{N:>5d}]")
         progress.update(batch + 1)
-    return float(total) / (batch + 1)
+        if cfg.save_every and state.step % cfg.save_every == 0:
+            save_checkpoint(cfg.save, net, opt, cfg, state)
+        if interrupt.requested:
+            raise_interrupted(net, opt, cfg, state)
+    return float(state.loss_sum) / state.step
+
+
+def raise_interrupted(net, opt, cfg, state):
+    """Save where Ctrl-C stopped the run, then stop with the command that resumes it."""
+    path = cfg.save or INTERRUPTED_PATH
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    save_checkpoint(path, net, opt, cfg, state)
+    raise InterruptError(f"interrupted in epoch {state.epoch + 1} after step {state.step}: saved {path}; "
+                      f"resume with: {PROG} --resume {path}")
 
 
 def evaluate(net, x, y, batch_size):
@@ -84,10 +156,12 @@ def evaluate(net, x, y, batch_size):
     return int(correct) / len(x), float(loss) / n_batches
 
 
-def main(cfg: TrainConfig):
-    """Train as cfg says, print the tutorial's output, and return {"config": …, "epochs": [metrics …]}."""
+def check_request(cfg):
+    """Refuse, before any work, a run that could not finish: bad values, unwritable outputs, no matplotlib."""
     validate(cfg)
-    for path, flag in ((cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot"), (cfg.plot_samples, "--plot-samples")):
+    outputs = [(cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot"), (cfg.plot_samples, "--plot-samples"),
+               (cfg.save, "--save")]
+    for path, flag in outputs:
         if path:
             check_writable(path, flag)
     if cfg.plot or cfg.plot_samples:
@@ -96,6 +170,24 @@ def main(cfg: TrainConfig):
         require_matplotlib("--plot" if cfg.plot else "--plot-samples")
         if cfg.plot_samples:
             check_writable(predictions_path(cfg.plot_samples), "--plot-samples")
+
+
+def start_or_resume(cfg, net, opt, rng):
+    """A fresh RunState, or the one of cfg.resume with its parameters and optimizer state loaded."""
+    if not cfg.resume:
+        return RunState(sampler_state=rng.bit_generator.state)
+    arrays, meta = load_checkpoint(cfg.resume)
+    check_architecture(meta, cfg, cfg.resume)
+    state = restore(net, opt, arrays, meta)
+    if state.epoch >= cfg.epochs:
+        raise UsageError(f"--epochs {cfg.epochs}: the checkpoint {cfg.resume} has already trained {state.epoch} "
+                         "epochs; --epochs counts the total, so ask for more")
+    return state
+
+
+def main(cfg: TrainConfig):
+    """Train as cfg says, print the tutorial's output, and return {"config": …, "epochs": [metrics …]}."""
+    check_request(cfg)
     xp = xp_for_device(cfg.device)
     (x_train, y_train), (x_test, y_test) = load_data(cfg, xp)
     if cfg.batch_size > len(x_train):
@@ -106,21 +198,29 @@ def main(cfg: TrainConfig):
         plot_samples(x_train, y_train, cfg.plot_samples, seed=cfg.seed)
     net, opt = build(cfg, xp)
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream
-    metrics = {"config": asdict(cfg), "engine": "scratchnet", "epochs": []}
-    for t in range(1, cfg.epochs + 1):
-        print(f"Epoch {t}\n-------------------------------")
-        progress = Progress(batches_per_epoch(len(x_train), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
-        start = time.perf_counter()
-        train_loss = train_epoch(net, opt, x_train, y_train, cfg, rng, progress)
-        seconds = time.perf_counter() - start
-        progress.close()
-        accuracy, test_loss = evaluate(net, x_test, y_test, cfg.batch_size)
-        print(f"Test Error: \n Accuracy: {(100 * accuracy):>0.1f}%, Avg loss: {test_loss:>8f} \n")
-        metrics["epochs"].append({"epoch": t, "train_loss": train_loss, "test_loss": test_loss,
-                                  "test_accuracy": accuracy, "seconds": seconds,
-                                  "samples_per_second": len(x_train) / seconds})
-        if cfg.metrics_out:
-            write_metrics(metrics, cfg.metrics_out)
+    state = start_or_resume(cfg, net, opt, rng)
+    metrics = {"config": asdict(cfg), "engine": "scratchnet", "epochs": state.metrics}
+    # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
+    with InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for t in range(state.epoch + 1, cfg.epochs + 1):
+            print(f"Epoch {t}\n-------------------------------")
+            progress = Progress(batches_per_epoch(len(x_train), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
+            rng.bit_generator.state = state.sampler_state  # the epoch's batches, as first drawn
+            start = time.perf_counter()
+            train_loss = train_epoch(net, opt, x_train, y_train, cfg, rng, state, progress, interrupt)
+            seconds = time.perf_counter() - start
+            progress.close()
+            accuracy, test_loss = evaluate(net, x_test, y_test, cfg.batch_size)
+            print(f"Test Error: \n Accuracy: {(100 * accuracy):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+            metrics["epochs"].append({"epoch": t, "train_loss": train_loss, "test_loss": test_loss,
+                                      "test_accuracy": accuracy, "seconds": seconds,
+                                      "samples_per_second": len(x_train) / seconds})
+            state.epoch, state.step, state.loss_sum = t, 0, 0.0
+            state.sampler_state = rng.bit_generator.state
+            if cfg.save:
+                save_checkpoint(cfg.save, net, opt, cfg, state)
+            if cfg.metrics_out:
+                write_metrics(metrics, cfg.metrics_out)
     print("Done!")
     if cfg.plot:
         from scratchnet.plot import plot_curves
@@ -139,8 +239,11 @@ def write_metrics(metrics, path):
 
 
 def cli(argv=None):
-    parser = build_parser("python -m scratchnet.train", __doc__)
-    return main(config_from_args(parser.parse_args(argv)))
+    parser = build_parser(PROG, __doc__)
+    cfg = config_from_args(parser.parse_args(argv))
+    if cfg.resume:
+        cfg = resumed_config(cfg.resume, given_flags(parser, argv))
+    return main(cfg)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchnet.config import TrainConfig, build_parser, config_from_args, validate
+from scratchnet.config import TrainConfig, build_parser, config_from_args
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
-from scratchnet.fileio import check_writable
 from scratchnet.sampling import batches_per_epoch
 from scratchnet.train import LOG_EVERY, write_metrics
+from scratchnet.train import check_request as scratchnet_check_request
 from torch_ref.bridge import TORCH_DTYPES
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork
@@ -99,15 +99,11 @@ def test(dataloader, model, loss_fn, cfg):
 
 
 def check_request(cfg):
-    """Refuse, before any training, a run that could not finish: bad values, unwritable outputs, no GPU."""
-    validate(cfg)
-    for path, flag in ((cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot")):
-        if path:
-            check_writable(path, flag)
-    if cfg.plot:
-        from scratchnet.plot import require_matplotlib
-
-        require_matplotlib("--plot")
+    """scratchnet.train's checks before any work, and two of torch_ref's own: a GPU, and no checkpoints."""
+    scratchnet_check_request(cfg)
+    if cfg.save or cfg.save_every or cfg.resume:
+        raise UsageError("--save, --save-every and --resume are python -m scratchnet.train's; torch_ref does not "
+                         "write checkpoints")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: torch sees no CUDA GPU (torch.cuda.is_available() is False); "
                          "use --device cpu")

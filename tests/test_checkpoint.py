@@ -1,0 +1,213 @@
+"""Nothing lost: checkpoints, exact resume after Ctrl-C, divergence, and a writer killed mid-save.
+
+A run interrupted by a real SIGINT at a chosen step and resumed must end with bit-for-bit the parameters,
+momentum buffers and metrics of the same run left alone (float32 and float64, every sampling scheme).
+
+    python -m pytest tests/test_checkpoint.py
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from scratchnet.checkpoint import load_checkpoint
+from scratchnet.config import TrainConfig
+from scratchnet.train import cli, main
+
+from conftest import REPO
+
+SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "--momentum", "0.9",
+         "--lr", "0.05", "--epochs", "2"]  # 20 steps an epoch
+
+INTERRUPT_AT = """
+import os, signal, sys
+import scratchnet.train as train
+from scratchnet.console import run_cli
+real_step, count = train.train_step, [0]
+def step_then_interrupt(*args):
+    C = real_step(*args)
+    count[0] += 1
+    if count[0] == {at}:
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of the epoch's loop
+    return C
+train.train_step = step_then_interrupt
+run_cli(train.cli, sys.argv[1:])
+"""
+
+
+def run_python(code, *args):
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+
+
+def run_train(*args):
+    return subprocess.run([sys.executable, "-m", "scratchnet.train", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+
+
+def arrays(path):
+    return load_checkpoint(str(path))[0]
+
+
+def metrics_without_time(metrics):
+    return [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_second")} for e in metrics]
+
+
+@pytest.mark.parametrize("dtype,sampling", [("float32", "shuffle"), ("float64", "replacement"),
+                                            ("float32", "sequential")])
+def test_interrupted_and_resumed_equals_uninterrupted(dtype, sampling, mnist_dir, tmp_path, capsys):
+    flags = [*SMALL, "--data-dir", mnist_dir, "--dtype", dtype, "--sampling", sampling, "--seed", "3"]
+    alone = cli([*flags, "--save", str(tmp_path / "alone.npz")])
+    capsys.readouterr()
+
+    broken = tmp_path / "broken.npz"
+    done = run_python(INTERRUPT_AT.format(at=27), *flags, "--save", str(broken))  # epoch 2, after step 7
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == (f"interrupted in epoch 2 after step 7: saved {broken}; "
+                                   f"resume with: python -m scratchnet.train --resume {broken}")
+    assert "Traceback" not in done.stderr
+    assert load_checkpoint(str(broken))[1]["state"]["step"] == 7
+
+    resumed = cli(["--resume", str(broken)])  # every setting comes from the checkpoint
+    out = capsys.readouterr().out
+    assert out.startswith("Epoch 2\n") and "Epoch 1" not in out and out.endswith("Done!\n")
+    expected, got = arrays(tmp_path / "alone.npz"), arrays(broken)
+    assert sorted(expected) == sorted(got) and "v_W2" in got
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert metrics_without_time(resumed["epochs"]) == metrics_without_time(alone["epochs"])
+
+
+def test_epochs_counts_the_total(mnist_dir, tmp_path, capsys):
+    ckpt = str(tmp_path / "c.npz")
+    cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", ckpt])
+    capsys.readouterr()
+    metrics = cli(["--resume", ckpt, "--epochs", "3"])
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("Epoch")] == ["Epoch 2", "Epoch 3"]
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    assert load_checkpoint(ckpt)[1]["state"]["epoch"] == 3
+
+
+def test_save_every_writes_mid_epoch(mnist_dir, tmp_path):
+    ckpt = tmp_path / "c.npz"
+    main(TrainConfig(train_size=640, test_size=100, hidden=(8,), epochs=1, data_dir=mnist_dir, save=str(ckpt),
+                     save_every=4))
+    state = load_checkpoint(str(ckpt))[1]["state"]
+    assert (state["epoch"], state["step"]) == (1, 0)  # the epoch-end save came last
+    assert os.listdir(tmp_path) == ["c.npz"]
+
+
+def corrupt(path, how):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "truncated" else b"not a checkpoint at all")
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["--hidden", "64"], 2, "was trained with --hidden 32 16, this run asks for 64: drop --hidden to resume"),
+    (["--dtype", "float64"], 2, "was trained with --dtype float32, this run asks for float64"),
+    (["--activation", "tanh"], 2, "was trained with --activation relu, this run asks for tanh"),
+    (["--epochs", "1"], 2, "has already trained 1 epochs; --epochs counts the total"),
+    ("truncated", 1, "is corrupt or truncated"),
+    ("garbage", 1, "is corrupt or truncated"),
+])
+def test_a_checkpoint_that_does_not_fit_is_refused_and_kept(args, code, message, mnist_dir, tmp_path, capsys):
+    ckpt = tmp_path / "c.npz"
+    cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", str(ckpt)])
+    capsys.readouterr()
+    if isinstance(args, str):
+        corrupt(ckpt, args)
+        args = []
+    before = ckpt.read_bytes()
+    done = run_train("--resume", str(ckpt), "--save", str(ckpt), *args)
+    assert done.returncode == code, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+    assert ckpt.read_bytes() == before, "a refused resume must not touch the checkpoint"
+
+
+def test_missing_checkpoint_is_a_usage_error(tmp_path):
+    done = run_train("--resume", str(tmp_path / "nope.npz"))
+    assert done.returncode == 2 and done.stderr.strip() == f"error: --resume {tmp_path / 'nope.npz'}: no such file"
+
+
+def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(mnist_dir, tmp_path):
+    ckpt = tmp_path / "c.npz"
+    done = run_train("--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", "--epochs", "1",
+                     "--lr", "1000", "--save", str(ckpt), "--save-every", "2")
+    assert done.returncode == 1
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line and "Warning" not in line
+    assert line.startswith("error: epoch 1, step ") and ", first non-finite value in z^[" in line
+    assert line.endswith(f"the learning rate may be too high (--lr 1000); last good checkpoint: {ckpt}")
+    step = int(line.split("step ")[1].split(":")[0])
+    good, meta = load_checkpoint(str(ckpt))
+    assert meta["state"]["step"] == (step - 1) // 2 * 2  # the last save before the bad step
+    assert all(np.isfinite(a).all() for a in good.values())
+
+
+WRITER = """
+import sys
+import numpy as np
+from scratchnet import SGD, Network
+from scratchnet.checkpoint import RunState, save_checkpoint
+from scratchnet.config import TrainConfig
+net = Network([2048, 2048, 1024, 10], dtype="float64")  # ~50 MB a checkpoint: long enough to be caught
+opt = SGD(net, lr=0.1)
+for i in range(1000):
+    net.W[2][0, 0] = i
+    save_checkpoint(sys.argv[1], net, opt, TrainConfig(), RunState(step=i))
+    print(i, flush=True)
+"""
+
+
+def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint_whole(tmp_path):
+    ckpt = tmp_path / "c.npz"
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(ckpt)], cwd=REPO, stdout=subprocess.PIPE,
+                                  text=True)
+        writer.stdout.readline()  # one checkpoint is complete
+        time.sleep(rng.uniform(0.0, 0.3))
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        saved, meta = load_checkpoint(str(ckpt))
+        assert saved["W2"][0, 0] == meta["state"]["step"]  # parameters and meta from the same, whole save
+    leftovers = [name for name in os.listdir(tmp_path) if name != "c.npz"]
+    assert all(name.startswith(".c.npz.") and name.endswith(".tmp") for name in leftovers)
+    subprocess.run([sys.executable, "-c", WRITER.replace("range(1000)", "range(1)"), str(ckpt)], cwd=REPO,
+                   check=True, capture_output=True)
+    assert os.listdir(tmp_path) == ["c.npz"], "the next save removes what a killed writer left"
+
+
+def test_torch_ref_refuses_checkpoint_flags(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "torch_ref.train", "--save", str(tmp_path / "x.npz")], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2 and "torch_ref does not write checkpoints" in done.stderr
+
+
+def test_checkpoint_is_plain_npz_without_pickle(mnist_dir, tmp_path, capsys):
+    ckpt = tmp_path / "c.npz"
+    cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", str(ckpt)])
+    with np.load(ckpt, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        assert npz["W2"].shape == (32, 784) and npz["W2"].dtype == np.float32
+    assert meta["format_version"] == 1 and meta["config"]["hidden"] == [32, 16]
+    assert set(meta["manifest"]) == {"numpy", "python", "data_sha256"}
+    assert len(meta["state"]["metrics"]) == 1
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_input_through_the_python_api(bad):
+    from scratchnet import Network
+    from scratchnet.errors import UsageError
+
+    x = np.zeros((2, 3))
+    x[1, 2] = bad
+    with pytest.raises(UsageError, match="input holds NaN or infinity"):
+        Network([3, 2]).forward(x)
