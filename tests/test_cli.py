@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from scratchnet.config import TrainConfig
@@ -70,8 +71,16 @@ def test_help_explains_every_flag():
     assert "python -m scratchnet.train" in done.stdout
 
 
-def corrupt_data_dir(tmp_path, mnist_dir):
-    """A data folder whose test labels are truncated, the other files linked to the real ones."""
+def corrupt_data_dir(tmp_path, mnist_dir, how="truncated"):
+    """A data folder with one bad file (the test labels, unless said otherwise), the others linked to the real ones.
+
+    how: truncated, padded, magic (an image file's magic), swapped (the training labels in place of the test
+    labels: a label file that does not match its image file), garbage (every file random bytes), file (the
+    data folder is a file).
+    """
+    if how == "file":
+        (tmp_path / "bad").write_text("not a folder")
+        return str(tmp_path / "bad")
     raw = tmp_path / "bad" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for spec in MNIST_FILES.values():
@@ -79,7 +88,18 @@ def corrupt_data_dir(tmp_path, mnist_dir):
     labels = raw / MNIST_FILES["test", "labels"].name
     data = labels.read_bytes()
     labels.unlink()
-    labels.write_bytes(data[:-100])
+    if how == "truncated":
+        labels.write_bytes(data[:-100])
+    elif how == "padded":
+        labels.write_bytes(data + b"\0" * 16)
+    elif how == "magic":
+        labels.write_bytes((2051).to_bytes(4, "big") + data[4:])
+    elif how == "swapped":
+        os.symlink(os.path.join(mnist_dir, "MNIST", "raw", MNIST_FILES["train", "labels"].name), labels)
+    elif how == "garbage":
+        for spec in MNIST_FILES.values():
+            (raw / spec.name).unlink(missing_ok=True)
+            (raw / spec.name).write_bytes(np.random.default_rng(0).bytes(1000))
     return str(tmp_path / "bad")
 
 
@@ -98,10 +118,16 @@ def corrupt_data_dir(tmp_path, mnist_dir):
     (["--metrics-out", "/nonexistent/dir/m.json"], 2, "folder /nonexistent/dir does not exist"),
     (["--plot", "/"], 2, "--plot / is a folder: give a file name"),
     (["--device", "cuda"], 2, "--device cuda is not available yet"),
-    (["--data-dir", "CORRUPT"], 1, "t10k-labels-idx1-ubyte is truncated"),
+    (["--metrics-out", "/proc/m.json"], 2, "--metrics-out /proc/m.json: folder /proc is not writable"),
+    (["--data-dir", "CORRUPT:truncated"], 1, "t10k-labels-idx1-ubyte is truncated: 9908 bytes, expected 10008"),
+    (["--data-dir", "CORRUPT:padded"], 1, "t10k-labels-idx1-ubyte has 16 bytes too many"),
+    (["--data-dir", "CORRUPT:magic"], 1, "t10k-labels-idx1-ubyte has magic number 2051, not 2049"),
+    (["--data-dir", "CORRUPT:swapped"], 1, "t10k-labels-idx1-ubyte holds 60000 items, not 10000"),
+    (["--data-dir", "CORRUPT:garbage"], 1, "train-images-idx3-ubyte has magic number"),
+    (["--data-dir", "CORRUPT:file"], 2, "is a file: pass a folder with --data-dir"),
 ])
 def test_bad_input_is_one_clear_line(args, code, message, mnist_dir, tmp_path):
-    args = [corrupt_data_dir(tmp_path, mnist_dir) if a == "CORRUPT" else a for a in args]
+    args = [corrupt_data_dir(tmp_path, mnist_dir, a.split(":")[1]) if a.startswith("CORRUPT") else a for a in args]
     if "--data-dir" not in args:
         args += ["--data-dir", mnist_dir]
     done = run_train(*args, "--epochs", "1") if "--epochs" not in args else run_train(*args)
@@ -134,3 +160,12 @@ def test_one_epoch_learns(mnist_dir):
     and PyTorch's own program gives the same 93.5% there)."""
     metrics = main(TrainConfig(epochs=1, lr=0.1, batch_size=16, data_dir=mnist_dir))
     assert metrics["epochs"][0]["test_accuracy"] >= 0.95
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_data_file(mnist_dir, tmp_path):
+    bad = corrupt_data_dir(tmp_path, mnist_dir, "truncated")
+    labels = os.path.join(bad, "MNIST", "raw", MNIST_FILES["test", "labels"].name)
+    os.chmod(labels, 0)
+    done = run_train("--data-dir", bad, "--epochs", "1")
+    assert done.returncode == 1 and "cannot read" in done.stderr and "Traceback" not in done.stderr
