@@ -38,33 +38,30 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0):
 
 
 def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
-    """Every δ^[l], dW[l], db[l] and ∂C/∂x of a small float64 net against central differences, entry by entry.
+    """Every δ^[l], dW[l], db[l] (l = L..2) and ∂C/∂x of a small float64 net against central differences.
 
-    Passes when max |analytic − numeric| ≤ rel · max |numeric| + the rounding floor 10 ε max(1, |C|) / h
-    (scratchnet.gradcheck.rounding_floor), under which no central difference can resolve anything.
+    Entry by entry, in backprop order; passes when max |analytic − numeric| ≤ rel · max |numeric| + the
+    rounding floor 10 ε max(1, |C|) / h (scratchnet.gradcheck.rounding_floor), below which no central
+    difference resolves anything. The first quantity that differs is named in the failure.
     """
-    from scratchnet.gradcheck import central_difference_along, cost_at, numerical_gradients, rounding_floor
+    from scratchnet.gradcheck import central_difference_along, cost_at, rounding_floor
 
     net.forward(x)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
-    analytic = {}
-    for l in range(net.L, 1, -1):
-        analytic |= {("z", l): net.delta[l], ("W", l): dW[l], ("b", l): db[l]}
-    analytic[("x", 1)] = net.input_gradient()
-    num_dW, num_db = numerical_gradients(net, x, y, h)
     floor = rounding_floor(cost_at(net, x, y), h)
-    names = {"z": "delta[{}]", "W": "dW[{}]", "b": "db[{}]", "x": "input gradient"}
-    for (quantity, l), g in analytic.items():
-        if quantity == "W":
-            numeric = num_dW[l]
-        elif quantity == "b":
-            numeric = num_db[l]
-        else:
-            numeric = np.zeros(g.shape)
-            for i in np.ndindex(g.shape):
-                e = np.zeros(g.shape)
-                e[i] = 1.0
-                numeric[i], _ = central_difference_along(net, x, y, quantity, l, e, h)
-        name = names[quantity].format(l)
+
+    def check(g, quantity, l, name):
+        g = to_numpy(g)
+        numeric = np.zeros(g.shape)
+        for i in np.ndindex(g.shape):
+            e = np.zeros(g.shape)
+            e[i] = 1.0
+            numeric[i], _ = central_difference_along(net, x, y, quantity, l, e, h)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
+
+    for l in range(net.L, 1, -1):
+        check(net.delta[l], "z", l, f"delta[{l}]")
+        check(dW[l], "W", l, f"dW[{l}]")
+        check(db[l], "b", l, f"db[{l}]")
+    check(net.input_gradient(), "x", 1, "input gradient")
