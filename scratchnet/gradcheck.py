@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
 from scratchnet.config import OneLineParser
 from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
-from scratchnet.losses import cross_entropy, quadratic
+from scratchnet.losses import LOSSES, cross_entropy, quadratic
 from scratchnet.network import Network
 
 
@@ -263,17 +264,15 @@ def fd_columns(net, x, y, grads, rows, rng, h=1e-6):
             row.fd_method += " kink"
 
 
-def check(net, x, y, seed=0, use_torch=True):
+def check(net, x, y, seed=0):
     """Every row of the table for the batch (x, y); returns (rows, note), note saying why torch is absent."""
     grads = gradients(net, x, y)
     rows = [Row(name) for name in grads]
     note = ""
-    if use_torch:
-        try:
-            torch_columns(net, x, y, grads, rows)
-        except ImportError as e:
-            use_torch = False
-            note = f"torch is not available ({e}): showing the finite-difference columns only"
+    try:
+        torch_columns(net, x, y, grads, rows)
+    except ImportError as e:
+        note = f"torch is not available ({e}): showing the finite-difference columns only"
     fd_columns(net, x, y, grads, rows, np.random.default_rng([seed, 2]))
     return rows, note
 
@@ -302,9 +301,9 @@ def build_parser():
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 512, 512, 10], metavar="N",
                    help="layer widths n_1 … n_L (default 784 512 512 10: the tutorial's model)")
-    p.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default="relu",
+    p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu",
                    help="σ of the hidden layers (default relu)")
-    p.add_argument("--loss", choices=("cross-entropy", "quadratic"), default="cross-entropy",
+    p.add_argument("--loss", choices=LOSSES, default="cross-entropy",
                    help="cost C (default cross-entropy)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="precision of the network under test; the finite differences always run in float64 "
