@@ -66,15 +66,13 @@ def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
 
     The check for large layers, where one difference per entry would be too slow.
     """
+    W, b = dict(net.W), dict(net.b)  # the original arrays, put back exactly afterwards
     costs = []
     for sign in (+1, -1):
-        for l in v_W:
-            net.W[l] += sign * h * v_W[l]
-            net.b[l] += sign * h * v_b[l]
+        net.W = {l: W[l] + sign * h * v_W[l] for l in W}
+        net.b = {l: b[l] + sign * h * v_b[l] for l in b}
         costs.append(cost_at(net, x, y))
-        for l in v_W:
-            net.W[l] -= sign * h * v_W[l]
-            net.b[l] -= sign * h * v_b[l]
+    net.W, net.b = W, b
     return (costs[0] - costs[1]) / (2 * h)
 
 

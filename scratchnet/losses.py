@@ -12,11 +12,13 @@ from scratchnet.errors import UsageError
 
 def check_labels(y, n_classes, m):
     """Refuse labels that would index the wrong class silently (negative labels wrap around in NumPy)."""
+    if m == 0:
+        raise UsageError("the batch is empty: pass at least one sample")
     if y.shape != (m,):
         raise UsageError(f"labels have shape {tuple(y.shape)} but the batch has {m} samples: pass one label per row")
     if y.dtype.kind not in "iu":
         raise UsageError(f"labels must be integers 0..{n_classes - 1}, got dtype {y.dtype}")
-    if m and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+    if int(y.min()) < 0 or int(y.max()) >= n_classes:
         bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
         raise UsageError(f"label {bad} is outside 0..{n_classes - 1}: the output layer has {n_classes} units")
 

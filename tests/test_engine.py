@@ -115,3 +115,23 @@ def test_backward_leaves_its_input_alone():
     before = delta_L.copy()
     net.backward(delta_L)
     np.testing.assert_array_equal(delta_L, before)
+
+
+def test_empty_batch_is_refused():
+    net = Network([2, 3])
+    net.forward(np.ones((0, 2), dtype=np.float32))
+    with pytest.raises(UsageError, match="the batch is empty"):
+        net.cost(np.zeros(0, dtype=np.int64))
+
+
+def test_directional_derivative_restores_the_parameters_exactly():
+    from scratchnet.gradcheck import directional_derivative
+
+    net = Network([5, 4, 3], dtype="float64")
+    before = {l: net.W[l].copy() for l in net.W}
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(3, 5)), np.array([0, 2, 1])
+    directional_derivative(net, x, y, {l: rng.normal(size=net.W[l].shape) for l in net.W},
+                           {l: rng.normal(size=net.b[l].shape) for l in net.b}, h=0.1)
+    for l in net.W:
+        np.testing.assert_array_equal(net.W[l], before[l], err_msg=f"W[{l}]")
