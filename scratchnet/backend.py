@@ -25,13 +25,32 @@ def get_xp(*arrays):
     return cupy.get_array_module(*arrays)
 
 
+def gpu_problem():
+    """None when CuPy sees a CUDA GPU; otherwise why not, as one phrase for an error line."""
+    if cupy is None:
+        return "CuPy is not installed (pip install 'scratchnet[gpu]'; the README says which wheel)"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CuPy imports fine without a GPU, then raises CUDARuntimeError at first use
+        return f"CuPy sees no CUDA GPU ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    return None if count > 0 else "CuPy sees no CUDA GPU (0 devices)"
+
+
 def xp_for_device(device):
-    """The array module for `device`, chosen once at the edge: "cpu" → numpy, "cuda" → cupy."""
+    """The array module for `device`, chosen once at the edge.
+
+    "cpu" → numpy; "cuda" → cupy, or a UsageError saying why not; "auto" → cupy when it sees a GPU, else numpy.
+    """
     if device == "cpu":
         return numpy
-    if device == "cuda":
-        raise UsageError("--device cuda is not available yet: the CuPy backend has not landed; use --device cpu")
-    raise UsageError(f"unknown device {device!r}: use cpu or cuda")
+    if device in ("cuda", "auto"):
+        problem = gpu_problem()
+        if problem is None:
+            return cupy
+        if device == "auto":
+            return numpy
+        raise UsageError(f"--device cuda: {problem}; use --device cpu")
+    raise UsageError(f"unknown device {device!r}: use cpu, cuda or auto")
 
 
 def to_numpy(a):

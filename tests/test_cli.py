@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import pytest
 
+from scratchnet import backend
 from scratchnet.config import TrainConfig
 from scratchnet.data import MNIST_FILES
 from scratchnet.train import main
@@ -117,7 +118,8 @@ def corrupt_data_dir(tmp_path, mnist_dir, how="truncated"):
     (["--activation", "gelu"], 2, "argument --activation: invalid choice: 'gelu'"),
     (["--metrics-out", "/nonexistent/dir/m.json"], 2, "folder /nonexistent/dir does not exist"),
     (["--plot", "/"], 2, "--plot / is a folder: give a file name"),
-    (["--device", "cuda"], 2, "--device cuda is not available yet"),
+    pytest.param(["--device", "cuda"], 2, "--device cuda: CuPy is not installed",
+                 marks=pytest.mark.skipif(backend.cupy is not None, reason="CuPy is installed")),
     (["--metrics-out", "/proc/m.json"], 2, "--metrics-out /proc/m.json: folder /proc is not writable"),
     (["--data-dir", "CORRUPT:truncated"], 1, "t10k-labels-idx1-ubyte is truncated: 9908 bytes, expected 10008"),
     (["--data-dir", "CORRUPT:padded"], 1, "t10k-labels-idx1-ubyte has 16 bytes too many"),
