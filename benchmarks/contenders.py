@@ -6,7 +6,11 @@
 4. GEMM floor:  only the matrix products of (3)'s step, same shapes, dtype, transposes and BLAS,
                 into preallocated outputs: the time no engine built on this BLAS can beat.
 
-Each contender runs `steps(n)` minibatches in dataset order, wrapping around at the end of an epoch.
+On a GPU (--device cuda) the contenders are torch eager, torch with the whole step captured in a CUDA
+graph, and scratchnet on CuPy; there every epoch is the ⌊N/m⌋ full batches (a graph has fixed shapes).
+
+Each contender runs `steps(n)` minibatches in dataset order, wrapping around at the end of an epoch, and
+`sync()` waits for the device, so that the clock is read only when the work is done.
 """
 
 import math
@@ -17,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from scratchnet import SGD, Network
+from scratchnet.backend import xp_for_device
 from scratchnet.train import train_step
 from torch_ref.bridge import load_into_torch, to_torch
 from torch_ref.data import mnist
@@ -26,9 +31,13 @@ from torch_ref.train import train_step as torch_train_step
 class Work:
     """What every contender trains: data, layer sizes, initial weights (scratchnet's seed-0 draw), m, α."""
 
-    def __init__(self, x_train, y_train, x_test, y_test, sizes, batch_size, lr=1e-3, data_dir="data"):
+    def __init__(self, x_train, y_train, x_test, y_test, sizes, batch_size, lr=1e-3, data_dir="data", device="cpu"):
+        if device == "cuda":  # full batches only, the same for every GPU contender
+            keep = len(x_train) // batch_size * batch_size
+            x_train, y_train = x_train[:keep], y_train[:keep]
         self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
         self.sizes, self.batch_size, self.lr, self.data_dir = sizes, batch_size, lr, data_dir
+        self.device = device
         self.initial = Network(sizes, dtype=x_train.dtype, seed=0)
         self.batches_per_epoch = math.ceil(len(x_train) / batch_size)
 
@@ -38,22 +47,28 @@ class Scratchnet:
 
     def __init__(self, work):
         self.work = work
-        self.net = Network(work.sizes, dtype=work.x_train.dtype)
+        self.xp = xp_for_device(work.device)
+        self.net = Network(work.sizes, dtype=work.x_train.dtype, xp=self.xp)
+        self.x, self.y = self.xp.asarray(work.x_train), self.xp.asarray(work.y_train)
         self.reset()
 
     def reset(self):
         for l in self.net.W:
-            self.net.W[l][...] = self.work.initial.W[l]
-            self.net.b[l][...] = self.work.initial.b[l]
+            self.net.W[l][...] = self.xp.asarray(self.work.initial.W[l])
+            self.net.b[l][...] = self.xp.asarray(self.work.initial.b[l])
         self.opt = SGD(self.net, lr=self.work.lr)
         self.batch = 0
 
     def steps(self, n):
-        w, m = self.work, self.work.batch_size
+        m = self.work.batch_size
         for _ in range(n):
             start = self.batch * m
-            train_step(self.net, self.opt, w.x_train[start:start + m], w.y_train[start:start + m])
-            self.batch = (self.batch + 1) % w.batches_per_epoch
+            train_step(self.net, self.opt, self.x[start:start + m], self.y[start:start + m])
+            self.batch = (self.batch + 1) % self.work.batches_per_epoch
+
+    def sync(self):
+        if self.xp is not np:
+            self.xp.cuda.Device().synchronize()
 
     def phases(self, n, clock):
         """Seconds spent in forward (with the cost), backward and update over n steps."""
@@ -73,7 +88,8 @@ class Scratchnet:
         return spent
 
     def accuracy(self):
-        return float((self.net.predict(self.work.x_test) == self.work.y_test).mean())
+        x_test, y_test = self.xp.asarray(self.work.x_test), self.xp.asarray(self.work.y_test)
+        return float((self.net.predict(x_test) == y_test).mean())
 
 
 class TorchEager:
@@ -81,10 +97,14 @@ class TorchEager:
 
     def __init__(self, work):
         self.work = work
-        self.model = to_torch(work.initial)
-        self.x, self.y = torch.from_numpy(work.x_train), torch.from_numpy(work.y_train)
+        self.model = to_torch(work.initial, device=work.device)
+        self.x, self.y = torch.from_numpy(work.x_train).to(work.device), torch.from_numpy(work.y_train).to(work.device)
         self.loss_fn = nn.CrossEntropyLoss()
         self.reset()
+
+    def sync(self):
+        if self.work.device == "cuda":
+            torch.cuda.synchronize()
 
     def reset(self):
         load_into_torch(self.work.initial, self.model)
@@ -116,8 +136,44 @@ class TorchEager:
 
     def accuracy(self):
         with torch.no_grad():
-            pred = self.model(torch.from_numpy(self.work.x_test)).argmax(1)
+            pred = self.model(torch.from_numpy(self.work.x_test).to(self.work.device)).argmax(1).cpu()
         return float((pred == torch.from_numpy(self.work.y_test)).float().mean())
+
+
+class TorchGraphs(TorchEager):
+    """torch on a GPU with the whole step (forward, loss, backward, SGD) captured once in a CUDA graph.
+
+    Each step copies the batch into the graph's static inputs and replays it: one launch instead of ~40.
+    """
+
+    name = "torch CUDA graphs"
+
+    def reset(self):
+        super().reset()
+        m = self.work.batch_size
+        self.static_x, self.static_y = self.x[:m].clone(), self.y[:m].clone()
+        side = torch.cuda.Stream()  # warm up on a side stream, as torch.cuda.graph requires
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self.optimizer.zero_grad(set_to_none=True)
+                self.loss_fn(self.model(self.static_x), self.static_y).backward()
+        torch.cuda.current_stream().wait_stream(side)  # the warm-up took no optimizer step: W is still W0
+        self.graph = torch.cuda.CUDAGraph()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self.graph):
+            self.static_loss = self.loss_fn(self.model(self.static_x), self.static_y)
+            self.static_loss.backward()
+            self.optimizer.step()
+
+    def steps(self, n):
+        m = self.work.batch_size
+        for _ in range(n):
+            start = self.batch * m
+            self.static_x.copy_(self.x[start:start + m])
+            self.static_y.copy_(self.y[start:start + m])
+            self.graph.replay()
+            self.batch = (self.batch + 1) % self.work.batches_per_epoch
 
 
 class Tutorial(TorchEager):
@@ -180,5 +236,9 @@ class GemmFloor:
     def accuracy(self):
         return None
 
+    def sync(self):
+        pass
+
 
 CONTENDERS = {"tutorial": Tutorial, "torch eager": TorchEager, "scratchnet": Scratchnet, "GEMM floor": GemmFloor}
+GPU_CONTENDERS = {"torch eager": TorchEager, "torch CUDA graphs": TorchGraphs, "scratchnet": Scratchnet}

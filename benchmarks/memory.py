@@ -52,10 +52,11 @@ def peak_memory_mib(name, data_dir):
 
 
 def measure(name, data_dir):
-    from benchmarks.contenders import CONTENDERS
-    from benchmarks.run import load_work
+    from benchmarks.contenders import CONTENDERS, Work
+    from benchmarks.run import load_mnist_arrays
 
-    work = load_work(data_dir, [784, 512, 512, 10], 64)
+    (x_train, y_train), (x_test, y_test) = load_mnist_arrays(data_dir)
+    work = Work(x_train, y_train, x_test, y_test, [784, 512, 512, 10], 64, data_dir=data_dir)
     with PeakRSS() as rss:
         contender = CONTENDERS[name](work)
         contender.steps(STEPS)

@@ -3,6 +3,7 @@
     python -m benchmarks.run                    # the tutorial's model: 3 repeats of one epoch each, then the sweep
     python -m benchmarks.run --quick            # a few hundred steps and a small sweep (the CI smoke test)
     python -m benchmarks.run --out runs/bench --repeats 5
+    python -m benchmarks.run --device cuda      # scratchnet on CuPy vs torch CUDA eager vs torch CUDA graphs
     OPENBLAS_CORETYPE= python -m benchmarks.run # numpy's native BLAS kernel (see benchmarks/README.md)
 
 In one process, after a warm-up, the contenders run interleaved (A B C D A B C D …) and every figure is a
@@ -18,10 +19,12 @@ import sys
 import time
 
 import numpy as np
+import torch
 
-from benchmarks.contenders import CONTENDERS, GemmFloor, Scratchnet, TorchEager, Work
+from benchmarks.contenders import CONTENDERS, GPU_CONTENDERS, GemmFloor, Scratchnet, TorchEager, Work
 from benchmarks.machine import kernel_line, machine_info
 from benchmarks.memory import peak_memory_mib
+from scratchnet.backend import xp_for_device
 from scratchnet.console import info, run_cli
 from scratchnet.data import load_mnist
 from scratchnet.errors import UsageError
@@ -30,12 +33,11 @@ from scratchnet.fileio import atomic_write
 WARMUP_STEPS = 20
 
 
-def load_work(data_dir, sizes, batch_size, dtype="float32"):
-    """MNIST as the tutorial feeds it (pixels/255, float32), wrapped in a Work for the given model."""
+def load_mnist_arrays(data_dir, dtype="float32"):
+    """MNIST as the tutorial feeds it: pixels/255 in float32, int64 labels; training, then test."""
     (xi, yi), (xt, yt) = load_mnist(data_dir, train=True), load_mnist(data_dir, train=False)
-    prepare = [(images.reshape(len(images), -1).astype(dtype) / 255, labels.astype(np.int64))
-               for images, labels in ((xi, yi), (xt, yt))]
-    return Work(*prepare[0], *prepare[1], sizes=sizes, batch_size=batch_size, data_dir=data_dir)
+    return [(images.reshape(len(images), -1).astype(dtype) / 255, labels.astype(np.int64))
+            for images, labels in ((xi, yi), (xt, yt))]
 
 
 def interleaved(contenders, steps, repeats):
@@ -43,28 +45,31 @@ def interleaved(contenders, steps, repeats):
     for c in contenders:
         c.steps(WARMUP_STEPS)
         c.reset()
+        c.sync()
     seconds = {c.name: [] for c in contenders}
     for _ in range(repeats):
         for c in contenders:
             start = time.perf_counter()
             c.steps(steps)
+            c.sync()
             seconds[c.name].append(time.perf_counter() - start)
     return seconds
 
 
-def main_comparison(work, steps, repeats):
-    """Table rows for the four contenders: seconds/epoch, samples/s, memory, ratios, accuracy."""
-    contenders = [cls(work) for cls in CONTENDERS.values()]
+def main_comparison(work, contenders_by_name, steps, repeats):
+    """Table rows for the contenders: seconds/epoch, samples/s, memory, ratios, accuracy."""
+    contenders = [cls(work) for cls in contenders_by_name.values()]
     seconds = interleaved(contenders, steps, repeats)
     per_epoch = {name: statistics.median(s) * work.batches_per_epoch / steps for name, s in seconds.items()}
+    floor = per_epoch.get("GEMM floor")
     rows = {}
     for c in contenders:
         rows[c.name] = {
             "seconds_per_epoch": per_epoch[c.name],
             "samples_per_second": len(work.x_train) / per_epoch[c.name],
-            "peak_memory_mib": peak_memory_mib(c.name, work.data_dir),
+            "peak_memory_mib": peak_memory_mib(c.name, work.data_dir) if work.device == "cpu" else None,
             "ratio_to_torch_eager": per_epoch[c.name] / per_epoch["torch eager"],
-            "ratio_to_gemm_floor": per_epoch[c.name] / per_epoch["GEMM floor"],
+            "ratio_to_gemm_floor": per_epoch[c.name] / floor if floor else None,
             "test_accuracy": c.accuracy(),
             "seconds_measured": seconds[c.name],
         }
@@ -84,17 +89,18 @@ def step_breakdown(work, steps, repeats):
             for name, s in spent.items()}
 
 
-def sweep(data_dir, batch_sizes, widths, repeats, budget_s):
-    """Seconds per epoch for torch eager, scratchnet and the floor as batch size, then width, grow."""
+def sweep(data, data_dir, device, batch_sizes, widths, repeats, budget_s):
+    """Seconds per epoch for each engine (and, on the CPU, the floor) as batch size, then width, grow."""
     points = [("batch_size", m, 512, m) for m in batch_sizes] + [("width", w, w, 64) for w in widths]
     results = {"batch_size": [], "width": []}
-    base = load_work(data_dir, [784, 512, 512, 10], 64)
+    (x_train, y_train), (x_test, y_test) = data
     for axis, value, width, m in points:
-        work = Work(base.x_train, base.y_train, base.x_test, base.y_test, [784, width, width, 10], m,
-                    data_dir=data_dir)
-        contenders = [TorchEager(work), Scratchnet(work), GemmFloor(work)]
+        work = Work(x_train, y_train, x_test, y_test, [784, width, width, 10], m, data_dir=data_dir, device=device)
+        contenders = [cls(work) for cls in sweep_contenders(device)]
+        scratch = next(c for c in contenders if c.name == "scratchnet")
         start = time.perf_counter()
-        contenders[1].steps(3)
+        scratch.steps(3)
+        scratch.sync()
         per_step = (time.perf_counter() - start) / 3
         steps = max(3, min(work.batches_per_epoch, math.ceil(budget_s / per_step)))
         seconds = interleaved(contenders, steps, repeats)
@@ -105,6 +111,16 @@ def sweep(data_dir, batch_sizes, widths, repeats, budget_s):
     return results
 
 
+def sweep_contenders(device):
+    if device == "cuda":
+        return list(GPU_CONTENDERS.values())
+    return [TorchEager, Scratchnet, GemmFloor]
+
+
+def _figure(value, digits):
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 def markdown(results):
     lines = [f"### Tutorial model {results['work']}, {results['repeats']} repeats, medians",
              "", "| contender | s/epoch | samples/s | peak MiB | × torch eager | × GEMM floor | test accuracy |",
@@ -112,20 +128,22 @@ def markdown(results):
     for name, r in results["main"].items():
         acc = "—" if r["test_accuracy"] is None else f"{100 * r['test_accuracy']:.2f}%"
         lines.append(f"| {name} | {r['seconds_per_epoch']:.3f} | {r['samples_per_second']:,.0f} | "
-                     f"{r['peak_memory_mib']:.0f} | {r['ratio_to_torch_eager']:.2f} | "
-                     f"{r['ratio_to_gemm_floor']:.2f} | {acc} |")
-    lines += ["", "### One step, µs (median)", "", "| engine | forward + cost | backward | update | total |",
-              "|---|---:|---:|---:|---:|"]
-    for name, p in results["breakdown"].items():
-        lines.append(f"| {name} | {p['forward']:.0f} | {p['backward']:.0f} | {p['update']:.0f} | "
-                     f"{sum(p.values()):.0f} |")
+                     f"{_figure(r['peak_memory_mib'], 0)} | {r['ratio_to_torch_eager']:.2f} | "
+                     f"{_figure(r['ratio_to_gemm_floor'], 2)} | {acc} |")
+    if results.get("breakdown"):
+        lines += ["", "### One step, µs (median)", "", "| engine | forward + cost | backward | update | total |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, p in results["breakdown"].items():
+            lines.append(f"| {name} | {p['forward']:.0f} | {p['backward']:.0f} | {p['update']:.0f} | "
+                         f"{sum(p.values()):.0f} |")
     for axis, label in (("batch_size", "batch size (hidden 512)"), ("width", "hidden width (batch 64)")):
+        names = [n for n in results["sweep"][axis][0] if n not in ("value", "steps_timed")]
         lines += ["", f"### Seconds per epoch by {label}", "",
-                  "| value | torch eager | scratchnet | GEMM floor | scratchnet ÷ torch | scratchnet ÷ floor |",
-                  "|---:|---:|---:|---:|---:|---:|"]
+                  "| value | " + " | ".join(names) + " | scratchnet ÷ torch eager |",
+                  "|---:|" + "---:|" * (len(names) + 1)]
         for r in results["sweep"][axis]:
-            lines.append(f"| {r['value']} | {r['torch eager']:.3g} | {r['scratchnet']:.3g} | {r['GEMM floor']:.3g} | "
-                         f"{r['scratchnet'] / r['torch eager']:.2f} | {r['scratchnet'] / r['GEMM floor']:.2f} |")
+            lines.append(f"| {r['value']} | " + " | ".join(f"{r[n]:.3g}" for n in names) +
+                         f" | {r['scratchnet'] / r['torch eager']:.2f} |")
     lines += ["", kernel_line(results["machine"])]
     return "\n".join(lines)
 
@@ -138,13 +156,14 @@ def plot(results, out):
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     names = list(results["main"])
-    axes[0].barh(names, [results["main"][n]["seconds_per_epoch"] for n in names], color=[f"C{i}" for i in range(4)])
-    axes[0].set(xlabel="seconds per epoch", title="Tutorial model, batch 64")
+    axes[0].barh(names, [results["main"][n]["seconds_per_epoch"] for n in names],
+                 color=[f"C{i}" for i in range(len(names))])
+    axes[0].set(xlabel="seconds per epoch", title=f"Tutorial model, batch 64, {results['device']}")
     axes[0].invert_yaxis()
     for ax, axis, label in ((axes[1], "batch_size", "batch size (hidden 512)"),
                             (axes[2], "width", "hidden width (batch 64)")):
         rows = results["sweep"][axis]
-        for i, name in enumerate(("torch eager", "scratchnet", "GEMM floor")):
+        for i, name in enumerate(n for n in rows[0] if n not in ("value", "steps_timed")):
             ax.loglog([r["value"] for r in rows], [r[name] for r in rows], "o-", color=f"C{i + 1}", label=name)
         ax.set(xlabel=label, ylabel="seconds per epoch", title=f"Cost as the {label.split(' (')[0]} grows")
         ax.grid(alpha=0.3, which="both")
@@ -171,26 +190,42 @@ def build_parser():
     return p
 
 
+def check_device(device):
+    """Refuse --device cuda, before any work, unless both torch and CuPy see a GPU."""
+    if device == "cuda":
+        xp_for_device("cuda")  # CuPy missing or without a GPU: one clear UsageError
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: torch sees no CUDA GPU; use --device cpu")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.device != "cpu":
-        raise UsageError("--device cuda: the GPU benchmark needs the CuPy backend, which has not landed yet")
     if args.epochs < 1 or args.repeats < 1:
         raise UsageError("--epochs and --repeats must be at least 1")
+    check_device(args.device)
     os.makedirs(args.out, exist_ok=True)
-    machine = machine_info()
+    machine = machine_info(args.device)
     info(kernel_line(machine))
-    work = load_work(args.data_dir, [784, 512, 512, 10], 64)
+    data = load_mnist_arrays(args.data_dir)
+    work = Work(*data[0], *data[1], sizes=[784, 512, 512, 10], batch_size=64, data_dir=args.data_dir,
+                device=args.device)
+    contenders = GPU_CONTENDERS if args.device == "cuda" else CONTENDERS
     steps = 200 if args.quick else work.batches_per_epoch * args.epochs
-    info(f"main comparison: {len(CONTENDERS)} contenders × {args.repeats} repeats × {steps} steps")
-    results = {"machine": machine, "work": "784-512-512-10, float32, batch 64, SGD lr 1e-3",
-               "repeats": args.repeats, "steps_per_repeat": steps, "quick": args.quick}
-    results["main"] = main_comparison(work, steps, args.repeats)
-    results["breakdown"] = step_breakdown(work, 100 if args.quick else 300, args.repeats)
-    batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
-    widths = (128, 1024) if args.quick else (128, 512, 1024, 2048, 4096)
+    info(f"main comparison: {len(contenders)} contenders × {args.repeats} repeats × {steps} steps")
+    results = {"machine": machine, "device": args.device, "repeats": args.repeats, "steps_per_repeat": steps,
+               "work": "784-512-512-10, float32, batch 64, SGD lr 1e-3", "quick": args.quick}
+    results["main"] = main_comparison(work, contenders, steps, args.repeats)
+    if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
+        results["breakdown"] = step_breakdown(work, 100 if args.quick else 300, args.repeats)
+    if args.device == "cuda":
+        batch_sizes = (64, 1024) if args.quick else (64, 256, 1024, 4096, 8192)
+        widths = (512, 2048) if args.quick else (512, 1024, 2048, 4096, 8192)
+    else:
+        batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
+        widths = (128, 1024) if args.quick else (128, 512, 1024, 2048, 4096)
     info("sweep: time per epoch by batch size and by width")
-    results["sweep"] = sweep(args.data_dir, batch_sizes, widths, args.repeats, budget_s=0.05 if args.quick else 0.5)
+    results["sweep"] = sweep(data, args.data_dir, args.device, batch_sizes, widths, args.repeats,
+                             budget_s=0.05 if args.quick else 0.5)
     table = markdown(results)
     print(table)
     with atomic_write(os.path.join(args.out, "results.json"), "w") as f:
