@@ -1,10 +1,12 @@
 """Checkpoints: everything a run needs to continue exactly, in one .npz, written whole or not at all.
 
-A checkpoint holds the arrays W{l}, b{l} and the momentum buffers v_W{l}, v_b{l} (when the optimizer
-has them), plus one JSON string `meta`: the format version, the full TrainConfig, where the run stands
+A checkpoint holds the arrays W{l}, b{l} and the optimizer's state arrays, named as `opt.buffers()` names
+them (SGD's momentum buffers v_W{l}, v_b{l} once it has them; Adam's and AdamW's moments m_W{l}, m_b{l},
+v_W{l}, v_b{l}), plus one JSON string `meta`: the format version, the full TrainConfig, where the run stands
 (epochs done, steps done in the current epoch, the batch sampler's state at the start of that epoch, the
-loss summed so far in it), the metrics so far, and a manifest (library versions, the SHA-256 of the
-data files). No pickle anywhere: loading uses allow_pickle=False.
+loss summed so far in it), the metrics so far, the optimizer's step count t (which is also where the
+learning-rate schedule stands), the state of the dropout masks' generator, and a manifest (library
+versions, the SHA-256 of the data files). No pickle anywhere: loading uses allow_pickle=False.
 """
 
 import json
@@ -21,7 +23,8 @@ from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write
 
 FORMAT_VERSION = 1
-ARCHITECTURE = ("hidden", "activation", "loss", "dtype")  # what a checkpoint's parameters are tied to
+ARCHITECTURE = ("hidden", "activation", "loss", "dtype", "optimizer")  # what a checkpoint's arrays are tied to
+HORIZON_SCHEDULES = ("cosine", "onecycle")  # schedules whose α_t depends on the run's length
 
 
 @dataclass
@@ -36,13 +39,15 @@ class RunState:
 
 
 def save_checkpoint(path, net, opt, cfg, state):
-    """Write net's parameters, opt's momentum buffers, cfg and the RunState to `path`, atomically."""
+    """Write net's parameters and dropout generator, opt's state, cfg and the RunState to `path`, atomically."""
     arrays = {}
     for l in net.W:
         arrays[f"W{l}"], arrays[f"b{l}"] = to_numpy(net.W[l]), to_numpy(net.b[l])
-        if l in opt.v_W:
-            arrays[f"v_W{l}"], arrays[f"v_b{l}"] = to_numpy(opt.v_W[l]), to_numpy(opt.v_b[l])
+    for name, buffer in opt.buffers().items():
+        for l in buffer:
+            arrays[f"{name}{l}"] = to_numpy(buffer[l])
     meta = {"format_version": FORMAT_VERSION, "config": asdict(cfg), "state": asdict(state),
+            "optimizer": {"t": opt.t}, "dropout_rng": net.rng.bit_generator.state,
             "manifest": {"numpy": np.__version__, "python": platform.python_version(),
                          "data_sha256": {spec.name: spec.sha256 for spec in MNIST_FILES.values()}}}
     meta["state"]["loss_sum"] = float(state.loss_sum)
@@ -76,15 +81,16 @@ def resumed_config(path, given):
     _, meta = load_checkpoint(path, meta_only=True)
     saved = {name: value for name, value in meta["config"].items() if name in TrainConfig.__dataclass_fields__}
     cfg = TrainConfig(**{**saved, **given, "resume": path})
-    cfg.hidden = tuple(cfg.hidden)
+    cfg.hidden, cfg.betas = tuple(cfg.hidden), tuple(cfg.betas)
     return cfg
 
 
 def check_architecture(meta, cfg, path):
-    """Refuse to load parameters into a network of another shape, activation, cost or dtype."""
+    """Refuse to load parameters into a network of another shape, activation, cost or dtype, or the state of one
+    optimizer into another."""
     saved = meta["config"]
     for name in ARCHITECTURE:
-        mine, theirs = getattr(cfg, name), saved[name]
+        mine, theirs = getattr(cfg, name), saved.get(name, getattr(TrainConfig(), name))
         if name == "hidden":
             mine, theirs = list(mine), list(theirs)
         if mine != theirs:
@@ -93,17 +99,34 @@ def check_architecture(meta, cfg, path):
                              f"{_show(mine)}: drop {flag} to resume, or start a new run without --resume")
 
 
+def check_schedule(meta, cfg, path):
+    """Refuse to change --epochs under a schedule that spans the run: its α_t would jump where the run resumes."""
+    saved = meta["config"]
+    if cfg.schedule in HORIZON_SCHEDULES and saved.get("schedule") == cfg.schedule and saved["epochs"] != cfg.epochs:
+        raise UsageError(f"--epochs {cfg.epochs}: the checkpoint {path} follows a {cfg.schedule} schedule over "
+                         f"{saved['epochs']} epochs, which cannot stretch mid-run: resume with --epochs "
+                         f"{saved['epochs']}, or give another --schedule")
+
+
 def _show(value):
     return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def restore(net, opt, arrays, meta):
-    """Copy the checkpoint's parameters and momentum buffers into net and opt; return its RunState."""
+    """Copy the checkpoint's parameters, optimizer state and dropout generator into net and opt; return its RunState.
+
+    A checkpoint written before optimizers counted steps or networks drew masks (format 1 all the same) leaves
+    t = 0 and the generator as seeded: such runs used neither a schedule nor dropout.
+    """
     xp = get_xp(net.W[2])
     for l in net.W:
         net.W[l][...] = xp.asarray(arrays[f"W{l}"])
         net.b[l][...] = xp.asarray(arrays[f"b{l}"])
-        if f"v_W{l}" in arrays:
-            opt.v_W[l] = xp.asarray(arrays[f"v_W{l}"])
-            opt.v_b[l] = xp.asarray(arrays[f"v_b{l}"])
+    for name, buffer in opt.buffers().items():
+        for l in net.W:
+            if f"{name}{l}" in arrays:
+                buffer[l] = xp.asarray(arrays[f"{name}{l}"])
+    opt.t = meta.get("optimizer", {}).get("t", 0)
+    if "dropout_rng" in meta:
+        net.rng.bit_generator.state = meta["dropout_rng"]
     return RunState(**meta["state"])

@@ -10,6 +10,9 @@ every a^[l], z^[l], δ^[l] is (m, n_l) and each equation is transposed once:
     δ^[l] (a^[l-1])ᵀ        →   delta.T @ a[l-1]            (summed over the batch by the product)
     (W^[l+1])ᵀ δ^[l+1]      →   delta @ W[l+1]
 W^[l] keeps the tutorial's (n_l, n_{l-1}) layout, which is also PyTorch's `nn.Linear.weight`.
+
+Dropout (docs/backprop.md, section 9), while training only: each hidden a^[l] is multiplied by a mask
+r^[l] ~ Bernoulli(1 − p) and divided by 1 − p (D1), and the δ recursion passes through the same mask (D2).
 """
 
 import math
@@ -34,12 +37,16 @@ class Network:
         dtype: "float32" (default) or "float64".
         seed: seeds the numpy Generator that draws the initial W and b.
         xp: the array module that holds the parameters (numpy, or cupy from scratchnet.backend).
+        dropout: p in [0, 1), the probability of dropping a hidden unit while training (0: no dropout).
+        rng: the numpy Generator that draws the dropout masks (default: one seeded from (seed, 1), a stream
+            apart from the initial weights' and the batch sampler's).
 
     Shapes:
-        x = a^[1]: (m, n_1);  W[l]: (n_l, n_{l-1});  b[l]: (n_l,);  z[l], a[l], delta[l]: (m, n_l).
+        x = a^[1]: (m, n_1);  W[l]: (n_l, n_{l-1});  b[l]: (n_l,);  z[l], a[l], delta[l], mask[l]: (m, n_l).
     """
 
-    def __init__(self, sizes, activation="relu", loss="cross-entropy", dtype="float32", seed=0, xp=np):
+    def __init__(self, sizes, activation="relu", loss="cross-entropy", dtype="float32", seed=0, xp=np,
+                 dropout=0.0, rng=None):
         self.sizes = [int(n) for n in sizes]
         self.L = len(self.sizes)
         if self.L < 2 or min(self.sizes) < 1:
@@ -48,6 +55,8 @@ class Network:
             raise UsageError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise UsageError(f"dtype {dtype} is not supported: use float32 or float64")
+        if not 0 <= dropout < 1:
+            raise UsageError(f"dropout p must be in [0, 1), got {dropout}")
         self.loss = loss
         self.dtype = np.dtype(dtype)
         self.activation = self._activation_names(activation)
@@ -55,6 +64,9 @@ class Network:
         self.sigma_prime = {l: ACTIVATIONS[name][1] for l, name in self.activation.items()}
         self.W, self.b = self._init_parameters(seed, xp)
         self.a, self.z, self.delta = {}, {}, {}
+        self.dropout = dropout                                            # p
+        self.rng = rng if rng is not None else np.random.default_rng([seed, 1])
+        self.mask = {}  # r^[l] of the last forward pass, keyed by hidden layer l; {} when it dropped nothing
 
     def _activation_names(self, activation):
         """σ for each layer l = 2..L: the hidden choice, then the one the loss needs at the output."""
@@ -78,17 +90,36 @@ class Network:
             b[l] = xp.asarray(rng.uniform(-bound, bound, n_l).astype(self.dtype))
         return W, b
 
-    def forward(self, x):
-        """a^[L] for the batch x = a^[1], keeping every z^[l] and a^[l] for backward.  (m, n_1) → (m, n_L)."""
+    def draw_masks(self, m):
+        """Dropout masks for a training batch of m samples: r^[l] ~ Bernoulli(1 − p) entrywise, l = 2..L−1.
+
+        Returns {l: r^[l]} with entries 0 or 1 in the network's dtype, each (m, n_l); {} when p = 0.
+        """
+        if not self.dropout:
+            return {}
+        xp = get_xp(self.W[2])
+        return {l: xp.asarray(self.rng.random((m, self.sizes[l - 1]), dtype=np.float32) >= self.dropout,
+                              dtype=self.dtype)
+                for l in range(2, self.L)}
+
+    def forward(self, x, mask=None):
+        """a^[L] for the batch x = a^[1], keeping every z^[l] and a^[l] for backward.  (m, n_1) → (m, n_L).
+
+        mask: {l: r^[l]} from draw_masks while training, kept as self.mask for backward; None (evaluation)
+        drops nothing.
+        """
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise UsageError(f"input has shape {tuple(x.shape)}; this network takes (m, {self.sizes[0]})")
         if not get_xp(x).isfinite(x).all():
             raise UsageError("input holds NaN or infinity: clean or impute the data before training on it")
         self.a = {1: x}
         self.z = {}
+        self.mask = mask or {}
         for l in range(2, self.L + 1):
             self.z[l] = self.a[l - 1] @ self.W[l].T + self.b[l]  # z^[l] = W^[l] a^[l-1] + b^[l]   (m, n_l)
             self.a[l] = self.sigma[l](self.z[l])                 # a^[l] = σ(z^[l])                 (m, n_l)
+            if l in self.mask:
+                self.a[l] = self.a[l] * self.mask[l] / (1 - self.dropout)  # (D1) a^[l] ⊙ r^[l]/(1 − p), dropout
         return self.a[self.L]
 
     def cost(self, y):
@@ -101,7 +132,8 @@ class Network:
     def backward(self, delta_L):
         """Given δ^[L] = ∂C/∂z^[L], return ∂C/∂W^[l] and ∂C/∂b^[l] for l = L..2 (dicts keyed by l).
 
-        Every δ^[l] is kept in self.delta. Nothing passed in is modified.
+        Every δ^[l] is kept in self.delta. Nothing passed in is modified. Under dropout, δ^[l] of a hidden
+        layer also carries the factor r^[l]/(1 − p) of the mask that the forward pass applied (D2).
         """
         dW, db = {}, {}
         self.delta = {self.L: delta_L}
@@ -111,6 +143,8 @@ class Network:
             db[l] = delta.sum(axis=0)            # (BP3) ∂C/∂b^[l] = δ^[l], summed over the batch
             if l > 2:                            # (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]
                 delta = self.sigma_prime[l - 1](self.z[l - 1]) * (delta @ self.W[l])
+                if l - 1 in self.mask:
+                    delta = delta * self.mask[l - 1] / (1 - self.dropout)  # (D2) δ^[l-1] ⊙ r^[l-1]/(1 − p)
                 self.delta[l - 1] = delta
         return dW, db
 

@@ -1,37 +1,129 @@
-"""Stochastic gradient descent: θ ← θ − α g, with torch.optim.SGD's momentum and weight decay rules."""
+"""Optimizers θ ← θ − α · (a step direction), for every W^[l], b^[l]: SGD, Adam and AdamW, torch.optim's rules.
+
+Each one updates a Network's parameters in place with `step(dW, db)`, keeps its state in dicts keyed by
+the layer number l, counts its steps in `t`, and reads the learning rate α from its attribute `lr` at every
+step, so that a schedule (scratchnet.schedules) can set α_t between steps. `buffers()` names the state
+arrays, for checkpoints.
+"""
+
+import math
+
+from scratchnet.backend import get_xp
 
 
 class SGD:
     """θ ← θ − α g for every W^[l], b^[l], where, as in `torch.optim.SGD` (dampening 0):
 
-        g = ∇J + λθ                      (weight decay λ, applied to W and b alike)
-        v₁ = g₁,  v_t = μ v_{t−1} + g_t,  g ← v_t       (momentum μ; v starts at the first gradient)
+        g = ∇C + λθ                      (weight decay λ, applied to W and b alike)
+        v₁ = g₁,  v_t = μ v_{t−1} + g_t  (momentum μ; v starts at the first gradient)
+        g ← v_t                          (classical momentum), or
+        g ← g + μ v_t                    (Nesterov momentum, nesterov=True)
 
     Args:
         net: the Network whose W and b are updated in place.
-        lr: α > 0.   momentum: μ ≥ 0.   weight_decay: λ ≥ 0.
+        lr: α > 0.   momentum: μ ≥ 0.   weight_decay: λ ≥ 0.   nesterov: look ahead along v (needs μ > 0).
     """
 
-    def __init__(self, net, lr, momentum=0.0, weight_decay=0.0):
+    def __init__(self, net, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         self.net = net
         self.lr = lr
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.nesterov = nesterov
+        self.t = 0                   # steps taken
         self.v_W, self.v_b = {}, {}  # momentum buffers, keyed by layer l once the first step made them
+
+    def buffers(self):
+        """The state arrays by name, each a dict keyed by l: what a checkpoint must keep."""
+        return {"v_W": self.v_W, "v_b": self.v_b}
 
     def step(self, dW, db):
         """One update of every parameter from ∂C/∂W^[l], ∂C/∂b^[l]; the gradients are not modified."""
+        self.t += 1
         for l in dW:
             self._update(self.net.W[l], dW[l], self.v_W, l)
             self._update(self.net.b[l], db[l], self.v_b, l)
 
     def _update(self, theta, grad, v, l):
-        g = grad + self.weight_decay * theta if self.weight_decay else grad  # g = ∇J + λθ
+        g = grad + self.weight_decay * theta if self.weight_decay else grad  # g = ∇C + λθ
         if self.momentum:
             if l not in v:
                 v[l] = g.copy()                  # v₁ = g₁
             else:
                 v[l] *= self.momentum
                 v[l] += g                        # v_t = μ v_{t−1} + g_t
-            g = v[l]
+            if self.nesterov:
+                g = g + self.momentum * v[l]     # Nesterov: g ← g + μ v_t
+            else:
+                g = v[l]                         # classical: g ← v_t
         theta -= self.lr * g                     # θ ← θ − α g
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015) as `torch.optim.Adam` computes it, for every W^[l], b^[l]; at step t = 1, 2, …:
+
+        g_t = ∇C + λθ_{t−1}                                          (A1, L2 weight decay λ; Adam only)
+        m_t = β₁ m_{t−1} + (1 − β₁) g_t,   m_0 = 0                   (A2, first moment)
+        v_t = β₂ v_{t−1} + (1 − β₂) g_t²,  v_0 = 0                   (A3, second moment, g² entrywise)
+        θ_t = θ_{t−1} − α/(1 − β₁ᵗ) · m_t / (√v_t / √(1 − β₂ᵗ) + ε)  (A4, bias-corrected step)
+
+    ε is added after the bias correction of √v_t, torch's placement. AdamW (below) moves the decay out of g.
+
+    Args:
+        net: the Network whose W and b are updated in place.
+        lr: α > 0.   betas: (β₁, β₂) in [0, 1).   eps: ε ≥ 0.   weight_decay: λ ≥ 0.
+    """
+
+    decoupled = False  # AdamW: decay θ itself (W1) instead of adding λθ to the gradient (A1)
+
+    def __init__(self, net, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.net = net
+        self.lr = lr
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.t = 0                   # steps taken
+        self.m_W, self.m_b = {}, {}  # first moments m, keyed by layer l
+        self.v_W, self.v_b = {}, {}  # second moments v, keyed by layer l
+
+    def buffers(self):
+        """The state arrays by name, each a dict keyed by l: what a checkpoint must keep."""
+        return {"m_W": self.m_W, "m_b": self.m_b, "v_W": self.v_W, "v_b": self.v_b}
+
+    def step(self, dW, db):
+        """One update of every parameter from ∂C/∂W^[l], ∂C/∂b^[l]; the gradients are not modified."""
+        self.t += 1
+        for l in dW:
+            self._update(self.net.W[l], dW[l], self.m_W, self.v_W, l)
+            self._update(self.net.b[l], db[l], self.m_b, self.v_b, l)
+
+    def _update(self, theta, grad, m, v, l):
+        xp = get_xp(theta)
+        if l not in m:
+            m[l], v[l] = xp.zeros_like(theta), xp.zeros_like(theta)  # m_0 = v_0 = 0
+        g = grad
+        if self.weight_decay and self.decoupled:
+            theta *= 1 - self.lr * self.weight_decay          # (W1) θ ← (1 − αλ) θ, before the Adam step
+        elif self.weight_decay:
+            g = grad + self.weight_decay * theta              # (A1) g_t = ∇C + λθ_{t−1}
+        m[l] *= self.beta1
+        m[l] += (1 - self.beta1) * g                          # (A2) m_t = β₁ m_{t−1} + (1 − β₁) g_t
+        v[l] *= self.beta2
+        v[l] += (1 - self.beta2) * g * g                      # (A3) v_t = β₂ v_{t−1} + (1 − β₂) g_t²
+        bias_correction1 = 1 - self.beta1 ** self.t           # 1 − β₁ᵗ
+        bias_correction2 = 1 - self.beta2 ** self.t           # 1 − β₂ᵗ
+        denom = xp.sqrt(v[l]) / math.sqrt(bias_correction2) + self.eps  # √v_t / √(1 − β₂ᵗ) + ε
+        theta -= (self.lr / bias_correction1) * (m[l] / denom)  # (A4) θ_t = θ_{t−1} − α/(1 − β₁ᵗ) · m_t / denom
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019) as `torch.optim.AdamW`: Adam with the weight decay decoupled from g.
+
+        θ ← (1 − αλ) θ                   (W1, first, at the step's α)
+        then (A2)–(A4) of Adam with g_t = ∇C, no λθ in it.
+
+    With λ = 0 it is Adam. Unlike torch.optim.AdamW (whose default λ is 0.01) λ defaults to 0 here: the
+    flag --weight-decay says how much.
+    """
+
+    decoupled = True

@@ -20,13 +20,14 @@ def rel_error(a, b):
     return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)
 
 
-def assert_gradients_close(net, x, y, expected, rtol, atol=0.0):
+def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, mask=None):
     """Run net on (x, y) and compare, in backprop order, C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x.
 
     `expected` holds loss, delta, dW, db (dicts keyed by l) and input_gradient, e.g. torch_ref's
-    TorchGradients. The first quantity that differs is named in the failure ("delta[3]").
+    TorchGradients. The first quantity that differs is named in the failure ("delta[3]"). `mask`: the
+    dropout masks {l: r^[l]} of the forward pass (None: no dropout).
     """
-    net.forward(x)
+    net.forward(x, mask)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     assert_close(C, expected.loss, "loss", rtol, atol)

@@ -1,7 +1,9 @@
 """Nothing lost: checkpoints, exact resume after Ctrl-C, divergence, and a writer killed mid-save.
 
 A run interrupted by a real SIGINT at a chosen step and resumed must end with bit-for-bit the parameters,
-momentum buffers and metrics of the same run left alone (float32 and float64, every sampling scheme).
+optimizer state and metrics of the same run left alone (float32 and float64, every sampling scheme, SGD with
+momentum, and AdamW with dropout under a one-cycle schedule: its moments, its step count t, which is where
+the schedule stands, and the dropout masks' generator must all survive the checkpoint).
 
     python -m pytest tests/test_checkpoint.py
 """
@@ -59,10 +61,16 @@ def metrics_without_time(metrics):
     return [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_second")} for e in metrics]
 
 
-@pytest.mark.parametrize("dtype,sampling", [("float32", "shuffle"), ("float64", "replacement"),
-                                            ("float32", "sequential")])
-def test_interrupted_and_resumed_equals_uninterrupted(dtype, sampling, mnist_dir, tmp_path, capsys):
-    flags = [*SMALL, "--data-dir", mnist_dir, "--dtype", dtype, "--sampling", sampling, "--seed", "3"]
+ADAMW_DROPOUT_ONECYCLE = ["--optimizer", "adamw", "--momentum", "0", "--weight-decay", "0.01", "--lr", "0.003",
+                          "--dropout", "0.2", "--schedule", "onecycle"]
+
+
+@pytest.mark.parametrize("dtype,sampling,extra", [("float32", "shuffle", []), ("float64", "replacement", []),
+                                                  ("float32", "sequential", []),
+                                                  ("float32", "shuffle", ADAMW_DROPOUT_ONECYCLE)],
+                         ids=["float32-shuffle", "float64-replacement", "float32-sequential", "adamw-dropout-onecycle"])
+def test_interrupted_and_resumed_equals_uninterrupted(dtype, sampling, extra, mnist_dir, tmp_path, capsys):
+    flags = [*SMALL, "--data-dir", mnist_dir, "--dtype", dtype, "--sampling", sampling, "--seed", "3", *extra]
     alone = cli([*flags, "--save", str(tmp_path / "alone.npz")])
     capsys.readouterr()
 
@@ -78,10 +86,13 @@ def test_interrupted_and_resumed_equals_uninterrupted(dtype, sampling, mnist_dir
     out = capsys.readouterr().out
     assert out.startswith("Epoch 2\n") and "Epoch 1" not in out and out.endswith("Done!\n")
     expected, got = arrays(tmp_path / "alone.npz"), arrays(broken)
-    assert sorted(expected) == sorted(got) and "v_W2" in got
+    assert sorted(expected) == sorted(got) and "v_W2" in got and ("m_W2" in got) == bool(extra)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     assert metrics_without_time(resumed["epochs"]) == metrics_without_time(alone["epochs"])
+    meta_alone, meta_resumed = (load_checkpoint(str(path))[1] for path in (tmp_path / "alone.npz", broken))
+    assert meta_resumed["optimizer"] == meta_alone["optimizer"] == {"t": 40}
+    assert meta_resumed["dropout_rng"] == meta_alone["dropout_rng"]
 
 
 def test_epochs_counts_the_total(mnist_dir, tmp_path, capsys):
@@ -113,6 +124,7 @@ def corrupt(path, how):
     (["--hidden", "64"], 2, "was trained with --hidden 32 16, this run asks for 64: drop --hidden to resume"),
     (["--dtype", "float64"], 2, "was trained with --dtype float32, this run asks for float64"),
     (["--activation", "tanh"], 2, "was trained with --activation relu, this run asks for tanh"),
+    (["--optimizer", "adam", "--momentum", "0"], 2, "was trained with --optimizer sgd, this run asks for adam"),
     (["--epochs", "1"], 2, "has already trained 1 epochs; --epochs counts the total"),
     ("truncated", 1, "is corrupt or truncated"),
     ("garbage", 1, "is corrupt or truncated"),
@@ -129,6 +141,18 @@ def test_a_checkpoint_that_does_not_fit_is_refused_and_kept(args, code, message,
     assert done.returncode == code, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
     assert ckpt.read_bytes() == before, "a refused resume must not touch the checkpoint"
+
+
+def test_a_schedule_over_the_run_cannot_stretch_on_resume(mnist_dir, tmp_path, capsys):
+    ckpt = str(tmp_path / "c.npz")
+    cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", ckpt, "--schedule", "cosine"])
+    capsys.readouterr()
+    done = run_train("--resume", ckpt, "--epochs", "3")
+    assert done.returncode == 2 and done.stderr.strip() == (
+        f"error: --epochs 3: the checkpoint {ckpt} follows a cosine schedule over 1 epochs, which cannot stretch "
+        "mid-run: resume with --epochs 1, or give another --schedule")
+    metrics = cli(["--resume", ckpt, "--epochs", "2", "--schedule", "step"])  # another schedule may go on
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
 
 
 def test_missing_checkpoint_is_a_usage_error(tmp_path):

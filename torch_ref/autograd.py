@@ -2,11 +2,13 @@
 
     from torch_ref.autograd import torch_gradients
     ref = torch_gradients(net, x, y)     # ref.loss, ref.dW[l], ref.db[l], ref.delta[l], ref.input_gradient
+    ref = torch_gradients(net, x, y, mask)   # under dropout, with the masks {l: r^[l]} that scratchnet used
 
 The scratchnet Network is copied through the bridge into the tutorial's NeuralNetwork (same weights, bit
 for bit), the batch is run through its modules one at a time so that every z^[l] (a Linear's output) and
 x keep their `.grad`, the same cost is taken, and `loss.backward()` does the rest. No gradient here is
-written by hand.
+written by hand. Dropout's nn.Dropout modules multiply by the given masks, r^[l]/(1 − p), or do nothing
+(evaluation) when no masks are given.
 """
 
 from dataclasses import dataclass
@@ -43,21 +45,27 @@ def torch_cost(output, y, loss):
     return 0.5 * ((output - target) ** 2).sum(dim=1).mean()
 
 
-def torch_gradients(net, x, y):
+def torch_gradients(net, x, y, mask=None):
     """Loss, ∂C/∂W^[l], ∂C/∂b^[l], δ^[l] and ∂C/∂x for the batch (x, y), by autograd on net's torch twin.
 
     Args:
         net: a scratchnet Network (any array module; its parameters are copied, never changed).
         x: the batch a^[1], (m, n_1).  y: integer labels (m,).
+        mask: dropout masks {l: r^[l]} (m, n_l) for the hidden layers, as passed to net.forward; None: no dropout.
     """
     model = to_torch(net)
-    x_t = torch.tensor(to_numpy(x), dtype=TORCH_DTYPES[net.dtype], requires_grad=True)
+    dtype = TORCH_DTYPES[net.dtype]
+    x_t = torch.tensor(to_numpy(x), dtype=dtype, requires_grad=True)
     y_t = torch.as_tensor(to_numpy(y)).long()
+    r = {l: torch.tensor(to_numpy(r_l), dtype=dtype) for l, r_l in (mask or {}).items()}
     z = {}
     l = 1
     out = model.flatten(x_t)
     for module in model.linear_relu_stack:
-        out = module(out)
+        if isinstance(module, nn.Dropout):
+            out = out * r[l] / (1 - model.dropout) if r else out  # the given mask; none when evaluating
+        else:
+            out = module(out)
         if isinstance(module, nn.Linear):
             l += 1
             out.retain_grad()  # z^[l] is not a leaf: keep its .grad, which is δ^[l]

@@ -14,9 +14,10 @@ TORCH_DTYPES = {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.f
 
 
 def to_torch(net, device="cpu"):
-    """A torch NeuralNetwork with net's architecture, dtype and exactly its parameters."""
+    """A torch NeuralNetwork with net's architecture, dropout p, dtype and exactly its parameters."""
     hidden = [net.activation[l] for l in range(2, net.L)]
-    model = NeuralNetwork(net.sizes, activation=hidden, loss=net.loss, dtype=TORCH_DTYPES[net.dtype])
+    model = NeuralNetwork(net.sizes, activation=hidden, loss=net.loss, dtype=TORCH_DTYPES[net.dtype],
+                          dropout=net.dropout)
     load_into_torch(net, model)
     return model.to(device)
 
@@ -52,13 +53,13 @@ def _matching_linears(net, model):
 
 
 def from_torch(model):
-    """A scratchnet Network with model's layer sizes, activations, cost, dtype and exactly its parameters."""
+    """A scratchnet Network with model's layer sizes, activations, cost, dropout p, dtype and exactly its parameters."""
     linears = model.linears()
     sizes = [linears[0].in_features] + [linear.out_features for linear in linears]
     names = {cls: name for name, cls in TORCH_ACTIVATIONS.items()}
-    sigmas = [names[type(m)] for m in model.linear_relu_stack if not isinstance(m, torch.nn.Linear)]
+    sigmas = [names[type(m)] for m in model.linear_relu_stack if type(m) in names]
     loss = "quadratic" if len(sigmas) == len(linears) else "cross-entropy"  # a σ after the last Linear
     dtype = str(linears[0].weight.dtype).removeprefix("torch.")
-    net = Network(sizes, activation=sigmas[:len(linears) - 1], loss=loss, dtype=dtype)
+    net = Network(sizes, activation=sigmas[:len(linears) - 1], loss=loss, dtype=dtype, dropout=model.dropout)
     load_into_scratchnet(model, net)
     return net

@@ -4,11 +4,15 @@
     python -m torch_ref.compare --dtype float32 --epochs 1     # ~3e-5
     python -m torch_ref.compare --momentum 0.9 --weight-decay 1e-4 --sampling shuffle --steps 300
     python -m torch_ref.compare --loss quadratic --activation sigmoid --lr 0.1 --plot runs/both.png
+    python -m torch_ref.compare --recipe best --dtype float64 --steps 300      # AdamW, dropout, one-cycle α
     python -m torch_ref.compare --help                         # scratchnet.train's flags, plus --steps
 
 Both engines start from scratchnet's seeded W, b (copied into torch by torch_ref.bridge, bit for bit), take
 their batches from one index generator (scratchnet.sampling.minibatches) and receive the very same NumPy
 arrays (torch through torch.from_numpy), so all that differs is the order of floating-point operations.
+Under dropout, scratchnet draws each step's masks r^[l] and torch multiplies by the very same ones
+(NeuralNetwork's forward with masks); a schedule sets scratchnet's α_t before each step, torch's scheduler
+steps after it (scratchnet.schedules against torch.optim.lr_scheduler).
 Printed: both losses every 100 steps and at the last, both test accuracies each epoch, and at the end the
 largest relative parameter difference of each layer, max|θ_s − θ_t| / max|θ_t|. Exit status 1 when a
 difference is beyond tolerance_for(dtype, steps). Runs on the CPU.
@@ -17,7 +21,11 @@ In float32 with ReLU the parameter difference grows by about 3e-5 an epoch of th
 z^[l] lies within rounding of 0, the engines can round it to opposite sides of the ReLU's kink, so that
 sample's whole contribution to the unit's gradient differs (with tanh it stays near 3e-7 after 3 epochs).
 So the float32 parameter tolerance is 1e-4 per epoch of the tutorial's model (938 steps), growing with the
-number of steps taken; the float64 tolerances are fixed.
+number of steps taken; the float64 tolerances are fixed. Adam and AdamW (and dropout at large steps) hold
+only in float64: Adam divides each gradient entry by its own running scale, so an entry that float32 rounding
+leaves at noise level (a sum over the batch that cancels) takes a full ±α step in whichever direction its
+rounding points, and the engines part by 1e-3 to 1e-1 relative within a few hundred steps. In float64 the
+recipe's 400 steps agree to ~1e-13.
 """
 
 import sys
@@ -32,16 +40,16 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, TensorDataset
 
-from scratchnet import SGD, Network
+from scratchnet import Network
 from scratchnet.backend import to_numpy
-from scratchnet.config import TrainConfig, build_parser, config_from_args
+from scratchnet.config import TrainConfig, build_parser, config_from_argv
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.sampling import batches_per_epoch, minibatches
-from scratchnet.train import LOG_EVERY, build, evaluate, load_data, write_metrics
+from scratchnet.train import LOG_EVERY, build, build_schedule, evaluate, load_data, write_metrics
 from torch_ref.bridge import to_torch
 from torch_ref.model import NeuralNetwork
-from torch_ref.train import check_request, loss_function, make_optimizer, test, train_step
+from torch_ref.train import check_request, loss_function, make_optimizer, make_scheduler, test, train_step
 
 TOLERANCES = {  # dtype: the largest max|θ_s − θ_t| / max|θ_t| of any W^[l], b^[l], and |C_s − C_t| of any step
     "float64": {"parameters": 1e-12, "loss": 1e-12},
@@ -87,22 +95,23 @@ class Engines:
     """scratchnet's network and optimizer, and torch's copy of that network with its loss and optimizer."""
 
     net: Network
-    opt: SGD
+    opt: object  # scratchnet.optim's SGD, Adam or AdamW
     model: NeuralNetwork
     loss_fn: Callable
     optimizer: torch.optim.Optimizer
 
 
 def build_engines(cfg):
-    """scratchnet's Network and SGD as cfg says, then torch's exact copy of it, its loss and its SGD."""
+    """scratchnet's Network and optimizer as cfg says, then torch's exact copy of it, its loss and its optimizer."""
     net, opt = build(cfg, np)
     model = to_torch(net)
     return Engines(net, opt, model, loss_function(cfg.loss), make_optimizer(model, cfg))
 
 
-def scratchnet_step(net, opt, x, y):
-    """One step of scratchnet.train's loop: forward, C and δ^[L] (BP1), the δ recursion, the update. Returns C."""
-    net.forward(x)
+def scratchnet_step(net, opt, x, y, mask=None):
+    """One step of scratchnet.train's loop: forward (dropping by `mask`), C and δ^[L] (BP1), the δ recursion,
+    the update. Returns C."""
+    net.forward(x, mask)
     C, delta_L = net.cost(y)
     opt.step(*net.backward(delta_L))
     return float(C)
@@ -124,19 +133,25 @@ def one_thread_each():
         torch.set_num_threads(threads)
 
 
-def train_epoch_side_by_side(engines, x_train, y_train, batches, losses, seconds, progress):
-    """One step of each engine per batch index in `batches`, both on the same arrays.
+def train_epoch_side_by_side(engines, schedule, scheduler, x_train, y_train, batches, losses, seconds, progress):
+    """One step of each engine per batch index in `batches`, both on the same arrays and dropout masks.
 
+    scratchnet's α is set from `schedule` (or None) before its step, torch's `scheduler` (or None) steps after its own.
     Appends each engine's batch loss to losses[name] and adds its time to seconds[name]; prints both
     losses and their difference every LOG_EVERY steps (counted over the whole run) and at the last batch.
     """
     e = engines
     for batch, idx in enumerate(batches):
         x, y = x_train[idx], y_train[idx]
+        mask = e.net.draw_masks(len(x))  # r^[l] for both engines
+        masks_t = {l: torch.from_numpy(r) for l, r in mask.items()} if mask else None
         start = time.perf_counter()
-        C_s = scratchnet_step(e.net, e.opt, x, y)
+        if schedule is not None:
+            e.opt.lr = schedule.lr_at(e.opt.t)
+        C_s = scratchnet_step(e.net, e.opt, x, y, mask)
         middle = time.perf_counter()
-        C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y)).item()
+        C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y), scheduler,
+                         masks_t).item()
         seconds["scratchnet"] += middle - start
         seconds["torch_ref"] += time.perf_counter() - middle
         step = len(losses["scratchnet"])
@@ -173,9 +188,10 @@ def side_by_side(cfg, splits, steps=0):
     total = min(total, steps) if steps else total
     tol = tolerance_for(cfg.dtype, total)
     engines = build_engines(cfg)
+    schedule = build_schedule(cfg, batches_per_epoch(N, m))
+    scheduler = make_scheduler(engines.optimizer, cfg, batches_per_epoch(N, m))
     print(f"scratchnet vs torch_ref, {cfg.dtype}: {'-'.join(map(str, engines.net.sizes))} {cfg.activation}, "
-          f"{cfg.loss}, SGD α={cfg.lr:g} μ={cfg.momentum:g} λ={cfg.weight_decay:g}, m={m} {cfg.sampling}, "
-          f"seed {cfg.seed}")
+          f"{cfg.loss}, {describe_training(cfg)}, m={m} {cfg.sampling}, seed {cfg.seed}")
     print(f"tolerances: relative parameter difference ≤ {tol['parameters']:g}, loss difference ≤ {tol['loss']:g}\n")
     rng = np.random.default_rng(cfg.seed)  # the one index generator that both engines draw from
     losses = {"scratchnet": [], "torch_ref": []}
@@ -191,7 +207,8 @@ def side_by_side(cfg, splits, steps=0):
             progress = Progress(len(batches), f"epoch {t}/{cfg.epochs}")
             seconds = {"scratchnet": 0.0, "torch_ref": 0.0}
             engines.model.train()
-            train_epoch_side_by_side(engines, x_train, y_train, batches, losses, seconds, progress)
+            train_epoch_side_by_side(engines, schedule, scheduler, x_train, y_train, batches, losses, seconds,
+                                     progress)
             progress.close()
             tested = evaluate_both(engines, x_test, y_test, cfg)
             (accuracy_s, test_loss_s), (accuracy_t, test_loss_t) = tested["scratchnet"], tested["torch_ref"]
@@ -204,6 +221,21 @@ def side_by_side(cfg, splits, steps=0):
     report = make_report(cfg, engines, losses, history)
     print_parameter_differences(report, engines.net.sizes)
     return report, engines
+
+
+def describe_training(cfg):
+    """The optimizer with its settings, then dropout and the schedule when there are any, for the header line."""
+    if cfg.optimizer == "sgd":
+        text = f"SGD α={cfg.lr:g} μ={cfg.momentum:g} λ={cfg.weight_decay:g}" + (" Nesterov" if cfg.nesterov else "")
+    else:
+        name = {"adam": "Adam", "adamw": "AdamW"}[cfg.optimizer]
+        text = (f"{name} α={cfg.lr:g} β₁={cfg.betas[0]:g} β₂={cfg.betas[1]:g} ε={cfg.eps:g} "
+                f"λ={cfg.weight_decay:g}")
+    if cfg.dropout:
+        text += f", dropout p={cfg.dropout:g}"
+    if cfg.schedule != "none":
+        text += f", {cfg.schedule} schedule"
+    return text
 
 
 def make_report(cfg, engines, losses, history):
@@ -269,8 +301,7 @@ def cli(argv=None):
     parser = build_parser("python -m torch_ref.compare", __doc__)
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="stop after N steps (default 0: train all --epochs)")
-    args = parser.parse_args(argv)
-    return main(config_from_args(args), steps=args.steps)
+    return main(config_from_argv(parser, argv), steps=parser.parse_args(argv).steps)
 
 
 if __name__ == "__main__":

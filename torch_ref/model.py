@@ -8,6 +8,10 @@ With the defaults, `print(NeuralNetwork())` prints what the tutorial prints:
         (0): Linear(in_features=784, out_features=512, bias=True)
         (1): ReLU()
         ...
+
+With dropout p > 0 an `nn.Dropout(p)` follows each hidden σ. `model(x)` then drops units with torch's own
+random masks (in train mode); `model(x, masks)` multiplies by given masks instead, r^[l]/(1 − p), so that
+torch_ref.compare can feed scratchnet and torch the very same masks. Autograd does every backward pass.
 """
 
 import torch
@@ -24,9 +28,11 @@ class NeuralNetwork(nn.Module):
         activation: hidden σ by name, or a list with one name per hidden layer.
         loss: "cross-entropy" (output the logits) or "quadratic" (output σ(z^[L]) with σ the sigmoid).
         dtype: torch.float32 or torch.float64.
+        dropout: p, an nn.Dropout(p) after each hidden σ when p > 0.
     """
 
-    def __init__(self, sizes=(784, 512, 512, 10), activation="relu", loss="cross-entropy", dtype=torch.float32):
+    def __init__(self, sizes=(784, 512, 512, 10), activation="relu", loss="cross-entropy", dtype=torch.float32,
+                 dropout=0.0):
         super().__init__()
         hidden = [activation] * (len(sizes) - 2) if isinstance(activation, str) else list(activation)
         layers = []
@@ -34,15 +40,29 @@ class NeuralNetwork(nn.Module):
             layers.append(nn.Linear(n_in, n_out, dtype=dtype))
             if i < len(hidden):
                 layers.append(TORCH_ACTIVATIONS[hidden[i]]())
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
         if loss == "quadratic":
             layers.append(nn.Sigmoid())
+        self.dropout = dropout
         self.flatten = nn.Flatten()
         self.linear_relu_stack = nn.Sequential(*layers)
 
-    def forward(self, x):
+    def forward(self, x, masks=None):
+        """The logits (or σ(z^[L])) for x. masks: {l: r^[l]}, tensors of 0 and 1 of shape (m, n_l), one per hidden
+        layer l = 2..L−1: each nn.Dropout then multiplies by r^[l]/(1 − p) instead of drawing its own mask."""
         x = self.flatten(x)
-        logits = self.linear_relu_stack(x)
-        return logits
+        if masks is None:
+            return self.linear_relu_stack(x)
+        l = 1  # x is the output of layer l
+        for module in self.linear_relu_stack:
+            if isinstance(module, nn.Dropout):
+                x = x * masks[l] / (1 - self.dropout)  # the given mask in place of nn.Dropout's own
+            else:
+                x = module(x)
+            if isinstance(module, nn.Linear):
+                l += 1
+        return x
 
     def linears(self):
         """The Linear modules in order: linears()[l - 2] holds W^[l], b^[l]."""

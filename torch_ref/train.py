@@ -2,14 +2,17 @@
 
     python -m torch_ref.train                           # 784-512-512-10, ReLU, SGD lr 1e-3, batch 64, 5 epochs: 72.6%
     python -m torch_ref.train --dtype float64 --sampling shuffle --momentum 0.9
+    python -m torch_ref.train --recipe best             # AdamW, nn.Dropout(0.2), OneCycleLR, 20 epochs: ~98.6%
     python -m torch_ref.train --metrics-out runs/torch.json --plot runs/torch.png
     python -m torch_ref.train --device cuda             # where torch sees a GPU
     python -m torch_ref.train --help                    # the flags of python -m scratchnet.train
 
 `train()` and `test()` are the tutorial's loops and autograd computes every gradient. The flags, the printed
-lines and the metrics are scratchnet.train's, so the two runs read side by side. The initial weights are
-torch's own (`torch.manual_seed(seed)`), not scratchnet's: for runs from identical weights, use
-`python -m torch_ref.compare`.
+lines and the metrics are scratchnet.train's, so the two runs read side by side: --optimizer picks
+torch.optim.SGD, Adam or AdamW, --dropout adds nn.Dropout modules, --schedule picks torch.optim.lr_scheduler's
+StepLR, CosineAnnealingLR or OneCycleLR, stepped after every optimizer step. The initial weights and the
+dropout masks are torch's own (`torch.manual_seed(seed)`), not scratchnet's: for runs from identical
+weights with identical masks, use `python -m torch_ref.compare`.
 """
 
 import sys
@@ -20,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchnet.config import TrainConfig, build_parser, config_from_args
+from scratchnet.config import TrainConfig, build_parser, config_from_argv
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
 from scratchnet.sampling import batches_per_epoch
@@ -48,21 +51,50 @@ def loss_function(name):
 
 
 def make_optimizer(model, cfg):
-    """torch.optim.SGD with the run's α, μ and λ."""
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    """torch.optim.SGD (with the run's α, μ, λ, Nesterov), Adam or AdamW (α, β₁, β₂, ε, λ), as cfg.optimizer says."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=cfg.nesterov)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                                weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                             weight_decay=cfg.weight_decay)
 
 
-def train_step(model, loss_fn, optimizer, X, y):
-    """One step as the tutorial takes it: forward, loss, autograd, update. Returns the batch loss (0-d)."""
-    pred = model(X)
+def make_scheduler(optimizer, cfg, steps_per_epoch):
+    """The torch.optim.lr_scheduler for cfg.schedule over the run's T = epochs × steps_per_epoch steps, or None.
+
+    Stepped after every optimizer step, as scratchnet.train sets α_t before every step. OneCycleLR cycles α only
+    (cycle_momentum=False): scratchnet's OneCycle leaves momentum and β₁ alone.
+    """
+    T = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step_epochs * steps_per_epoch,
+                                               gamma=cfg.lr_gamma)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=T)
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=T, cycle_momentum=False)
+    return None
+
+
+def train_step(model, loss_fn, optimizer, X, y, scheduler=None, masks=None):
+    """One step as the tutorial takes it: forward, loss, autograd, update, then the scheduler's step.
+
+    masks: {l: r^[l]} to use in place of nn.Dropout's own (torch_ref.compare), or None. Returns the batch loss (0-d).
+    """
+    pred = model(X, masks)
     loss = loss_fn(pred, y)
     loss.backward()
     optimizer.step()
     optimizer.zero_grad()
+    if scheduler is not None:
+        scheduler.step()
     return loss.detach()
 
 
-def train(dataloader, model, loss_fn, optimizer, cfg, progress):
+def train(dataloader, model, loss_fn, optimizer, scheduler, cfg, progress):
     """The tutorial's train(): one pass over dataloader, the loss printed every 100 batches.
 
     Returns the mean over batches of the batch loss.
@@ -72,7 +104,7 @@ def train(dataloader, model, loss_fn, optimizer, cfg, progress):
     total = 0.0
     for batch, (X, y) in enumerate(dataloader):
         X, y = X.to(cfg.device, TORCH_DTYPES[np.dtype(cfg.dtype)]), y.to(cfg.device)
-        loss = train_step(model, loss_fn, optimizer, X, y)
+        loss = train_step(model, loss_fn, optimizer, X, y, scheduler)
         total = total + loss
         if batch % LOG_EVERY == 0:
             loss, current = loss.item(), batch * cfg.batch_size
@@ -119,18 +151,19 @@ def main(cfg: TrainConfig):
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream, as in scratchnet.train
     train_dataloader, test_dataloader = dataloaders(training_data, test_data, cfg, rng)
 
-    torch.manual_seed(cfg.seed)  # the initial W, b: with seed 0 the tutorial's model reaches 72.6%
+    torch.manual_seed(cfg.seed)  # the initial W, b and the dropout masks; seed 0: the tutorial model reaches 72.6%
     model = NeuralNetwork([784, *cfg.hidden, 10], activation=cfg.activation, loss=cfg.loss,
-                          dtype=TORCH_DTYPES[np.dtype(cfg.dtype)]).to(cfg.device)
+                          dtype=TORCH_DTYPES[np.dtype(cfg.dtype)], dropout=cfg.dropout).to(cfg.device)
     loss_fn = loss_function(cfg.loss)
     optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg, len(train_dataloader))
 
     metrics = {"config": asdict(cfg), "engine": "torch_ref", "epochs": []}
     for t in range(1, cfg.epochs + 1):
         print(f"Epoch {t}\n-------------------------------")
         progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
         start = time.perf_counter()
-        train_loss = train(train_dataloader, model, loss_fn, optimizer, cfg, progress)
+        train_loss = train(train_dataloader, model, loss_fn, optimizer, scheduler, cfg, progress)
         seconds = time.perf_counter() - start
         progress.close()
         accuracy, test_loss = test(test_dataloader, model, loss_fn, cfg)
@@ -150,7 +183,7 @@ def main(cfg: TrainConfig):
 
 def cli(argv=None):
     parser = build_parser("python -m torch_ref.train", __doc__)
-    return main(config_from_args(parser.parse_args(argv)))
+    return main(config_from_argv(parser, argv))
 
 
 if __name__ == "__main__":
