@@ -182,10 +182,13 @@ class Tutorial(TorchEager):
     name = "tutorial"
 
     def __init__(self, work):
-        super().__init__(work)
         subset = len(work.x_train) if len(work.x_train) < 60000 else 0
         self.loader = DataLoader(mnist(work.data_dir, train=True, size=subset), batch_size=work.batch_size)
-        self.iterator = iter(self.loader)
+        super().__init__(work)
+
+    def reset(self):
+        super().reset()
+        self.iterator = iter(self.loader)  # back to the first batch, like the other contenders
 
     def steps(self, n):
         for _ in range(n):
@@ -226,7 +229,7 @@ class GemmFloor:
             rows = len(x)
             a[1] = x
             for l in range(2, self.L + 1):
-                np.matmul(a[l - 1], W[l].T, out=a[l][:rows])              # z^[l] = a^[l-1] W^[l]ᵀ
+                np.matmul(a[l - 1][:rows], W[l].T, out=a[l][:rows])       # z^[l] = a^[l-1] W^[l]ᵀ
             for l in range(self.L, 1, -1):
                 np.matmul(delta[l][:rows].T, a[l - 1][:rows], out=dW[l])  # (BP4) δ^[l]ᵀ a^[l-1]
                 if l > 2:

@@ -5,7 +5,7 @@ Read in this order: docs/backprop.md, activations.py, losses.py, network.py, opt
 
 from scratchnet.data import load_mnist
 from scratchnet.network import Network
-from scratchnet.optim import SGD
+from scratchnet.optim import SGD, Adam, AdamW
 
-__all__ = ["Network", "SGD", "load_mnist"]
+__all__ = ["Network", "SGD", "Adam", "AdamW", "load_mnist"]
 __version__ = "0.1.0"

@@ -114,8 +114,9 @@ def build_parser(prog, description):
     p.add_argument("--sampling", choices=SAMPLING, default=d.sampling,
                    help="minibatches in dataset order (the tutorial's DataLoader), shuffled each epoch, "
                         f"or drawn with replacement (default {d.sampling})")
-    p.add_argument("--device", choices=("cpu", "cuda"), default=d.device,
-                   help=f"where arrays live (default {d.device})")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=d.device,
+                   help=f"where arrays live: cpu (NumPy), cuda (CuPy, pip install 'scratchnet[gpu]'), or auto "
+                        f"(cuda when CuPy sees a GPU, else cpu) (default {d.device})")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
     p.add_argument("--train-size", type=int, default=d.train_size, metavar="N",

@@ -66,3 +66,15 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
         check(dW[l], "W", l, f"dW[{l}]")
         check(db[l], "b", l, f"db[{l}]")
     check(net.input_gradient(), "x", 1, "input gradient")
+
+
+def blocking(module):
+    """Python source that, run first in a fresh interpreter, makes every `import module…` fail as if absent."""
+    return f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r} or name.startswith({module!r} + "."):
+            raise ModuleNotFoundError(f"{{name}} is blocked in this test", name=name)
+sys.meta_path.insert(0, Block())
+"""

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from test_suite_catches_bugs import Bug, load_engine
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
@@ -30,6 +29,7 @@ from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases
 from helpers import TOLERANCE, assert_close, assert_gradients_close
+from test_suite_catches_bugs import Bug, load_engine
 
 H = 1e-6
 REL = 1e-7

@@ -19,15 +19,9 @@ from scratchnet.explain import main, make_batch, trace
 from scratchnet.network import Network
 
 from conftest import REPO
+from helpers import blocking
 
-BLOCK_TORCH = """
-import sys
-class BlockTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ModuleNotFoundError("torch is blocked in this test", name="torch")
-sys.meta_path.insert(0, BlockTorch())
-"""
+BLOCK_TORCH = blocking("torch")
 
 
 def run_explain(*args, block_torch=False):

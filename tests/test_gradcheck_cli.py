@@ -15,18 +15,12 @@ import sys
 from scratchnet.gradcheck import build_parser
 
 from conftest import REPO
+from helpers import blocking
 
 ROWS = ["loss", "dW[2]", "dW[3]", "dW[4]", "db[2]", "db[3]", "db[4]", "delta[2]", "delta[3]", "delta[4]",
         "input gradient"]
 NUMBER = r"(\d\.\de[+-]\d\d|—)"
-BLOCK_TORCH = """
-import sys
-class BlockTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("No module named 'torch'")
-sys.meta_path.insert(0, BlockTorch())
-"""
+BLOCK_TORCH = blocking("torch")
 
 
 def run(*args, code=None):

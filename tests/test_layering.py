@@ -12,15 +12,9 @@ import sys
 import scratchnet
 
 from conftest import REPO
+from helpers import blocking
 
-BLOCK_TORCH = """
-import sys
-class BlockTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is blocked in this test")
-sys.meta_path.insert(0, BlockTorch())
-"""
+BLOCK_TORCH = blocking("torch")
 
 
 def test_scratchnet_never_imports_torch():

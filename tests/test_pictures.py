@@ -17,6 +17,7 @@ import pytest
 from scratchnet.plot import predictions_path
 
 from conftest import REPO
+from helpers import blocking
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -93,14 +94,7 @@ def test_predictions_path_that_is_a_folder_fails_before_training(mnist_dir, tmp_
 
 
 def test_missing_matplotlib_fails_before_training(mnist_dir, tmp_path):
-    block = """
-class BlockMatplotlib:
-    def find_spec(self, name, path=None, target=None):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            raise ModuleNotFoundError("matplotlib is blocked in this test", name="matplotlib")
-sys.meta_path.insert(0, BlockMatplotlib())
-"""
     done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", str(tmp_path / "s.png"),
-                     prelude=block)
+                     prelude=blocking("matplotlib"))
     assert done.returncode == 2 and "Epoch" not in done.stdout
     assert done.stderr.strip() == "error: --plot-samples needs matplotlib: pip install 'scratchnet[plot]'"
