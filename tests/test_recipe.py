@@ -83,11 +83,9 @@ OPTIONS = {
 FLOAT32_OPTIONS = ("nesterov", "step", "cosine", "onecycle")  # SGD: see the module docstring
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("option", OPTIONS)
-def test_every_new_option_follows_torch_for_40_steps(splits, dtype, option):
-    if dtype == "float32" and option not in FLOAT32_OPTIONS:
-        pytest.skip("float32 parity is asserted for SGD only")
+@pytest.mark.parametrize("option,dtype", [(option, "float64") for option in OPTIONS] +
+                         [(option, "float32") for option in FLOAT32_OPTIONS])
+def test_every_new_option_follows_torch_for_40_steps(splits, option, dtype):
     (x_train, y_train), (x_test, y_test) = splits
     small = ((x_train[:1250].astype(dtype), y_train[:1250]), (x_test.astype(dtype), y_test))
     cfg = TrainConfig(**{"hidden": (64, 32), "lr": 0.05, "epochs": 2, "dtype": dtype, "seed": 1} | OPTIONS[option])
