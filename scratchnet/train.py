@@ -144,7 +144,7 @@ def train_epoch(net, opt, schedule, x, y, cfg, rng, state, progress, interrupt):
         try:
             C = train_step(net, opt, x[idx], y[idx])
         except DivergenceError as e:
-            saved = cfg.save or "none (no --save)"
+            saved = cfg.save if cfg.save and os.path.exists(cfg.save) else "none yet"
             raise DivergenceError(f"epoch {state.epoch + 1}, step {batch + 1}: {e}; the learning rate may be too "
                                   f"high (--lr {cfg.lr:g}); last good checkpoint: {saved}") from None
         state.loss_sum = state.loss_sum + C
@@ -165,7 +165,7 @@ def raise_interrupted(net, opt, cfg, state):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     save_checkpoint(path, net, opt, cfg, state)
     raise InterruptError(f"interrupted in epoch {state.epoch + 1} after step {state.step}: saved {path}; "
-                      f"resume with: {PROG} --resume {path}")
+                         f"resume with: {PROG} --resume {path}")
 
 
 def evaluate(net, x, y, batch_size):
