@@ -23,7 +23,9 @@ from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write
 
 FORMAT_VERSION = 1
-ARCHITECTURE = ("hidden", "activation", "loss", "dtype", "optimizer")  # what a checkpoint's arrays are tied to
+# What a checkpoint is tied to: its arrays (shape, activation, cost, dtype, optimizer state), and its place
+# in the epoch, counted in batches of one size, of one training set, drawn by one scheme.
+ARCHITECTURE = ("hidden", "activation", "loss", "dtype", "optimizer", "batch_size", "train_size", "sampling")
 HORIZON_SCHEDULES = ("cosine", "onecycle")  # schedules whose α_t depends on the run's length
 
 
@@ -86,8 +88,8 @@ def resumed_config(path, given):
 
 
 def check_architecture(meta, cfg, path):
-    """Refuse to load parameters into a network of another shape, activation, cost or dtype, or the state of one
-    optimizer into another."""
+    """Refuse to load parameters into a network of another shape, activation, cost or dtype, the state of one
+    optimizer into another, or a place in the epoch into batches of another size, set or scheme."""
     saved = meta["config"]
     for name in ARCHITECTURE:
         mine, theirs = getattr(cfg, name), saved.get(name, getattr(TrainConfig(), name))

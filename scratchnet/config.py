@@ -36,7 +36,7 @@ class TrainConfig:
     activation: str = "relu"           # σ of the hidden layers
     loss: str = "cross-entropy"        # C, the cost
     dtype: str = "float32"             # floating point type of parameters and activations
-    seed: int = 0                      # seeds the initial W, b and the batch sampler
+    seed: int = 0                      # seeds the initial W, b, the batch sampler and the dropout masks
     sampling: str = "sequential"       # minibatch scheme (scratchnet.sampling)
     device: str = "cpu"                # where the arrays live
     data_dir: str = "data"             # holds MNIST/raw/, fetched there when missing
@@ -110,7 +110,7 @@ def build_parser(prog, description):
                         f"(default {d.loss})")
     p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype, help=f"(default {d.dtype})")
     p.add_argument("--seed", type=int, default=d.seed,
-                   help=f"seeds the initial weights and the sampler (default {d.seed})")
+                   help=f"seeds the initial weights, the sampler and the dropout masks (default {d.seed})")
     p.add_argument("--sampling", choices=SAMPLING, default=d.sampling,
                    help="minibatches in dataset order (the tutorial's DataLoader), shuffled each epoch, "
                         f"or drawn with replacement (default {d.sampling})")
@@ -130,7 +130,7 @@ def build_parser(prog, description):
     p.add_argument("--plot-samples", default=d.plot_samples, metavar="FILE.png",
                    help="draw 9 training images with their labels before training into FILE.png, and after it "
                         "the first test images with predicted and true labels, errors in red, into "
-                        "FILE_predictions.png (needs matplotlib; torch_ref ignores it)")
+                        "FILE_predictions.png (needs matplotlib; scratchnet.train only)")
     p.add_argument("--save", default=d.save, metavar="FILE.npz",
                    help="write a checkpoint (parameters, optimizer state, sampler state, config, metrics) at the "
                         "end of every epoch, atomically; Ctrl-C saves there too")

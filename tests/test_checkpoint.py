@@ -126,6 +126,9 @@ def corrupt(path, how):
     (["--activation", "tanh"], 2, "was trained with --activation relu, this run asks for tanh"),
     (["--optimizer", "adam", "--momentum", "0"], 2, "was trained with --optimizer sgd, this run asks for adam"),
     (["--epochs", "1"], 2, "has already trained 1 epochs; --epochs counts the total"),
+    (["--batch-size", "128"], 2, "was trained with --batch-size 64, this run asks for 128: drop --batch-size"),
+    (["--train-size", "640"], 2, "was trained with --train-size 1280, this run asks for 640"),
+    (["--sampling", "shuffle"], 2, "was trained with --sampling sequential, this run asks for shuffle"),
     ("truncated", 1, "is corrupt or truncated"),
     ("garbage", 1, "is corrupt or truncated"),
 ])
@@ -209,10 +212,16 @@ def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint_whole(tmp_path)
     assert os.listdir(tmp_path) == ["c.npz"], "the next save removes what a killed writer left"
 
 
-def test_torch_ref_refuses_checkpoint_flags(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "torch_ref.train", "--save", str(tmp_path / "x.npz")], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 2 and "torch_ref does not write checkpoints" in done.stderr
+@pytest.mark.parametrize("flags,message", [
+    (["--save", "x.npz"], "torch_ref does not write checkpoints"),
+    (["--plot-samples", "s.png"], "--plot-samples is python -m scratchnet.train's"),
+    (["--device", "auto"], "--device auto is python -m scratchnet.train's"),
+])
+def test_torch_ref_refuses_scratchnet_only_flags(flags, message, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "torch_ref.train", *flags], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert os.listdir(tmp_path) == []
 
 
 def test_checkpoint_is_plain_npz_without_pickle(mnist_dir, tmp_path, capsys):

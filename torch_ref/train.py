@@ -131,14 +131,19 @@ def test(dataloader, model, loss_fn, cfg):
 
 
 def check_request(cfg):
-    """scratchnet.train's checks before any work, and two of torch_ref's own: a GPU, and no checkpoints."""
-    scratchnet_check_request(cfg)
+    """torch_ref's own refusals (flags that are scratchnet.train's alone, a GPU torch cannot see), then
+    scratchnet.train's checks before any work."""
+    if cfg.plot_samples:
+        raise UsageError("--plot-samples is python -m scratchnet.train's; torch_ref does not draw samples")
+    if cfg.device == "auto":
+        raise UsageError("--device auto is python -m scratchnet.train's; give torch_ref --device cpu or cuda")
     if cfg.save or cfg.save_every or cfg.resume:
         raise UsageError("--save, --save-every and --resume are python -m scratchnet.train's; torch_ref does not "
                          "write checkpoints")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: torch sees no CUDA GPU (torch.cuda.is_available() is False); "
                          "use --device cpu")
+    scratchnet_check_request(cfg)
 
 
 def main(cfg: TrainConfig):
