@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+import torch_ref.model
 import torch_ref.train
 from scratchnet.config import TrainConfig
 from scratchnet.console import run_cli
@@ -103,7 +104,7 @@ def test_quadratic_cost_is_scratchnets():
     y = rng.integers(0, 10, size=7)
     a = 1 / (1 + np.exp(-z))
     C, _ = quadratic(a, z, y, lambda z: a * (1 - a))
-    C_t = torch_ref.train.quadratic_cost(torch.from_numpy(a), torch.from_numpy(y))
+    C_t = torch_ref.model.quadratic_cost(torch.from_numpy(a), torch.from_numpy(y))
     assert_close(C_t.numpy(), C, "C", rtol=1e-15)
 
 

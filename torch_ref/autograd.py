@@ -19,6 +19,7 @@ from torch import nn
 
 from scratchnet.backend import to_numpy
 from torch_ref.bridge import TORCH_DTYPES, to_torch
+from torch_ref.model import loss_function
 
 
 @dataclass
@@ -35,14 +36,6 @@ class TorchGradients:
     delta: dict
     input_gradient: np.ndarray
     z: dict
-
-
-def torch_cost(output, y, loss):
-    """C as scratchnet defines it: nn.CrossEntropyLoss on the logits, or ½‖a^[L] − onehot(y)‖² averaged."""
-    if loss == "cross-entropy":
-        return nn.CrossEntropyLoss()(output, y)
-    target = nn.functional.one_hot(y, output.shape[1]).to(output.dtype)
-    return 0.5 * ((output - target) ** 2).sum(dim=1).mean()
 
 
 def torch_gradients(net, x, y, mask=None):
@@ -70,7 +63,7 @@ def torch_gradients(net, x, y, mask=None):
             l += 1
             out.retain_grad()  # z^[l] is not a leaf: keep its .grad, which is δ^[l]
             z[l] = out
-    C = torch_cost(out, y_t, net.loss)
+    C = loss_function(net.loss)(out, y_t)
     C.backward()
     linears = model.linears()
     return TorchGradients(

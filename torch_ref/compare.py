@@ -48,8 +48,8 @@ from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.train import LOG_EVERY, build, build_schedule, evaluate, load_data, write_metrics
 from torch_ref.bridge import to_torch
-from torch_ref.model import NeuralNetwork
-from torch_ref.train import check_request, loss_function, make_optimizer, make_scheduler, test, train_step
+from torch_ref.model import NeuralNetwork, loss_function
+from torch_ref.train import check_request, make_optimizer, make_scheduler, test, train_step
 
 TOLERANCES = {  # dtype: the largest max|θ_s − θ_t| / max|θ_t| of any W^[l], b^[l], and |C_s − C_t| of any step
     "float64": {"parameters": 1e-12, "loss": 1e-12},

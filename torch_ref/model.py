@@ -67,3 +67,19 @@ class NeuralNetwork(nn.Module):
     def linears(self):
         """The Linear modules in order: linears()[l - 2] holds W^[l], b^[l]."""
         return [m for m in self.linear_relu_stack if isinstance(m, nn.Linear)]
+
+
+def quadratic_cost(pred, y):
+    """C = (1/m) Σᵢ ½‖onehot(yᵢ) − a^[L]ᵢ‖², the tutorial's quadratic cost; pred = a^[L] = σ(z^[L]).
+
+    Shapes: pred (m, n_L), y (m,) integer labels → C a 0-d tensor.
+    """
+    onehot = nn.functional.one_hot(y, pred.shape[1]).to(pred.dtype)
+    return 0.5 * ((pred - onehot) ** 2).sum(1).mean()
+
+
+def loss_function(name):
+    """The tutorial's `nn.CrossEntropyLoss()` on the logits, or the quadratic cost on σ(z^[L])."""
+    if name == "cross-entropy":
+        return nn.CrossEntropyLoss()
+    return quadratic_cost

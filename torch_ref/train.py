@@ -21,7 +21,6 @@ from dataclasses import asdict
 
 import numpy as np
 import torch
-from torch import nn
 
 from scratchnet.config import TrainConfig, build_parser, config_from_argv
 from scratchnet.console import Progress, run_cli
@@ -31,23 +30,7 @@ from scratchnet.train import LOG_EVERY, write_metrics
 from scratchnet.train import check_request as scratchnet_check_request
 from torch_ref.bridge import TORCH_DTYPES
 from torch_ref.data import dataloaders, mnist
-from torch_ref.model import NeuralNetwork
-
-
-def quadratic_cost(pred, y):
-    """C = (1/m) Σᵢ ½‖onehot(yᵢ) − a^[L]ᵢ‖², the tutorial's quadratic cost; pred = a^[L] = σ(z^[L]).
-
-    Shapes: pred (m, n_L), y (m,) integer labels → C a 0-d tensor.
-    """
-    onehot = nn.functional.one_hot(y, pred.shape[1]).to(pred.dtype)
-    return 0.5 * ((pred - onehot) ** 2).sum(1).mean()
-
-
-def loss_function(name):
-    """The tutorial's `nn.CrossEntropyLoss()` on the logits, or the quadratic cost on σ(z^[L])."""
-    if name == "cross-entropy":
-        return nn.CrossEntropyLoss()
-    return quadratic_cost
+from torch_ref.model import NeuralNetwork, loss_function
 
 
 def make_optimizer(model, cfg):
