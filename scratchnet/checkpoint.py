@@ -82,9 +82,7 @@ def resumed_config(path, given):
     """The checkpoint's TrainConfig, with the fields in `given` (flags set on the command line) replacing its own."""
     _, meta = load_checkpoint(path, meta_only=True)
     saved = {name: value for name, value in meta["config"].items() if name in TrainConfig.__dataclass_fields__}
-    cfg = TrainConfig(**{**saved, **given, "resume": path})
-    cfg.hidden, cfg.betas = tuple(cfg.hidden), tuple(cfg.betas)
-    return cfg
+    return TrainConfig(**{**saved, **given, "resume": path})
 
 
 def check_architecture(meta, cfg, path):

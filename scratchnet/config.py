@@ -50,6 +50,9 @@ class TrainConfig:
     resume: str = ""                   # checkpoint to continue from ("" : start afresh)
     recipe: str = ""                   # the preset (RECIPES) these settings started from ("" : none)
 
+    def __post_init__(self):
+        self.hidden, self.betas = tuple(self.hidden), tuple(self.betas)  # argparse and JSON give lists
+
 
 BEST = TrainConfig(epochs=20, batch_size=128, lr=1e-3, optimizer="adamw", weight_decay=1e-2, dropout=0.2,
                    schedule="onecycle", sampling="shuffle", recipe="best")
@@ -172,9 +175,7 @@ def given_flags(parser, argv):
 def config_from_args(args):
     """The TrainConfig held by parsed `args` (extra flags a caller added are ignored; no recipe applied)."""
     fields = TrainConfig.__dataclass_fields__
-    cfg = TrainConfig(**{name: getattr(args, name) for name in fields})
-    cfg.hidden, cfg.betas = tuple(cfg.hidden), tuple(cfg.betas)
-    return cfg
+    return TrainConfig(**{name: getattr(args, name) for name in fields})
 
 
 def config_from_argv(parser, argv):
@@ -185,9 +186,7 @@ def config_from_argv(parser, argv):
     if args.resume:
         raise UsageError("--recipe with --resume: a resumed run takes its settings from the checkpoint; "
                          "drop --recipe")
-    cfg = replace(RECIPES[args.recipe], **given_flags(parser, argv))
-    cfg.hidden, cfg.betas = tuple(cfg.hidden), tuple(cfg.betas)
-    return cfg
+    return replace(RECIPES[args.recipe], **given_flags(parser, argv))
 
 
 def validate(cfg):
