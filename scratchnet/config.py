@@ -189,6 +189,12 @@ def config_from_argv(parser, argv):
     return replace(RECIPES[args.recipe], **given_flags(parser, argv))
 
 
+def check_batch_size(cfg, N):
+    """The one check that needs the data: a batch cannot hold more samples than the N there are."""
+    if cfg.batch_size > N:
+        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {N} training samples")
+
+
 def validate(cfg):
     """Raise UsageError naming the first value out of range; the numbers of a run must make sense."""
     flag = {name: "--" + name.replace("_", "-") for name in TrainConfig.__dataclass_fields__}

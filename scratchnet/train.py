@@ -34,7 +34,7 @@ from scratchnet.checkpoint import (
     resumed_config,
     save_checkpoint,
 )
-from scratchnet.config import TrainConfig, build_parser, config_from_argv, given_flags, validate
+from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags, validate
 from scratchnet.console import Progress, run_cli
 from scratchnet.data import load_mnist
 from scratchnet.errors import ScratchnetError, UsageError
@@ -215,8 +215,7 @@ def main(cfg: TrainConfig):
     check_request(cfg)
     xp = xp_for_device(cfg.device)
     (x_train, y_train), (x_test, y_test) = load_data(cfg, xp)
-    if cfg.batch_size > len(x_train):
-        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(x_train)} training samples")
+    check_batch_size(cfg, len(x_train))
     if cfg.plot_samples:
         from scratchnet.plot import plot_samples
 

@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
-from scratchnet.config import TrainConfig, build_parser, config_from_argv
+from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.sampling import batches_per_epoch, minibatches
@@ -281,8 +281,7 @@ def main(cfg: TrainConfig, steps=0):
         raise UsageError(f"--steps must be ≥ 0 (0 means all epochs), got {steps}")
     check_request(cfg)
     splits = load_data(cfg, np)
-    if cfg.batch_size > len(splits[0][0]):
-        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(splits[0][0])} training samples")
+    check_batch_size(cfg, len(splits[0][0]))
     report, _ = side_by_side(cfg, splits, steps)
     if cfg.metrics_out:
         write_metrics(report, cfg.metrics_out)

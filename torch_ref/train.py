@@ -22,7 +22,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from scratchnet.config import TrainConfig, build_parser, config_from_argv
+from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
 from scratchnet.sampling import batches_per_epoch
@@ -134,8 +134,7 @@ def main(cfg: TrainConfig):
     check_request(cfg)
     training_data = mnist(cfg.data_dir, train=True, size=cfg.train_size)
     test_data = mnist(cfg.data_dir, train=False, size=cfg.test_size)
-    if cfg.batch_size > len(training_data):
-        raise UsageError(f"--batch-size {cfg.batch_size} is larger than the {len(training_data)} training samples")
+    check_batch_size(cfg, len(training_data))
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream, as in scratchnet.train
     train_dataloader, test_dataloader = dataloaders(training_data, test_data, cfg, rng)
 
