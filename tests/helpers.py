@@ -1,5 +1,8 @@
 """The comparison helper every test uses: it names the quantity and the layer when it fails."""
 
+import subprocess
+import sys
+
 import numpy as np
 
 from scratchnet.backend import to_numpy
@@ -78,3 +81,34 @@ class Block:
             raise ModuleNotFoundError(f"{{name}} is blocked in this test", name=name)
 sys.meta_path.insert(0, Block())
 """
+
+
+def run_train(*args, prelude=""):
+    """`python -m scratchnet.train ARGS` in a fresh interpreter from the repository root; with `prelude`,
+    that Python code runs first (to block an import, or to patch a step) and the CLI after it."""
+    from conftest import REPO
+
+    if prelude:
+        cli = "from scratchnet.console import run_cli\nfrom scratchnet.train import cli\nrun_cli(cli, sys.argv[1:])\n"
+        command = [sys.executable, "-c", "import sys\n" + prelude + "\n" + cli, *args]
+    else:
+        command = [sys.executable, "-m", "scratchnet.train", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def assert_same_parameters(net, model, when, rtol=1e-12, atol=1e-14):
+    """Every W^[l], b^[l] of net against the torch model's Linear layers, named with `when` on failure."""
+    for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
+        assert_close(net.W[l], linear.weight.detach().cpu().numpy(), f"W[{l}] {when}", rtol=rtol, atol=atol)
+        assert_close(net.b[l], linear.bias.detach().cpu().numpy(), f"b[{l}] {when}", rtol=rtol, atol=atol)
+
+
+def step_both(opt, torch_opt, net, model, dW, db, xp=np):
+    """One step of scratchnet's optimizer and of torch's on the same gradients (NumPy dicts keyed by l)."""
+    import torch
+
+    opt.step({l: xp.asarray(g) for l, g in dW.items()}, {l: xp.asarray(g) for l, g in db.items()})
+    for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
+        linear.weight.grad = torch.from_numpy(dW[l])
+        linear.bias.grad = torch.from_numpy(db[l])
+    torch_opt.step()

@@ -23,6 +23,7 @@ from scratchnet.config import TrainConfig
 from scratchnet.train import cli, main
 
 from conftest import REPO
+from helpers import run_train
 
 SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "--momentum", "0.9",
          "--lr", "0.05", "--epochs", "2"]  # 20 steps an epoch
@@ -46,11 +47,6 @@ run_cli(train.cli, sys.argv[1:])
 def run_python(code, *args):
     return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=600)
-
-
-def run_train(*args):
-    return subprocess.run([sys.executable, "-m", "scratchnet.train", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
 
 
 def arrays(path):

@@ -10,8 +10,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,12 +19,7 @@ from scratchnet.config import TrainConfig
 from scratchnet.data import MNIST_FILES
 from scratchnet.train import main
 
-from conftest import REPO
-
-
-def run_train(*args):
-    return subprocess.run([sys.executable, "-m", "scratchnet.train", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+from helpers import run_train
 
 
 def test_output_is_the_tutorials_line_by_line(mnist_dir, tmp_path):

@@ -21,9 +21,8 @@ from scratchnet.optim import SGD, Adam, AdamW
 from torch_ref.bridge import to_torch
 
 from conftest import network_cases
-from helpers import assert_close
+from helpers import assert_close, assert_same_parameters, step_both
 
-TOL = {"rtol": 1e-12, "atol": 1e-14}
 STEPS = 100
 EXAMPLES = max(5, settings.default.max_examples // 10)  # 100 steps each: dev 5, ci 20, thorough 200 networks
 RULES = {  # name: (scratchnet's optimizer, torch's)
@@ -41,12 +40,6 @@ def make_optimizers(rule, net, model, lr, hyper):
     else:
         settings_ = {"betas": hyper["betas"], "eps": hyper["eps"], "weight_decay": hyper["weight_decay"]}
     return ours(net, lr=lr, **settings_), theirs(model.parameters(), lr=lr, **settings_)
-
-
-def assert_same_parameters(net, model, when):
-    for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
-        assert_close(net.W[l], linear.weight.detach().numpy(), f"W[{l}] {when}", **TOL)
-        assert_close(net.b[l], linear.bias.detach().numpy(), f"b[{l}] {when}", **TOL)
 
 
 hypers = st.fixed_dictionaries({
@@ -75,11 +68,7 @@ def test_100_steps_match_torch_optim(xp, rule, case, lr, hyper):
         scale = rng.choice([0.0, 1e-6, 1.0, 100.0])
         dW = {l: scale * rng.normal(size=net.W[l].shape) for l in net.W}
         db = {l: scale * rng.normal(size=net.b[l].shape) for l in net.b}
-        opt.step({l: xp.asarray(g) for l, g in dW.items()}, {l: xp.asarray(g) for l, g in db.items()})
-        for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
-            linear.weight.grad = torch.from_numpy(dW[l])
-            linear.bias.grad = torch.from_numpy(db[l])
-        torch_opt.step()
+        step_both(opt, torch_opt, net, model, dW, db, xp)
         assert_same_parameters(net, model, f"after step {t} ({rule}, α {opt.lr}, {hyper})")
     assert opt.t == STEPS
 

@@ -8,25 +8,15 @@ paths and a missing matplotlib with a one-line error before any training.
 """
 
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from scratchnet.plot import predictions_path
 
-from conftest import REPO
-from helpers import blocking
+from helpers import blocking, run_train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def run_train(*args, prelude=""):
-    code = prelude + "from scratchnet.console import run_cli\nfrom scratchnet.train import cli\n" \
-        "run_cli(cli, sys.argv[1:])\n"
-    return subprocess.run([sys.executable, "-c", "import sys\n" + code, *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
 
 
 def png_size(path):

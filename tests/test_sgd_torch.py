@@ -18,16 +18,9 @@ from scratchnet import SGD, Network
 from torch_ref.bridge import to_torch
 
 from conftest import network_cases
-from helpers import assert_close
+from helpers import assert_same_parameters, step_both
 
-TOL = {"rtol": 1e-12, "atol": 1e-14}
 RULES = {"plain": (0.0, 0.0), "momentum": (0.9, 0.0), "weight decay": (0.0, 0.01), "both": (0.9, 0.01)}
-
-
-def assert_same_parameters(net, model, when):
-    for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
-        assert_close(net.W[l], linear.weight.detach().numpy(), f"W[{l}] {when}", **TOL)
-        assert_close(net.b[l], linear.bias.detach().numpy(), f"b[{l}] {when}", **TOL)
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -43,11 +36,7 @@ def test_steps_match_torch_sgd(xp, rule, case, lr, steps):
     for t in range(1, steps + 1):
         dW = {l: rng.normal(size=net.W[l].shape) for l in net.W}
         db = {l: rng.normal(size=net.b[l].shape) for l in net.b}
-        opt.step({l: xp.asarray(g) for l, g in dW.items()}, {l: xp.asarray(g) for l, g in db.items()})
-        for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
-            linear.weight.grad = torch.from_numpy(dW[l])
-            linear.bias.grad = torch.from_numpy(db[l])
-        torch_opt.step()
+        step_both(opt, torch_opt, net, model, dW, db, xp)
         assert_same_parameters(net, model, f"after step {t} ({rule}, lr {lr})")
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from scratchnet.backend import to_numpy
 from torch_ref.bridge import TORCH_DTYPES, to_torch
@@ -52,17 +51,7 @@ def torch_gradients(net, x, y, mask=None):
     y_t = torch.as_tensor(to_numpy(y)).long()
     r = {l: torch.tensor(to_numpy(r_l), dtype=dtype) for l, r_l in (mask or {}).items()}
     z = {}
-    l = 1
-    out = model.flatten(x_t)
-    for module in model.linear_relu_stack:
-        if isinstance(module, nn.Dropout):
-            out = out * r[l] / (1 - model.dropout) if r else out  # the given mask; none when evaluating
-        else:
-            out = module(out)
-        if isinstance(module, nn.Linear):
-            l += 1
-            out.retain_grad()  # z^[l] is not a leaf: keep its .grad, which is δ^[l]
-            z[l] = out
+    out = model(x_t, masks=r, z=z)  # r = {} without dropout: every nn.Dropout passes its input on
     C = loss_function(net.loss)(out, y_t)
     C.backward()
     linears = model.linears()

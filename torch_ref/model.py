@@ -48,20 +48,28 @@ class NeuralNetwork(nn.Module):
         self.flatten = nn.Flatten()
         self.linear_relu_stack = nn.Sequential(*layers)
 
-    def forward(self, x, masks=None):
-        """The logits (or σ(z^[L])) for x. masks: {l: r^[l]}, tensors of 0 and 1 of shape (m, n_l), one per hidden
-        layer l = 2..L−1: each nn.Dropout then multiplies by r^[l]/(1 − p) instead of drawing its own mask."""
+    def forward(self, x, masks=None, z=None):
+        """The logits (or σ(z^[L])) for x.
+
+        masks: {l: r^[l]}, tensors of 0 and 1 of shape (m, n_l), one per hidden layer l = 2..L−1: each nn.Dropout
+            then multiplies by r^[l]/(1 − p) instead of drawing its own mask ({} : no dropout, as in evaluation).
+        z: a dict to fill with each z^[l], the Linear outputs, kept for autograd (retain_grad), so that after
+            backward z[l].grad is δ^[l]: what torch_ref.autograd compares with scratchnet.
+        """
         x = self.flatten(x)
-        if masks is None:
+        if masks is None and z is None:
             return self.linear_relu_stack(x)
         l = 1  # x is the output of layer l
         for module in self.linear_relu_stack:
             if isinstance(module, nn.Dropout):
-                x = x * masks[l] / (1 - self.dropout)  # the given mask in place of nn.Dropout's own
+                x = x * masks[l] / (1 - self.dropout) if masks else x  # the given mask in place of nn.Dropout's own
             else:
                 x = module(x)
             if isinstance(module, nn.Linear):
                 l += 1
+                if z is not None:
+                    x.retain_grad()  # z^[l] is not a leaf: keep its .grad, which is δ^[l]
+                    z[l] = x
         return x
 
     def linears(self):
