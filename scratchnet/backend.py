@@ -8,6 +8,8 @@ Arrays carry their device with them, so the engine never asks a global flag. It 
 only where it creates arrays or calls ufuncs; operators (@ * + .T .sum) need no xp at all.
 """
 
+import ctypes
+
 import numpy
 
 from scratchnet.errors import UsageError
@@ -23,6 +25,51 @@ def get_xp(*arrays):
     if cupy is None:
         return numpy
     return cupy.get_array_module(*arrays)
+
+
+class Cublas:
+    """cuBLAS's gemm and cublasSetStream through ctypes, on CuPy's own handle: the cheapest GEMM call from Python.
+
+    CuPy's bindings refuse to run inside a CUDA-graph stream capture (its cublasSetStream wrapper raises
+    NotImplementedError), although cuBLAS itself can be captured; this calls the library CuPy loaded, directly.
+    """
+
+    OP_N, OP_T = 0, 1  # cublasOperation_t
+
+    def __init__(self):
+        from cupy_backends.cuda.libs import cublas  # noqa: F401  (loads libcublas into this process)
+
+        with open("/proc/self/maps") as maps:
+            path = next(line.split()[-1] for line in maps if "/libcublas.so" in line)
+        lib = ctypes.CDLL(path)
+        self._set_stream = lib.cublasSetStream_v2
+        self._set_stream.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self._gemm = {}
+        for dtype, name in ((numpy.float32, "cublasSgemm_v2"), (numpy.float64, "cublasDgemm_v2")):
+            gemm = getattr(lib, name)
+            gemm.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+            self._gemm[numpy.dtype(dtype)] = (gemm, numpy.ones(1, dtype), numpy.zeros(1, dtype))
+
+    def gemm(self, dtype, op_a, op_b, m, n, k, A, lda, B, ldb, C, ldc):
+        """C = op(A) op(B) in column-major terms (cuBLAS's), α = 1, β = 0, on CuPy's current stream."""
+        handle = cupy.cuda.device.get_cublas_handle()
+        self._set_stream(handle, cupy.cuda.get_current_stream().ptr)
+        gemm, one, zero = self._gemm[dtype]
+        status = gemm(handle, op_a, op_b, m, n, k, one.ctypes.data, A, lda, B, ldb, zero.ctypes.data, C, ldc)
+        if status != 0:
+            raise RuntimeError(f"cuBLAS gemm failed with status {status}")
+
+
+_cublas = []
+
+
+def cublas():
+    """The one Cublas of this process, made on first use (it needs a GPU)."""
+    if not _cublas:
+        _cublas.append(Cublas())
+    return _cublas[0]
 
 
 def gpu_problem():

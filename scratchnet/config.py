@@ -15,6 +15,7 @@ from scratchnet.sampling import SAMPLING
 from scratchnet.schedules import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+STEPS = ("auto", "reference", "fused")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class TrainConfig:
     seed: int = 0                      # seeds the initial W, b, the batch sampler and the dropout masks
     sampling: str = "sequential"       # minibatch scheme (scratchnet.sampling)
     device: str = "cpu"                # where the arrays live
+    step: str = "auto"                 # the training step: reference, fused, or auto (fused on cuda when it can)
     data_dir: str = "data"             # holds MNIST/raw/, fetched there when missing
     train_size: int = 0                # N, use the first N training samples (0: all 60000)
     test_size: int = 0                 # use the first N test samples (0: all 10000)
@@ -120,6 +122,11 @@ def build_parser(prog, description):
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=d.device,
                    help=f"where arrays live: cpu (NumPy), cuda (CuPy, pip install 'scratchnet[gpu]'), or auto "
                         f"(cuda when CuPy sees a GPU, else cpu) (default {d.device})")
+    p.add_argument("--step", choices=STEPS, default=d.step,
+                   help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
+                        "read), fused (scratchnet.fused: the same equations on preallocated arrays, one CUDA "
+                        "kernel each on a GPU; ReLU, cross-entropy and plain SGD only), or auto: fused on cuda "
+                        f"when the model allows, else reference (default {d.step}; scratchnet.train only)")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
     p.add_argument("--train-size", type=int, default=d.train_size, metavar="N",

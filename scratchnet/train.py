@@ -24,7 +24,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from scratchnet.backend import xp_for_device
+from scratchnet.backend import get_xp, xp_for_device
 from scratchnet.checkpoint import (
     RunState,
     check_architecture,
@@ -35,10 +35,11 @@ from scratchnet.checkpoint import (
     save_checkpoint,
 )
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags, validate
-from scratchnet.console import Progress, run_cli
+from scratchnet.console import Progress, info, run_cli
 from scratchnet.data import load_mnist
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write, check_writable
+from scratchnet.fused import FusedStep, fused_problem
 from scratchnet.network import Network
 from scratchnet.optim import SGD, Adam, AdamW
 from scratchnet.sampling import batches_per_epoch, minibatches
@@ -129,33 +130,80 @@ def train_step(net, opt, x, y):
     return C
 
 
-def train_epoch(net, opt, schedule, x, y, cfg, rng, state, progress, interrupt):
+def make_step(cfg, net, opt, xp):
+    """The FusedStep (scratchnet.fused) when cfg.step is "fused", or "auto" on a GPU where the model allows it.
+
+    None otherwise: the loop then calls train_step, the reference engine.
+    """
+    problem = fused_problem(net, opt)
+    if cfg.step == "fused" and problem:
+        raise UsageError(f"--step fused: {problem}; use --step reference")
+    if cfg.step == "fused" or (cfg.step == "auto" and xp is not np and problem is None):
+        fused = FusedStep(net, opt, cfg.batch_size)
+        if xp is not np:
+            fused.capture()  # on a GPU, every full batch replays one CUDA graph
+        info(f"training step: fused (scratchnet.fused){', in a CUDA graph' if xp is not np else ''}")
+        return fused
+    return None
+
+
+def on_device(batches, xp):
+    """The epoch's batches, with every index array copied to the device in one transfer (slices stay slices)."""
+    batches = list(batches)
+    if xp is np or all(isinstance(idx, slice) for idx in batches):
+        return batches
+    flat, start, moved = xp.asarray(np.concatenate(batches)), 0, []
+    for idx in batches:
+        moved.append(flat[start:start + len(idx)])
+        start += len(idx)
+    return moved
+
+
+def train_epoch(net, opt, fused, schedule, x, y, cfg, rng, state, progress, interrupt):
     """Minibatch SGD over (x, y) from step state.step of the epoch on; prints the loss every 100 batches.
 
     Under a schedule, the learning rate is set to α_t before each step, t = opt.t the steps taken so far.
     `state` (a RunState) advances with every step, so that a checkpoint can be written after any of them.
+    With the fused step, the device records a divergence and the host reads it only where it must wait for
+    the device anyway: at each printed loss, checkpoint and interruption, and at the end of the epoch.
     """
     N = len(x)
-    for batch, idx in enumerate(minibatches(N, cfg.batch_size, cfg.sampling, rng)):
+    first_batch, steps_before = state.step, fused.steps if fused else 0
+
+    def diverged(batch, what):
+        saved = cfg.save if cfg.save and os.path.exists(cfg.save) else "none yet"
+        return DivergenceError(f"epoch {state.epoch + 1}, step {batch}: {what}; the learning rate may be too "
+                               f"high (--lr {cfg.lr:g}); last good checkpoint: {saved}")
+
+    def check_fused():
+        bad = fused.first_bad_step() if fused else None
+        if bad:
+            raise diverged(first_batch + bad - steps_before, "the loss became NaN or infinite; the fused step "
+                                                             "kept the parameters of the step before")
+
+    batches = on_device(minibatches(N, cfg.batch_size, cfg.sampling, rng), get_xp(x))
+    for batch, idx in enumerate(batches):
         if batch < state.step:
             continue  # done before the checkpoint this run resumed from; the sampler still draws it
         if schedule is not None:
             opt.lr = schedule.lr_at(opt.t)
         try:
-            C = train_step(net, opt, x[idx], y[idx])
+            C = fused.step(x[idx], y[idx]) if fused else train_step(net, opt, x[idx], y[idx])
         except DivergenceError as e:
-            saved = cfg.save if cfg.save and os.path.exists(cfg.save) else "none yet"
-            raise DivergenceError(f"epoch {state.epoch + 1}, step {batch + 1}: {e}; the learning rate may be too "
-                                  f"high (--lr {cfg.lr:g}); last good checkpoint: {saved}") from None
+            raise diverged(batch + 1, str(e)) from None
         state.loss_sum = state.loss_sum + C
         state.step = batch + 1
         if batch % LOG_EVERY == 0:
+            check_fused()
             progress.print(f"loss: {float(C):>7f}  [{batch * cfg.batch_size:>5d}/{N:>5d}]")
         progress.update(batch + 1)
         if cfg.save_every and state.step % cfg.save_every == 0:
+            check_fused()
             save_checkpoint(cfg.save, net, opt, cfg, state)
         if interrupt.requested:
+            check_fused()
             raise_interrupted(net, opt, cfg, state)
+    check_fused()
     return float(state.loss_sum) / state.step
 
 
@@ -224,6 +272,7 @@ def main(cfg: TrainConfig):
     schedule = build_schedule(cfg, batches_per_epoch(len(x_train), cfg.batch_size))
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream
     state = start_or_resume(cfg, net, opt, rng)
+    fused = make_step(cfg, net, opt, xp)
     metrics = {"config": asdict(cfg), "engine": "scratchnet", "epochs": state.metrics}
     # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
     with InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -232,7 +281,7 @@ def main(cfg: TrainConfig):
             progress = Progress(batches_per_epoch(len(x_train), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
             rng.bit_generator.state = state.sampler_state  # the epoch's batches, as first drawn
             start = time.perf_counter()
-            train_loss = train_epoch(net, opt, schedule, x_train, y_train, cfg, rng, state, progress, interrupt)
+            train_loss = train_epoch(net, opt, fused, schedule, x_train, y_train, cfg, rng, state, progress, interrupt)
             seconds = time.perf_counter() - start
             progress.close()
             accuracy, test_loss = evaluate(net, x_test, y_test, cfg.batch_size)

@@ -118,6 +118,8 @@ def check_request(cfg):
     scratchnet.train's checks before any work."""
     if cfg.plot_samples:
         raise UsageError("--plot-samples is python -m scratchnet.train's; torch_ref does not draw samples")
+    if cfg.step != "auto":
+        raise UsageError("--step is python -m scratchnet.train's; torch_ref has one training step")
     if cfg.device == "auto":
         raise UsageError("--device auto is python -m scratchnet.train's; give torch_ref --device cpu or cuda")
     if cfg.save or cfg.save_every or cfg.resume:

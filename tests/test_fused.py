@@ -1,0 +1,232 @@
+"""The fused step (scratchnet.fused) against the reference engine it must equal, on NumPy and on CuPy.
+
+The reference (Network.forward, cost, backward and SGD.step) is checked against torch and central
+differences elsewhere; here the fused step must take the same steps: the same C and the same W^[l], b^[l]
+after each (float64 to 1e-10; float32 to its parity tolerance), for any ReLU network, batch sizes up to the
+one it was built for (the epoch's last, partial batch), and an α that a schedule moves between steps. On a
+GPU the same tests run its CUDA kernels and its direct cuBLAS calls. Then what differs by design: a
+divergence is recorded on the device and the update skipped; the train loop reads it when it prints.
+
+    python -m pytest tests/test_fused.py
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scratchnet import SGD, Adam, Network
+from scratchnet.backend import to_numpy
+from scratchnet.checkpoint import load_checkpoint
+from scratchnet.errors import UsageError
+from scratchnet.fused import FusedStep, fused_problem, matmul_into
+from scratchnet.train import train_step
+
+from conftest import REPO, NetworkCase, network_cases
+from helpers import TOLERANCE, assert_close, run_train
+
+RELU_CE = {"activations": ("relu",), "losses": ("cross-entropy",)}
+
+
+def twins(case, xp, lr):
+    """The same network twice (reference, fused), each with its plain SGD; the fused one built for case.m."""
+    ref, x, y = case.build(xp)
+    fast, _, _ = case.build(xp)
+    opt_ref, opt_fast = SGD(ref, lr=lr), SGD(fast, lr=lr)
+    return ref, opt_ref, fast, opt_fast, FusedStep(fast, opt_fast, max_batch=case.m), x, y
+
+
+def assert_same_network(fast, ref, when, rtol, atol):
+    for l in ref.W:
+        assert_close(fast.W[l], ref.W[l], f"W[{l}] {when}", rtol=rtol, atol=atol)
+        assert_close(fast.b[l], ref.b[l], f"b[{l}] {when}", rtol=rtol, atol=atol)
+
+
+@given(case=network_cases(layers=(2, 5), max_width=24, max_batch=48, **RELU_CE),
+       lrs=st.lists(st.floats(1e-3, 0.5), min_size=1, max_size=4), data=st.data())
+def test_fused_steps_equal_the_reference(xp, case, lrs, data):
+    """Each step: C, then every W^[l], b^[l], as the reference computes them; α changes between steps."""
+    ref, opt_ref, fast, opt_fast, fused, x, y = twins(case, xp, lrs[0])
+    for t, lr in enumerate(lrs, start=1):
+        rows = slice(0, data.draw(st.integers(1, case.m), label=f"batch size of step {t}"))
+        opt_ref.lr = opt_fast.lr = lr
+        C_ref = train_step(ref, opt_ref, x[rows], y[rows])
+        C_fast = fused.step(x[rows], y[rows])
+        assert_close(C_fast, C_ref, f"C at step {t}", rtol=1e-12, atol=1e-15)
+        assert_same_network(fast, ref, f"after step {t}", rtol=1e-10, atol=1e-13)
+    assert opt_fast.t == opt_ref.t == len(lrs) and fused.first_bad_step() is None
+
+
+def test_float32_tutorial_model_stays_with_the_reference(xp):
+    """784-512-512-10, float32, 30 steps of batch 64: the α folded into δ^[L] only moves the rounding."""
+    case = NetworkCase([784, 512, 512, 10], "relu", "cross-entropy", "float32", m=64, seed=0, x_scale=1.0)
+    ref, opt_ref, fast, opt_fast, fused, _, _ = twins(case, xp, 0.05)
+    rng = np.random.default_rng(0)
+    for t in range(30):
+        x = xp.asarray(rng.random((64, 784), dtype=np.float32))
+        y = xp.asarray(rng.integers(0, 10, 64))
+        assert_close(fused.step(x, y), train_step(ref, opt_ref, x, y), f"C at step {t}", **TOLERANCE["float32"])
+    assert_same_network(fast, ref, "after 30 steps", **TOLERANCE["float32"])
+
+
+def test_the_parameters_are_views_of_one_flat_buffer(xp):
+    net = Network([6, 5, 3], seed=2, xp=xp)
+    W2 = net.W[2].copy()
+    fused = FusedStep(net, SGD(net, lr=0.1), max_batch=4)
+    assert_close(net.W[2], W2, "W[2] kept its values when it moved into θ", rtol=0)
+    fused.step(xp.ones((4, 6), dtype=np.float32), xp.asarray(np.array([0, 1, 2, 0])))
+    assert not np.array_equal(to_numpy(net.W[2]), to_numpy(W2)), "the step moved W[2]"
+    assert_close(fused.theta[:30], net.W[2].ravel(), "θ holds W[2] first", rtol=0)
+    assert_close(fused.theta[30:35], net.b[2], "then b[2]", rtol=0)
+
+
+def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
+    """C becomes NaN at step 3: first_bad_step says 3, and no later step changes W or b."""
+    net = Network([5, 4, 3], dtype="float64", seed=0, xp=xp)
+    fused = FusedStep(net, SGD(net, lr=0.1), max_batch=8)
+    rng = np.random.default_rng(1)
+    good = [xp.asarray(rng.normal(size=(8, 5))) for _ in range(4)]
+    y = xp.asarray(rng.integers(0, 3, 8))
+    fused.step(good[0], y)
+    fused.step(good[1], y)
+    W_before = {l: net.W[l].copy() for l in net.W}
+    bad = good[2].copy()
+    bad[3, 1] = np.nan
+    assert np.isnan(float(fused.step(bad, y)))
+    fused.step(good[3], y)
+    assert fused.first_bad_step() == 3 and fused.steps == 4
+    for l in net.W:
+        assert_close(net.W[l], W_before[l], f"W[{l}] after the bad step", rtol=0)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda net, x, y: (net, np.ones((9, 4)), y), "built for a larger batch"),
+    (lambda net, x, y: (net.W.__setitem__(2, net.W[2].copy()) or net, x, y), "other parameter arrays"),
+    (lambda net, x, y: (net, x, y.astype(np.int32)), "labels must be int64"),
+])
+def test_misuse_is_refused(change, message):
+    net = Network([4, 3], dtype="float64")
+    fused = FusedStep(net, SGD(net, lr=0.1), max_batch=8)
+    net, x, y = change(net, np.ones((8, 4)), np.zeros(8, dtype=np.int64))
+    with pytest.raises(UsageError, match=message):
+        fused.step(x, y)
+
+
+def test_a_cuda_graph_needs_a_gpu():
+    net = Network([4, 3])
+    with pytest.raises(UsageError, match="a CUDA graph needs the network on a GPU"):
+        FusedStep(net, SGD(net, lr=0.1), max_batch=4).capture()
+
+
+@pytest.mark.parametrize("build,problem", [
+    (lambda: (Network([4, 3, 2], loss="quadratic"), None), "cross-entropy"),
+    (lambda: (Network([4, 3, 2], activation="tanh"), None), "ReLU in every hidden layer"),
+    (lambda: (Network([4, 3, 2], dropout=0.5), None), "no dropout"),
+    (lambda: (Network([4, 3, 2]), "momentum"), "plain SGD"),
+    (lambda: (Network([4, 3, 2]), "adam"), "plain SGD"),
+])
+def test_models_it_cannot_compute_are_refused(build, problem):
+    net, kind = build()
+    opt = {None: SGD(net, lr=0.1), "momentum": SGD(net, lr=0.1, momentum=0.9), "adam": Adam(net, lr=0.1)}[kind]
+    assert problem in fused_problem(net, opt)
+    with pytest.raises(UsageError, match=problem):
+        FusedStep(net, opt, max_batch=4)
+
+
+@pytest.mark.parametrize("a_t,b_t", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("M,K,N", [(5, 7, 3), (1, 4, 6), (6, 1, 1), (64, 784, 512)])
+def test_matmul_into_equals_matmul(xp, a_t, b_t, M, K, N):
+    """Every layout the step uses (a C-contiguous array or a transpose of one), on CuPy through cuBLAS."""
+    rng = np.random.default_rng(M * K * N)
+    a_host, b_host = rng.normal(size=(K, M) if a_t else (M, K)), rng.normal(size=(N, K) if b_t else (K, N))
+    a, b = xp.asarray(a_host), xp.asarray(b_host)
+    a, b = (a.T if a_t else a), (b.T if b_t else b)
+    out = xp.empty((M, N))
+    matmul_into(a, b, out)
+    expected = (a_host.T if a_t else a_host) @ (b_host.T if b_t else b_host)
+    assert_close(out, expected, f"{'aᵀ' if a_t else 'a'} @ {'bᵀ' if b_t else 'b'}", rtol=1e-12, atol=1e-12)
+
+
+# --- the training loop's fused path (on the CPU here; tests/test_gpu.py runs it on cuda) ---
+
+SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "--lr", "0.05"]  # 20 steps an epoch
+
+
+def test_cli_fused_trains_like_the_reference(mnist_dir, tmp_path):
+    runs = {}
+    for step in ("reference", "fused"):
+        out = tmp_path / f"{step}.json"
+        done = run_train(*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", step, "--metrics-out", str(out))
+        assert done.returncode == 0, done.stderr
+        runs[step] = (done.stdout, json.loads(out.read_text())["epochs"])
+    (out_ref, m_ref), (out_fast, m_fast) = runs["reference"], runs["fused"]
+    assert out_ref == out_fast  # the tutorial's lines, to the digits it prints
+    for e_ref, e_fast in zip(m_ref, m_fast, strict=True):
+        assert e_fast["test_accuracy"] == e_ref["test_accuracy"]
+        assert abs(e_fast["train_loss"] - e_ref["train_loss"]) <= 1e-5
+
+
+def test_cli_fused_divergence_is_one_line_with_the_step(mnist_dir, tmp_path):
+    ckpt = tmp_path / "c.npz"
+    done = run_train("--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", "--epochs", "1",
+                     "--lr", "1000", "--step", "fused", "--save", str(ckpt), "--save-every", "2")
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr and line.startswith("error: epoch 1, step ")
+    assert "the loss became NaN or infinite; the fused step kept the parameters of the step before" in line
+    step = int(line.split("step ")[1].split(":")[0])
+    good, meta = load_checkpoint(str(ckpt))
+    assert meta["state"]["step"] == (step - 1) // 2 * 2  # the last save before the bad step
+    assert all(np.isfinite(a).all() for a in good.values())
+
+
+INTERRUPT_FUSED_AT = """
+import os, signal, sys
+import scratchnet.fused as fused
+from scratchnet.console import run_cli
+from scratchnet.train import cli
+real_step, count = fused.FusedStep.step, [0]
+def step_then_interrupt(self, x, y):
+    C = real_step(self, x, y)
+    count[0] += 1
+    if count[0] == {at}:
+        os.kill(os.getpid(), signal.SIGINT)
+    return C
+fused.FusedStep.step = step_then_interrupt
+run_cli(cli, sys.argv[1:])
+"""
+
+
+def test_cli_fused_interrupted_and_resumed_equals_uninterrupted(mnist_dir, tmp_path):
+    flags = [*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", "fused", "--sampling", "shuffle"]
+    assert run_train(*flags, "--save", str(tmp_path / "alone.npz")).returncode == 0
+    broken = tmp_path / "broken.npz"
+    done = subprocess.run([sys.executable, "-c", INTERRUPT_FUSED_AT.format(at=27), *flags, "--save", str(broken)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 130 and "after step 7" in done.stderr, done.stderr
+    assert run_train("--resume", str(broken)).returncode == 0
+    expected, got = load_checkpoint(str(tmp_path / "alone.npz"))[0], load_checkpoint(str(broken))[0]
+    assert sorted(expected) == sorted(got)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--step", "fused", "--optimizer", "adam"], "--step fused: the fused step needs plain SGD"),
+    (["--step", "fused", "--activation", "tanh"], "--step fused: the fused step needs ReLU"),
+])
+def test_cli_fused_refuses_a_model_it_cannot_compute(flags, message, mnist_dir):
+    done = run_train(*SMALL, "--data-dir", mnist_dir, *flags)
+    assert done.returncode == 2 and done.stderr.strip().endswith("use --step reference"), done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_torch_ref_refuses_step(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "torch_ref.train", "--step", "fused"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2 and "--step is python -m scratchnet.train's" in done.stderr, done.stderr
