@@ -21,7 +21,15 @@ import time
 import numpy as np
 import torch
 
-from benchmarks.contenders import CONTENDERS, GPU_CONTENDERS, GemmFloor, Scratchnet, TorchEager, Work
+from benchmarks.contenders import (
+    CONTENDERS,
+    GPU_CONTENDERS,
+    GemmFloor,
+    Scratchnet,
+    ScratchnetFused,
+    TorchEager,
+    Work,
+)
 from benchmarks.machine import kernel_line, machine_info
 from benchmarks.memory import peak_memory_mib
 from scratchnet.backend import xp_for_device
@@ -56,9 +64,26 @@ def interleaved(contenders, steps, repeats):
     return seconds
 
 
-def main_comparison(work, contenders_by_name, steps, repeats):
+def build_contenders(classes, work, failed):
+    """Each contender on `work`; one that cannot be built here (a CUDA graph the driver refuses, say) is left
+    out, with its reason in `failed`, instead of ending the whole benchmark."""
+    contenders = []
+    for cls in classes:
+        try:
+            contender = cls(work)
+            contender.steps(2)  # a contender that fails fails here, before any timing
+            contender.reset()
+            contender.sync()
+            contenders.append(contender)
+        except Exception as e:  # report it in the results: a benchmark of the others still means something
+            failed[cls.name] = f"{type(e).__name__}: {e}"
+            info(f"  {cls.name}: left out ({failed[cls.name]})")
+    return contenders
+
+
+def main_comparison(work, contenders_by_name, steps, repeats, failed):
     """Table rows for the contenders: seconds/epoch, samples/s, memory, ratios, accuracy."""
-    contenders = [cls(work) for cls in contenders_by_name.values()]
+    contenders = build_contenders(contenders_by_name.values(), work, failed)
     seconds = interleaved(contenders, steps, repeats)
     per_epoch = {name: statistics.median(s) * work.batches_per_epoch / steps for name, s in seconds.items()}
     floor = per_epoch.get("GEMM floor")
@@ -89,14 +114,14 @@ def step_breakdown(work, steps, repeats):
             for name, s in spent.items()}
 
 
-def sweep(data, data_dir, device, batch_sizes, widths, repeats, budget_s):
+def sweep(data, data_dir, device, batch_sizes, widths, repeats, budget_s, failed):
     """Seconds per epoch for each engine (and, on the CPU, the floor) as batch size, then width, grow."""
     points = [("batch_size", m, 512, m) for m in batch_sizes] + [("width", w, w, 64) for w in widths]
     results = {"batch_size": [], "width": []}
     (x_train, y_train), (x_test, y_test) = data
     for axis, value, width, m in points:
         work = Work(x_train, y_train, x_test, y_test, [784, width, width, 10], m, data_dir=data_dir, device=device)
-        contenders = [cls(work) for cls in sweep_contenders(device)]
+        contenders = build_contenders(sweep_contenders(device), work, failed)
         scratch = next(c for c in contenders if c.name == "scratchnet")
         start = time.perf_counter()
         scratch.steps(3)
@@ -114,7 +139,7 @@ def sweep(data, data_dir, device, batch_sizes, widths, repeats, budget_s):
 def sweep_contenders(device):
     if device == "cuda":
         return list(GPU_CONTENDERS.values())
-    return [TorchEager, Scratchnet, GemmFloor]
+    return [TorchEager, Scratchnet, ScratchnetFused, GemmFloor]
 
 
 def _figure(value, digits):
@@ -137,13 +162,16 @@ def markdown(results):
             lines.append(f"| {name} | {p['forward']:.0f} | {p['backward']:.0f} | {p['update']:.0f} | "
                          f"{sum(p.values()):.0f} |")
     for axis, label in (("batch_size", "batch size (hidden 512)"), ("width", "hidden width (batch 64)")):
-        names = [n for n in results["sweep"][axis][0] if n not in ("value", "steps_timed")]
+        names = list(dict.fromkeys(n for r in results["sweep"][axis] for n in r if n not in ("value", "steps_timed")))
+        ours = [n for n in names if n.startswith("scratchnet")]
         lines += ["", f"### Seconds per epoch by {label}", "",
-                  "| value | " + " | ".join(names) + " | scratchnet ÷ torch eager |",
-                  "|---:|" + "---:|" * (len(names) + 1)]
+                  "| value | " + " | ".join(names) + " | " + " | ".join(f"{n} ÷ torch eager" for n in ours) + " |",
+                  "|---:|" + "---:|" * (len(names) + len(ours))]
         for r in results["sweep"][axis]:
-            lines.append(f"| {r['value']} | " + " | ".join(f"{r[n]:.3g}" for n in names) +
-                         f" | {r['scratchnet'] / r['torch eager']:.2f} |")
+            lines.append(f"| {r['value']} | " + " | ".join(f"{r[n]:.3g}" if n in r else "—" for n in names) + " | " +
+                         " | ".join(f"{r[n] / r['torch eager']:.2f}" if n in r else "—" for n in ours) + " |")
+    for name, reason in results.get("left_out", {}).items():
+        lines += ["", f"Left out: {name}: {reason}"]
     lines += ["", kernel_line(results["machine"])]
     return "\n".join(lines)
 
@@ -163,8 +191,10 @@ def plot(results, out):
     for ax, axis, label in ((axes[1], "batch_size", "batch size (hidden 512)"),
                             (axes[2], "width", "hidden width (batch 64)")):
         rows = results["sweep"][axis]
-        for i, name in enumerate(n for n in rows[0] if n not in ("value", "steps_timed")):
-            ax.loglog([r["value"] for r in rows], [r[name] for r in rows], "o-", color=f"C{i + 1}", label=name)
+        names = dict.fromkeys(n for r in rows for n in r if n not in ("value", "steps_timed"))
+        for i, name in enumerate(names):
+            ax.loglog([r["value"] for r in rows if name in r], [r[name] for r in rows if name in r], "o-",
+                      color=f"C{i + 1}", label=name)
         ax.set(xlabel=label, ylabel="seconds per epoch", title=f"Cost as the {label.split(' (')[0]} grows")
         ax.grid(alpha=0.3, which="both")
         ax.legend()
@@ -214,7 +244,8 @@ def main(argv=None):
     info(f"main comparison: {len(contenders)} contenders × {args.repeats} repeats × {steps} steps")
     results = {"machine": machine, "device": args.device, "repeats": args.repeats, "steps_per_repeat": steps,
                "work": "784-512-512-10, float32, batch 64, SGD lr 1e-3", "quick": args.quick}
-    results["main"] = main_comparison(work, contenders, steps, args.repeats)
+    results["left_out"] = {}
+    results["main"] = main_comparison(work, contenders, steps, args.repeats, results["left_out"])
     if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
         results["breakdown"] = step_breakdown(work, 100 if args.quick else 300, args.repeats)
     if args.device == "cuda":
@@ -225,7 +256,7 @@ def main(argv=None):
         widths = (128, 1024) if args.quick else (128, 512, 1024, 2048, 4096)
     info("sweep: time per epoch by batch size and by width")
     results["sweep"] = sweep(data, args.data_dir, args.device, batch_sizes, widths, args.repeats,
-                             budget_s=0.05 if args.quick else 0.5)
+                             budget_s=0.05 if args.quick else 0.5, failed=results["left_out"])
     table = markdown(results)
     print(table)
     with atomic_write(os.path.join(args.out, "results.json"), "w") as f:

@@ -5,6 +5,7 @@ Skipped, not failed, without CuPy and a CUDA device (marker `gpu`). On the GPU m
     PYTHONPATH=. python3 -m pytest -m gpu tests/          # or: bash benchmarks/gpu_check.sh
 """
 
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from scratchnet import SGD, Network
+from scratchnet.fused import FusedStep
 from scratchnet.train import train_step
 
 from conftest import REPO, _cupy_or_skip
@@ -48,9 +50,10 @@ def test_cupy_gradients_equal_numpys(cupy, sizes, activation, loss):
     assert_close(dx_c, dx_n, "input gradient", rtol=1e-10, atol=1e-14)
 
 
-def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir):
+@pytest.mark.parametrize("step", ["reference", "fused"])
+def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir, step):
     """200 steps of the tutorial's model from identical weights on identical batches: within compare's
-    float32 tolerances of torch CUDA eager."""
+    float32 tolerances of torch CUDA eager, for the reference step and for the fused one."""
     torch = pytest.importorskip("torch")
     from scratchnet.config import TrainConfig
     from scratchnet.train import load_data
@@ -62,12 +65,13 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir):
     net = Network([784, 512, 512, 10], seed=0, xp=cupy)
     model = to_torch(net, device="cuda")
     opt, optimizer = SGD(net, lr=1e-3), torch.optim.SGD(model.parameters(), lr=1e-3)
+    fused = FusedStep(net, opt, 64) if step == "fused" else None
     x_t, y_t = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
     loss_fn = torch.nn.CrossEntropyLoss()
     tol = tolerance_for("float32", 200)
     for step in range(200):
         rows = slice(64 * step, 64 * (step + 1))
-        C_s = float(train_step(net, opt, x[rows], y[rows]))
+        C_s = float(fused.step(x[rows], y[rows]) if fused else train_step(net, opt, x[rows], y[rows]))
         C_t = float(torch_train_step(model, loss_fn, optimizer, x_t[rows], y_t[rows]))
         assert abs(C_s - C_t) <= tol["loss"], f"step {step}: {C_s} vs {C_t}"
     for l, linear in zip(range(2, 5), model.linears(), strict=True):
@@ -75,9 +79,91 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir):
         assert_close(cupy.asnumpy(net.W[l]), W_t, f"W[{l}]", rtol=0, atol=tol["parameters"] * np.abs(W_t).max())
 
 
-def test_train_cli_runs_on_cuda(cupy, mnist_dir):
-    done = subprocess.run([sys.executable, "-m", "scratchnet.train", "--device", "cuda", "--epochs", "1",
-                           "--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "1000"],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.endswith("Done!\n") and " Accuracy: " in done.stdout
+def test_train_cli_on_cuda_prints_what_the_cpu_prints(cupy, mnist_dir):
+    """--step auto is the fused step on cuda; it prints the reference's lines and the CPU's: the same lines, losses
+    to 1e-4 (float32 sums in another order), accuracy to one test sample in 1000."""
+    outputs = {}
+    for device, step in (("cpu", "reference"), ("cuda", "reference"), ("cuda", "auto")):
+        done = subprocess.run([sys.executable, "-m", "scratchnet.train", "--device", device, "--step", step,
+                               "--epochs", "1", "--data-dir", mnist_dir, "--train-size", "6400",
+                               "--test-size", "1000", "--lr", "0.05"],
+                              cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert ("training step: fused" in done.stderr) == (step == "auto")
+        outputs[device, step] = done.stdout
+    assert outputs["cuda", "auto"].endswith("Done!\n") and " Accuracy: " in outputs["cuda", "auto"]
+    expected = outputs["cpu", "reference"]
+    for key in (("cuda", "reference"), ("cuda", "auto")):
+        assert NUMBER.sub("#", outputs[key]) == NUMBER.sub("#", expected), key
+        losses = [float(v) for v in LOSS.findall(outputs[key])]
+        assert np.allclose(losses, [float(v) for v in LOSS.findall(expected)], rtol=1e-4), key
+        accuracy = float(ACCURACY.search(outputs[key])[1])
+        assert abs(accuracy - float(ACCURACY.search(expected)[1])) <= 0.1 + 1e-9, key
+
+
+NUMBER = re.compile(r"\d+\.\d+")
+LOSS = re.compile(r"loss: *(\d+\.\d+)")
+ACCURACY = re.compile(r"Accuracy: (\d+\.\d)%")
+
+
+SPIN = r"""
+extern "C" __global__ void spin(long long cycles) {
+    long long start = clock64();
+    while (clock64() - start < cycles) { }
+}
+"""
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["kernels", "CUDA graph"])
+def test_fused_steps_never_wait_for_the_device(cupy, graph):
+    """Behind a kernel that keeps the GPU busy for seconds, fused steps (shuffled batches sliced on the device,
+    the loss added up as the loop does) return while that kernel still runs: not one of them waited.
+
+    Few enough steps that their launches fit in the GPU's queue of pending work, which would block the host
+    when full (a limit of the driver, not a synchronisation).
+    """
+    from scratchnet.sampling import minibatches
+    from scratchnet.train import on_device
+
+    net = Network([784, 512, 512, 10], seed=0, xp=cupy)
+    fused = FusedStep(net, SGD(net, lr=1e-3), 64)
+    if graph:
+        fused.capture()
+    rng = np.random.default_rng(0)
+    x, y = cupy.asarray(rng.random((3200, 784), dtype=np.float32)), cupy.asarray(rng.integers(0, 10, 3200))
+    batches = on_device(minibatches(3200, 64, "shuffle", rng), cupy)
+    loss_sum = 0.0 + fused.step(x[batches[0]], y[batches[0]])  # every kernel compiled and loaded (loading a
+    loss_sum = loss_sum + fused.step(x[batches[1]], y[batches[1]])  # module waits for the device), the sum's
+    cupy.cuda.Device().synchronize()                                # array + array kernel too
+    busy = cupy.RawKernel(SPIN, "spin")
+    busy((1,), (1,), (np.int64(5 * 10**9),))  # several seconds at any clock rate of a current GPU
+    spinning = cupy.cuda.Event()
+    spinning.record()
+    for idx in batches[2:12]:
+        loss_sum = loss_sum + fused.step(x[idx], y[idx])
+    assert not spinning.done, "a step waited for the device"
+    assert np.isfinite(float(loss_sum)) and fused.first_bad_step() is None
+
+
+def test_the_captured_step_equals_the_launched_one(cupy):
+    """float64: the graph's replays take the very steps the kernels take, full batches, a partial one (which
+    the graph cannot replay), an α that moves, and a divergence recorded on the device."""
+    rng = np.random.default_rng(0)
+    x, y = cupy.asarray(rng.normal(size=(200, 30))), cupy.asarray(rng.integers(0, 5, 200))
+    nets = [Network([30, 20, 10, 5], dtype="float64", seed=4, xp=cupy) for _ in range(2)]
+    steps = [FusedStep(net, SGD(net, lr=0.1), 16) for net in nets]
+    steps[1].capture()
+    for t in range(12):
+        rows = slice(16 * t, 16 * t + (16 if t != 5 else 7))
+        for fused in steps:
+            fused.opt.lr = 0.1 / (1 + t)
+            fused.step(x[rows], y[rows])
+        assert_close(steps[1].C, steps[0].C, f"C at step {t}", rtol=1e-12)
+    for l in nets[0].W:
+        assert_close(nets[1].W[l], nets[0].W[l], f"W[{l}]", rtol=1e-12, atol=1e-15)
+        assert_close(nets[1].b[l], nets[0].b[l], f"b[{l}]", rtol=1e-12, atol=1e-15)
+    bad = x[:16].copy()
+    bad[0, 0] = np.nan
+    for fused in steps:
+        fused.step(bad, y[:16])
+        assert fused.first_bad_step() == 13
