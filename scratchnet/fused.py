@@ -294,7 +294,3 @@ class FusedStep:
         """
         bad = int(self.state[1])
         return bad or None
-
-    def steps_taken(self):
-        """Steps counted on the device so far (waits for it)."""
-        return int(self.state[0])
