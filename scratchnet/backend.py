@@ -9,10 +9,11 @@ only where it creates arrays or calls ufuncs; operators (@ * + .T .sum) need no 
 """
 
 import ctypes
+import functools
 
 import numpy
 
-from scratchnet.errors import UsageError
+from scratchnet.errors import ScratchnetError, UsageError
 
 try:
     import cupy
@@ -40,36 +41,33 @@ class Cublas:
         from cupy_backends.cuda.libs import cublas  # noqa: F401  (loads libcublas into this process)
 
         with open("/proc/self/maps") as maps:
-            path = next(line.split()[-1] for line in maps if "/libcublas.so" in line)
+            path = next((line.split()[-1] for line in maps if "/libcublas.so" in line), None)
+        if path is None:
+            raise ScratchnetError("CuPy loaded no libcublas into this process: the fused step's GEMMs need it")
         lib = ctypes.CDLL(path)
-        self._set_stream = lib.cublasSetStream_v2
-        self._set_stream.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-        self._gemm = {}
-        for dtype, name in ((numpy.float32, "cublasSgemm_v2"), (numpy.float64, "cublasDgemm_v2")):
-            gemm = getattr(lib, name)
+        self.set_stream = lib.cublasSetStream_v2
+        self.set_stream.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self.sgemm, self.dgemm = lib.cublasSgemm_v2, lib.cublasDgemm_v2
+        for gemm in (self.sgemm, self.dgemm):
             gemm.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                              ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
                              ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-            self._gemm[numpy.dtype(dtype)] = (gemm, numpy.ones(1, dtype), numpy.zeros(1, dtype))
 
     def gemm(self, dtype, op_a, op_b, m, n, k, A, lda, B, ldb, C, ldc):
         """C = op(A) op(B) in column-major terms (cuBLAS's), α = 1, β = 0, on CuPy's current stream."""
         handle = cupy.cuda.device.get_cublas_handle()
-        self._set_stream(handle, cupy.cuda.get_current_stream().ptr)
-        gemm, one, zero = self._gemm[dtype]
+        self.set_stream(handle, cupy.cuda.get_current_stream().ptr)
+        gemm = self.sgemm if dtype == numpy.float32 else self.dgemm
+        one, zero = numpy.ones(1, dtype), numpy.zeros(1, dtype)  # α and β, read by cuBLAS from the host
         status = gemm(handle, op_a, op_b, m, n, k, one.ctypes.data, A, lda, B, ldb, zero.ctypes.data, C, ldc)
         if status != 0:
-            raise RuntimeError(f"cuBLAS gemm failed with status {status}")
+            raise ScratchnetError(f"cuBLAS gemm failed with status {status}")
 
 
-_cublas = []
-
-
+@functools.cache
 def cublas():
     """The one Cublas of this process, made on first use (it needs a GPU)."""
-    if not _cublas:
-        _cublas.append(Cublas())
-    return _cublas[0]
+    return Cublas()
 
 
 def gpu_problem():

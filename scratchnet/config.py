@@ -125,8 +125,9 @@ def build_parser(prog, description):
     p.add_argument("--step", choices=STEPS, default=d.step,
                    help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
                         "read), fused (scratchnet.fused: the same equations on preallocated arrays, one CUDA "
-                        "kernel each on a GPU; ReLU, cross-entropy and plain SGD only), or auto: fused on cuda "
-                        f"when the model allows, else reference (default {d.step}; scratchnet.train only)")
+                        "kernel each on a GPU; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
+                        f"fused on cuda when the model allows, else reference (default {d.step}; scratchnet.train "
+                        "only)")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
     p.add_argument("--train-size", type=int, default=d.train_size, metavar="N",
@@ -231,6 +232,8 @@ def validate(cfg):
             raise UsageError(f"{flag[name]} must be ≥ 0 (0 means all), got {getattr(cfg, name)}")
     if cfg.recipe and cfg.recipe not in RECIPES:
         raise UsageError(f"unknown recipe {cfg.recipe!r}: use one of {', '.join(RECIPES)}")
+    if cfg.step not in STEPS:
+        raise UsageError(f"unknown step {cfg.step!r}: use one of {', '.join(STEPS)}")
 
 
 def validate_optimizer(cfg):

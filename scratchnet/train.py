@@ -130,21 +130,27 @@ def train_step(net, opt, x, y):
     return C
 
 
-def make_step(cfg, net, opt, xp):
-    """The FusedStep (scratchnet.fused) when cfg.step is "fused", or "auto" on a GPU where the model allows it.
-
-    None otherwise: the loop then calls train_step, the reference engine.
-    """
+def wants_fused(cfg, net, opt, xp):
+    """Whether to train with the fused step (scratchnet.fused): --step fused, or --step auto on a GPU where the
+    model allows it. --step fused for a model it cannot compute is refused here, before any work."""
     problem = fused_problem(net, opt)
     if cfg.step == "fused" and problem:
         raise UsageError(f"--step fused: {problem}; use --step reference")
-    if cfg.step == "fused" or (cfg.step == "auto" and xp is not np and problem is None):
-        fused = FusedStep(net, opt, cfg.batch_size)
-        if xp is not np:
-            fused.capture()  # on a GPU, every full batch replays one CUDA graph
-        info(f"training step: fused (scratchnet.fused){', in a CUDA graph' if xp is not np else ''}")
-        return fused
-    return None
+    return cfg.step == "fused" or (cfg.step == "auto" and xp is not np and problem is None)
+
+
+def make_fused_step(cfg, net, opt, xp):
+    """The FusedStep for net and opt; on a GPU, captured as a CUDA graph that every full batch replays."""
+    fused = FusedStep(net, opt, cfg.batch_size)
+    how = ""
+    if xp is not np:
+        try:
+            fused.capture()
+            how = ", in a CUDA graph"
+        except Exception as e:  # a driver that refuses the capture still runs the kernels one by one
+            how = f", kernel by kernel (the CUDA graph capture failed: {str(e).splitlines()[0]})"
+    info(f"training step: fused (scratchnet.fused){how}")
+    return fused
 
 
 def on_device(batches, xp):
@@ -262,17 +268,18 @@ def main(cfg: TrainConfig):
     """Train as cfg says, print the tutorial's output, and return {"config": …, "epochs": [metrics …]}."""
     check_request(cfg)
     xp = xp_for_device(cfg.device)
+    net, opt = build(cfg, xp)
+    fused = wants_fused(cfg, net, opt, xp)
     (x_train, y_train), (x_test, y_test) = load_data(cfg, xp)
     check_batch_size(cfg, len(x_train))
     if cfg.plot_samples:
         from scratchnet.plot import plot_samples
 
         plot_samples(x_train, y_train, cfg.plot_samples, seed=cfg.seed)
-    net, opt = build(cfg, xp)
     schedule = build_schedule(cfg, batches_per_epoch(len(x_train), cfg.batch_size))
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream
     state = start_or_resume(cfg, net, opt, rng)
-    fused = make_step(cfg, net, opt, xp)
+    fused = make_fused_step(cfg, net, opt, xp) if fused else None
     metrics = {"config": asdict(cfg), "engine": "scratchnet", "epochs": state.metrics}
     # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
     with InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):

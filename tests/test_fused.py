@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 from scratchnet import SGD, Adam, Network
 from scratchnet.backend import to_numpy
 from scratchnet.checkpoint import load_checkpoint
+from scratchnet.config import TrainConfig
 from scratchnet.errors import UsageError
-from scratchnet.fused import FusedStep, fused_problem, matmul_into
-from scratchnet.train import train_step
+from scratchnet.fused import FusedStep, fused_problem
+from scratchnet.train import main, train_step
 
 from conftest import REPO, NetworkCase, network_cases
 from helpers import TOLERANCE, assert_close, run_train
@@ -94,7 +95,7 @@ def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
     y = xp.asarray(rng.integers(0, 3, 8))
     fused.step(good[0], y)
     fused.step(good[1], y)
-    W_before = {l: net.W[l].copy() for l in net.W}
+    W_before, b_before = {l: net.W[l].copy() for l in net.W}, {l: net.b[l].copy() for l in net.b}
     bad = good[2].copy()
     bad[3, 1] = np.nan
     assert np.isnan(float(fused.step(bad, y)))
@@ -102,12 +103,14 @@ def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
     assert fused.first_bad_step() == 3 and fused.steps == 4
     for l in net.W:
         assert_close(net.W[l], W_before[l], f"W[{l}] after the bad step", rtol=0)
+        assert_close(net.b[l], b_before[l], f"b[{l}] after the bad step", rtol=0)
 
 
 @pytest.mark.parametrize("change,message", [
     (lambda net, x, y: (net, np.ones((9, 4)), y), "built for a larger batch"),
     (lambda net, x, y: (net.W.__setitem__(2, net.W[2].copy()) or net, x, y), "other parameter arrays"),
-    (lambda net, x, y: (net, x, y.astype(np.int32)), "labels must be int64"),
+    (lambda net, x, y: (net, x, y.astype(np.int32)), "int64 labels, got float64 and int32"),
+    (lambda net, x, y: (net, x.astype(np.float32), y), "x in the network's float64 .*got float32"),
 ])
 def test_misuse_is_refused(change, message):
     net = Network([4, 3], dtype="float64")
@@ -138,67 +141,91 @@ def test_models_it_cannot_compute_are_refused(build, problem):
         FusedStep(net, opt, max_batch=4)
 
 
-@pytest.mark.parametrize("a_t,b_t", [(False, False), (True, False), (False, True), (True, True)])
-@pytest.mark.parametrize("M,K,N", [(5, 7, 3), (1, 4, 6), (6, 1, 1), (64, 784, 512)])
-def test_matmul_into_equals_matmul(xp, a_t, b_t, M, K, N):
-    """Every layout the step uses (a C-contiguous array or a transpose of one), on CuPy through cuBLAS."""
-    rng = np.random.default_rng(M * K * N)
-    a_host, b_host = rng.normal(size=(K, M) if a_t else (M, K)), rng.normal(size=(N, K) if b_t else (K, N))
-    a, b = xp.asarray(a_host), xp.asarray(b_host)
-    a, b = (a.T if a_t else a), (b.T if b_t else b)
-    out = xp.empty((M, N))
-    matmul_into(a, b, out)
-    expected = (a_host.T if a_t else a_host) @ (b_host.T if b_t else b_host)
-    assert_close(out, expected, f"{'aᵀ' if a_t else 'a'} @ {'bᵀ' if b_t else 'b'}", rtol=1e-12, atol=1e-12)
-
-
 # --- the training loop's fused path (on the CPU here; tests/test_gpu.py runs it on cuda) ---
 
 SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "--lr", "0.05"]  # 20 steps an epoch
 
 
 def test_cli_fused_trains_like_the_reference(mnist_dir, tmp_path):
+    """--step fused prints the reference's lines; --step auto on the CPU is the reference itself."""
     runs = {}
-    for step in ("reference", "fused"):
+    for step in ("reference", "fused", "auto"):
         out = tmp_path / f"{step}.json"
         done = run_train(*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", step, "--metrics-out", str(out))
         assert done.returncode == 0, done.stderr
+        assert ("training step: fused" in done.stderr) == (step == "fused")
         runs[step] = (done.stdout, json.loads(out.read_text())["epochs"])
     (out_ref, m_ref), (out_fast, m_fast) = runs["reference"], runs["fused"]
-    assert out_ref == out_fast  # the tutorial's lines, to the digits it prints
+    assert out_ref == out_fast == runs["auto"][0]  # the tutorial's lines, to the digits it prints
     for e_ref, e_fast in zip(m_ref, m_fast, strict=True):
         assert e_fast["test_accuracy"] == e_ref["test_accuracy"]
         assert abs(e_fast["train_loss"] - e_ref["train_loss"]) <= 1e-5
 
 
-def test_cli_fused_divergence_is_one_line_with_the_step(mnist_dir, tmp_path):
+def divergence_line(done):
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    return done.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("where,flags", [
+    ("epoch 1", ["--epochs", "1", "--lr", "1000"]),
+    ("epoch 2", ["--epochs", "2", "--lr", "0.05", "--schedule", "step", "--lr-step-epochs", "1",
+                 "--lr-gamma", "100000"]),  # α jumps from 0.05 to 5000 when epoch 2 starts
+])
+def test_cli_fused_divergence_names_the_step_the_reference_names(where, flags, mnist_dir, tmp_path):
+    """The fused step finds a divergence only when it prints the loss, yet names the very step at which the
+    reference stops, in the first epoch and in a later one; the last checkpoint is the last good one."""
     ckpt = tmp_path / "c.npz"
-    done = run_train("--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", "--epochs", "1",
-                     "--lr", "1000", "--step", "fused", "--save", str(ckpt), "--save-every", "2")
-    assert done.returncode == 1
-    line = done.stderr.strip().splitlines()[-1]
-    assert "Traceback" not in done.stderr and line.startswith("error: epoch 1, step ")
-    assert "the loss became NaN or infinite; the fused step kept the parameters of the step before" in line
-    step = int(line.split("step ")[1].split(":")[0])
+    common = ["--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", *flags]
+    reference = divergence_line(run_train(*common, "--step", "reference"))
+    fused = divergence_line(run_train(*common, "--step", "fused", "--save", str(ckpt), "--save-every", "2"))
+    assert reference.startswith(f"error: {where}, step ") and fused.startswith(f"error: {where}, step ")
+    step = int(fused.split("step ")[1].split(":")[0])
+    assert step == int(reference.split("step ")[1].split(":")[0])
+    assert "the loss became NaN or infinite; the fused step kept the parameters of the step before" in fused
     good, meta = load_checkpoint(str(ckpt))
     assert meta["state"]["step"] == (step - 1) // 2 * 2  # the last save before the bad step
     assert all(np.isfinite(a).all() for a in good.values())
 
 
-INTERRUPT_FUSED_AT = """
-import os, signal, sys
+def test_cli_fused_divergence_after_a_mid_epoch_resume(mnist_dir, tmp_path):
+    """Resumed after step 31 of the epoch, the fused step counts its steps from there."""
+    ckpt = tmp_path / "c.npz"
+    common = ["--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", "--epochs", "1"]
+    done = run_train(*common, "--lr", "0.05", "--save", str(ckpt), "--save-every", "30", prelude=STOP_AT_STEP_31)
+    assert done.returncode == 130, done.stderr
+    lines = {}
+    for step in ("reference", "fused"):
+        resumed = tmp_path / f"{step}.npz"
+        resumed.write_bytes(ckpt.read_bytes())
+        lines[step] = divergence_line(run_train("--resume", str(resumed), "--lr", "1000", "--step", step))
+    assert lines["fused"].split(":")[1] == lines["reference"].split(":")[1]
+    assert int(lines["fused"].split("step ")[1].split(":")[0]) > 30
+
+
+STOP_AT_STEP_31 = """
+import os, signal
+import scratchnet.train as train
+real_step = train.train_step
+def step_then_interrupt(net, opt, x, y):
+    C = real_step(net, opt, x, y)
+    if opt.t == 31:
+        os.kill(os.getpid(), signal.SIGINT)
+    return C
+train.train_step = step_then_interrupt
+"""
+
+INTERRUPT_FUSED_AT_27 = """
+import os, signal
 import scratchnet.fused as fused
-from scratchnet.console import run_cli
-from scratchnet.train import cli
 real_step, count = fused.FusedStep.step, [0]
 def step_then_interrupt(self, x, y):
     C = real_step(self, x, y)
     count[0] += 1
-    if count[0] == {at}:
+    if count[0] == 27:
         os.kill(os.getpid(), signal.SIGINT)
     return C
 fused.FusedStep.step = step_then_interrupt
-run_cli(cli, sys.argv[1:])
 """
 
 
@@ -206,8 +233,7 @@ def test_cli_fused_interrupted_and_resumed_equals_uninterrupted(mnist_dir, tmp_p
     flags = [*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", "fused", "--sampling", "shuffle"]
     assert run_train(*flags, "--save", str(tmp_path / "alone.npz")).returncode == 0
     broken = tmp_path / "broken.npz"
-    done = subprocess.run([sys.executable, "-c", INTERRUPT_FUSED_AT.format(at=27), *flags, "--save", str(broken)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = run_train(*flags, "--save", str(broken), prelude=INTERRUPT_FUSED_AT_27)
     assert done.returncode == 130 and "after step 7" in done.stderr, done.stderr
     assert run_train("--resume", str(broken)).returncode == 0
     expected, got = load_checkpoint(str(tmp_path / "alone.npz"))[0], load_checkpoint(str(broken))[0]
@@ -220,10 +246,18 @@ def test_cli_fused_interrupted_and_resumed_equals_uninterrupted(mnist_dir, tmp_p
     (["--step", "fused", "--optimizer", "adam"], "--step fused: the fused step needs plain SGD"),
     (["--step", "fused", "--activation", "tanh"], "--step fused: the fused step needs ReLU"),
 ])
-def test_cli_fused_refuses_a_model_it_cannot_compute(flags, message, mnist_dir):
-    done = run_train(*SMALL, "--data-dir", mnist_dir, *flags)
+def test_cli_fused_refuses_a_model_it_cannot_compute(flags, message, mnist_dir, tmp_path):
+    """Before any work: not even the samples' picture is drawn."""
+    picture = tmp_path / "s.png"
+    done = run_train(*SMALL, "--data-dir", mnist_dir, *flags, "--plot-samples", str(picture))
     assert done.returncode == 2 and done.stderr.strip().endswith("use --step reference"), done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
+    assert not picture.exists()
+
+
+def test_an_unknown_step_is_refused():
+    with pytest.raises(UsageError, match="unknown step 'fsued': use one of auto, reference, fused"):
+        main(TrainConfig(step="fsued"))
 
 
 def test_torch_ref_refuses_step(tmp_path):

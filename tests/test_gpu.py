@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from scratchnet import SGD, Network
+from scratchnet.errors import UsageError
 from scratchnet.fused import FusedStep
+from scratchnet.kernels import matmul_into
 from scratchnet.train import train_step
 
 from conftest import REPO, _cupy_or_skip
@@ -69,11 +71,11 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir, step):
     x_t, y_t = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
     loss_fn = torch.nn.CrossEntropyLoss()
     tol = tolerance_for("float32", 200)
-    for step in range(200):
-        rows = slice(64 * step, 64 * (step + 1))
+    for t in range(200):
+        rows = slice(64 * t, 64 * (t + 1))
         C_s = float(fused.step(x[rows], y[rows]) if fused else train_step(net, opt, x[rows], y[rows]))
         C_t = float(torch_train_step(model, loss_fn, optimizer, x_t[rows], y_t[rows]))
-        assert abs(C_s - C_t) <= tol["loss"], f"step {step}: {C_s} vs {C_t}"
+        assert abs(C_s - C_t) <= tol["loss"], f"step {t}: {C_s} vs {C_t}"
     for l, linear in zip(range(2, 5), model.linears(), strict=True):
         W_t = linear.weight.detach().cpu().numpy()
         assert_close(cupy.asnumpy(net.W[l]), W_t, f"W[{l}]", rtol=0, atol=tol["parameters"] * np.abs(W_t).max())
@@ -167,3 +169,27 @@ def test_the_captured_step_equals_the_launched_one(cupy):
     for fused in steps:
         fused.step(bad, y[:16])
         assert fused.first_bad_step() == 13
+
+
+@pytest.mark.parametrize("a_t,b_t", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("M,K,N", [(5, 7, 3), (1, 4, 6), (6, 1, 1), (64, 784, 512)])
+def test_matmul_into_equals_matmul(cupy, a_t, b_t, M, K, N):
+    """cuBLAS called directly (column-major) for every layout the step uses: a C-contiguous array or a
+    transpose of one, vectors and single rows among them."""
+    rng = np.random.default_rng(M * K * N)
+    a_host, b_host = rng.normal(size=(K, M) if a_t else (M, K)), rng.normal(size=(N, K) if b_t else (K, N))
+    a, b = cupy.asarray(a_host), cupy.asarray(b_host)
+    a, b = (a.T if a_t else a), (b.T if b_t else b)
+    out = cupy.empty((M, N))
+    matmul_into(a, b, out)
+    expected = (a_host.T if a_t else a_host) @ (b_host.T if b_t else b_host)
+    assert_close(out, expected, f"{'aᵀ' if a_t else 'a'} @ {'bᵀ' if b_t else 'b'}", rtol=1e-12, atol=1e-12)
+
+
+def test_matmul_into_refuses_what_cublas_would_misread(cupy):
+    a, b = cupy.ones((4, 3)), cupy.ones((3, 5))
+    for args in ((a.astype(np.float32), b, cupy.empty((4, 5))), (a, b, cupy.empty((5, 4)).T),
+                 (cupy.ones((8, 3))[::2], b, cupy.empty((4, 5)))):
+        with pytest.raises(UsageError, match="matmul_into takes arrays of one dtype"):
+            matmul_into(*args)
+
