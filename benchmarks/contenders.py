@@ -60,11 +60,14 @@ class Scratchnet:
         self.opt = SGD(self.net, lr=self.work.lr)
         self.batch = 0
 
+    def step(self, x, y):
+        train_step(self.net, self.opt, x, y)
+
     def steps(self, n):
         m = self.work.batch_size
         for _ in range(n):
             start = self.batch * m
-            train_step(self.net, self.opt, self.x[start:start + m], self.y[start:start + m])
+            self.step(self.x[start:start + m], self.y[start:start + m])
             self.batch = (self.batch + 1) % self.work.batches_per_epoch
 
     def sync(self):
@@ -103,12 +106,8 @@ class ScratchnetFused(Scratchnet):
         super().reset()
         self.fused = FusedStep(self.net, self.opt, self.work.batch_size)
 
-    def steps(self, n):
-        m = self.work.batch_size
-        for _ in range(n):
-            start = self.batch * m
-            self.fused.step(self.x[start:start + m], self.y[start:start + m])
-            self.batch = (self.batch + 1) % self.work.batches_per_epoch
+    def step(self, x, y):
+        self.fused.step(x, y)
 
 
 class ScratchnetGraph(ScratchnetFused):

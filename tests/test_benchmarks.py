@@ -23,7 +23,7 @@ def test_quick_benchmark_writes_table_json_and_plot(mnist_dir, tmp_path):
                            "--out", str(tmp_path), "--data-dir", mnist_dir],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
-    for name in ("tutorial", "torch eager", "scratchnet", "GEMM floor"):
+    for name in ("tutorial", "torch eager", "scratchnet", "scratchnet fused", "GEMM floor"):
         assert f"| {name} |" in done.stdout
     assert "numpy BLAS: " in done.stdout and "kernel" in done.stdout
     results = json.loads((tmp_path / "results.json").read_text())
@@ -33,10 +33,12 @@ def test_quick_benchmark_writes_table_json_and_plot(mnist_dir, tmp_path):
         assert row["ratio_to_gemm_floor"] == pytest.approx(row["seconds_per_epoch"] / floor)
         assert row["peak_memory_mib"] >= 0
     # Same initial weights, same batches, same number of steps: the accuracies must agree.
-    accuracies = [main[n]["test_accuracy"] for n in ("tutorial", "torch eager", "scratchnet")]
+    accuracies = [main[n]["test_accuracy"] for n in ("tutorial", "torch eager", "scratchnet", "scratchnet fused")]
     assert max(accuracies) - min(accuracies) <= 0.002, accuracies
     assert set(results["breakdown"]) == {"scratchnet", "torch eager"}
     assert [r["value"] for r in results["sweep"]["batch_size"]] == [16, 256]
+    assert results["left_out"] == {}
+    assert all("scratchnet fused" in row for axis in results["sweep"].values() for row in axis)
     assert results["machine"]["blas"], "threadpoolctl must name the BLAS that ran"
     assert (tmp_path / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "results.md").read_text().startswith("### Tutorial model")
