@@ -269,7 +269,7 @@ def main(cfg: TrainConfig):
     check_request(cfg)
     xp = xp_for_device(cfg.device)
     net, opt = build(cfg, xp)
-    fused = wants_fused(cfg, net, opt, xp)
+    use_fused = wants_fused(cfg, net, opt, xp)
     (x_train, y_train), (x_test, y_test) = load_data(cfg, xp)
     check_batch_size(cfg, len(x_train))
     if cfg.plot_samples:
@@ -279,7 +279,7 @@ def main(cfg: TrainConfig):
     schedule = build_schedule(cfg, batches_per_epoch(len(x_train), cfg.batch_size))
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream
     state = start_or_resume(cfg, net, opt, rng)
-    fused = make_fused_step(cfg, net, opt, xp) if fused else None
+    fused = make_fused_step(cfg, net, opt, xp) if use_fused else None
     metrics = {"config": asdict(cfg), "engine": "scratchnet", "epochs": state.metrics}
     # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
     with InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
