@@ -48,6 +48,8 @@ class Cublas:
         self.set_stream = lib.cublasSetStream_v2
         self.set_stream.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         self.sgemm, self.dgemm = lib.cublasSgemm_v2, lib.cublasDgemm_v2
+        self.one_f32, self.zero_f32 = numpy.ones(1, numpy.float32), numpy.zeros(1, numpy.float32)  # α = 1, β = 0,
+        self.one_f64, self.zero_f64 = numpy.ones(1, numpy.float64), numpy.zeros(1, numpy.float64)  # on the host
         for gemm in (self.sgemm, self.dgemm):
             gemm.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                              ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
@@ -57,8 +59,10 @@ class Cublas:
         """C = op(A) op(B) in column-major terms (cuBLAS's), α = 1, β = 0, on CuPy's current stream."""
         handle = cupy.cuda.device.get_cublas_handle()
         self.set_stream(handle, cupy.cuda.get_current_stream().ptr)
-        gemm = self.sgemm if dtype == numpy.float32 else self.dgemm
-        one, zero = numpy.ones(1, dtype), numpy.zeros(1, dtype)  # α and β, read by cuBLAS from the host
+        if dtype == numpy.float32:
+            gemm, one, zero = self.sgemm, self.one_f32, self.zero_f32
+        else:
+            gemm, one, zero = self.dgemm, self.one_f64, self.zero_f64
         status = gemm(handle, op_a, op_b, m, n, k, one.ctypes.data, A, lda, B, ldb, zero.ctypes.data, C, ldc)
         if status != 0:
             raise ScratchnetError(f"cuBLAS gemm failed with status {status}")

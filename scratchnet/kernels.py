@@ -3,7 +3,7 @@
 scratchnet.fused calls these on NumPy or CuPy arrays alike. `Elementwise` runs the NumPy lines on NumPy
 arrays and, on CuPy arrays, the same equation as one `cupy.ElementwiseKernel` (compiled on first use);
 softmax cross-entropy is one `cupy.RawKernel` beside its NumPy lines; `matmul_into` is np.matmul on the
-CPU and one cuBLAS call on a GPU. Every kernel writes into arrays it is given: none allocates.
+CPU and one cuBLAS call on a GPU. Every kernel writes into arrays it is given; on a GPU none allocates.
 
 Notation as in scratchnet.fused: every δ here already carries the factor α of the update.
 """
