@@ -6,9 +6,11 @@ named TrainConfig (RECIPES); `--recipe NAME` starts from it, and the flags given
 
 import argparse
 import math
+import os
 from dataclasses import dataclass, replace
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
+from scratchnet.data import MNIST_FILES
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
 from scratchnet.sampling import SAMPLING
@@ -16,6 +18,9 @@ from scratchnet.schedules import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 STEPS = ("auto", "reference", "fused")
+DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda", "auto")
+SEED_MAX = 2**63 - 1  # every command's seed: an integer in [0, SEED_MAX], what NumPy and torch.manual_seed both take
 
 
 @dataclass
@@ -93,7 +98,7 @@ def build_parser(prog, description):
                    help="adam, adamw: the decay rates β₁, β₂ in [0, 1) of the first and second moments "
                         f"(default {d.betas[0]:g} {d.betas[1]:g})")
     p.add_argument("--eps", type=float, default=d.eps,
-                   help=f"adam, adamw: ε ≥ 0 added to √v̂ in the denominator (default {d.eps:g})")
+                   help=f"adam, adamw: ε > 0 added to √v̂ in the denominator (default {d.eps:g})")
     p.add_argument("--dropout", type=float, default=d.dropout, metavar="P",
                    help="inverted dropout on the hidden layers while training: each unit kept with probability "
                         "1 − P and scaled by 1/(1 − P); P in [0, 1) (default 0: none)")
@@ -113,13 +118,14 @@ def build_parser(prog, description):
     p.add_argument("--loss", choices=LOSSES, default=d.loss,
                    help="cost: cross-entropy on the logits, or the tutorial's quadratic cost ½‖y − σ(z^[L])‖² "
                         f"(default {d.loss})")
-    p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype, help=f"(default {d.dtype})")
+    p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help=f"(default {d.dtype})")
     p.add_argument("--seed", type=int, default=d.seed,
-                   help=f"seeds the initial weights, the sampler and the dropout masks (default {d.seed})")
+                   help=f"seeds the initial weights, the sampler and the dropout masks: an integer in [0, 2**63 − 1] "
+                        f"(default {d.seed})")
     p.add_argument("--sampling", choices=SAMPLING, default=d.sampling,
                    help="minibatches in dataset order (the tutorial's DataLoader), shuffled each epoch, "
                         f"or drawn with replacement (default {d.sampling})")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=d.device,
+    p.add_argument("--device", choices=DEVICES, default=d.device,
                    help=f"where arrays live: cpu (NumPy), cuda (CuPy, pip install 'scratchnet[gpu]'), or auto "
                         f"(cuda when CuPy sees a GPU, else cpu) (default {d.device})")
     p.add_argument("--step", choices=STEPS, default=d.step,
@@ -227,9 +233,14 @@ def validate(cfg):
         raise UsageError(f"--save-every must be ≥ 0, got {cfg.save_every}")
     if cfg.save_every and not cfg.save:
         raise UsageError("--save-every needs --save FILE.npz to know where to write")
+    check_seed(cfg.seed)
     for name in ("train_size", "test_size"):
         if getattr(cfg, name) < 0:
             raise UsageError(f"{flag[name]} must be ≥ 0 (0 means all), got {getattr(cfg, name)}")
+    for name, choices in (("activation", HIDDEN_ACTIVATIONS), ("loss", LOSSES), ("dtype", DTYPES),
+                          ("sampling", SAMPLING), ("device", DEVICES)):
+        if getattr(cfg, name) not in choices:
+            raise UsageError(f"unknown {name} {getattr(cfg, name)!r}: use one of {', '.join(choices)}")
     if cfg.recipe and cfg.recipe not in RECIPES:
         raise UsageError(f"unknown recipe {cfg.recipe!r}: use one of {', '.join(RECIPES)}")
     if cfg.step not in STEPS:
@@ -246,8 +257,9 @@ def validate_optimizer(cfg):
         raise UsageError("--nesterov needs --optimizer sgd and --momentum > 0")
     if len(cfg.betas) != 2 or not all(math.isfinite(beta) and 0 <= beta < 1 for beta in cfg.betas):
         raise UsageError(f"--betas must be two numbers in [0, 1), got {' '.join(map(str, cfg.betas))}")
-    if not (math.isfinite(cfg.eps) and cfg.eps >= 0):
-        raise UsageError(f"--eps must be ≥ 0, got {cfg.eps}")
+    if not (math.isfinite(cfg.eps) and cfg.eps > 0):
+        raise UsageError(f"--eps must be a positive number, got {cfg.eps} (ε keeps m̂/(√v̂ + ε) finite where v̂ = 0, "
+                         "as on MNIST's always-blank border pixels)")
 
 
 def validate_schedule(cfg):
@@ -257,3 +269,69 @@ def validate_schedule(cfg):
         raise UsageError(f"--lr-step-epochs must be at least 1, got {cfg.lr_step_epochs}")
     if not (math.isfinite(cfg.lr_gamma) and cfg.lr_gamma > 0):
         raise UsageError(f"--lr-gamma must be a positive number, got {cfg.lr_gamma}")
+
+
+def check_seed(seed, flag="--seed"):
+    """The one seed rule of every command: an integer in [0, 2**63 − 1]."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"{flag} must be an integer in [0, 2**63 − 1], got {seed}")
+
+
+def memory_needed(sizes, dtype, batch_size, state_copies=2, samples=0):
+    """Bytes a run holds at once, roughly: W, b and their gradients, `state_copies` more copies of them (the
+    optimizer's buffers and the update's temporaries), a batch's z, a, δ and dropout mask in every layer, and
+    `samples` images of n_1 pixels as dtype (with the uint8 file and one conversion copy beside them)."""
+    itemsize = 8 if dtype == "float64" else 4
+    parameters = sum(n * n_prev + n for n_prev, n in zip(sizes[:-1], sizes[1:], strict=False))
+    activations = batch_size * sum(sizes)
+    return itemsize * ((2 + state_copies) * parameters + 4 * activations) + samples * sizes[0] * (2 * itemsize + 1)
+
+
+def memory_available():
+    """Bytes this process may still allocate: MemAvailable, or less under a cgroup limit; None where unknown."""
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit, open("/sys/fs/cgroup/memory.current") as current:
+            found.append(int(limit.read()) - int(current.read()))
+    except (OSError, ValueError):  # no cgroup v2, or "max": no limit
+        pass
+    if not found and hasattr(os, "sysconf"):
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError):
+            pass
+    return min(found) if found else None
+
+
+def check_memory(needed, what, advice, available=None):
+    """Refuse, before allocating, a run that needs more memory than there is: one line with both figures."""
+    available = memory_available() if available is None else available
+    if available is not None and needed > available:
+        raise UsageError(f"{what} needs about {_gib(needed)} of memory, and {_gib(available)} is available: {advice}")
+
+
+def samples_used(cfg, split):
+    """N, the samples of MNIST's split ("train" or "test") that cfg uses: all for a size of 0, at most all."""
+    total = MNIST_FILES[split, "images"].count
+    size = cfg.train_size if split == "train" else cfg.test_size
+    return min(size or total, total)
+
+
+def check_model_fits(cfg):
+    """check_memory for the run cfg describes: its network, optimizer state, batch and data set."""
+    sizes = [784, *cfg.hidden, 10]
+    copies = 3 if cfg.optimizer != "sgd" else 1 + (cfg.momentum > 0)
+    samples = samples_used(cfg, "train") + samples_used(cfg, "test")
+    check_memory(memory_needed(sizes, cfg.dtype, cfg.batch_size, copies, samples),
+                 f"--hidden {' '.join(map(str, cfg.hidden))}: the model {'-'.join(map(str, sizes))} in {cfg.dtype} "
+                 f"with {cfg.optimizer}, batch {cfg.batch_size}",
+                 "choose smaller --hidden widths")
+
+
+def _gib(n):
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"

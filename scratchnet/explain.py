@@ -22,10 +22,10 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
-from scratchnet.config import OneLineParser
+from scratchnet.config import OneLineParser, check_seed
 from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
-from scratchnet.fileio import atomic_write, check_writable
+from scratchnet.fileio import atomic_write, check_outputs
 from scratchnet.losses import LOSSES
 from scratchnet.network import Network
 
@@ -233,7 +233,8 @@ def build_parser():
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[4, 3, 3, 2], metavar="n",
                    help="layer widths n_1 … n_L, input first (default 4 3 3 2)")
-    p.add_argument("--seed", type=int, default=0, help="seeds W, b and the batch (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds W, b and the batch: an integer in [0, 2**63 − 1] (default 0)")
     p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu",
                    help="σ of the hidden layers (default relu)")
     p.add_argument("--loss", choices=LOSSES, default="cross-entropy",
@@ -255,8 +256,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.out:
-        check_writable(args.out, "--out")
+    check_seed(args.seed)
+    check_outputs([(args.out, "--out")])
     net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
     x, y = make_batch(net, args.batch_size, args.seed)
     steps = trace(net, x, y)

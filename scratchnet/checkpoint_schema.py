@@ -1,0 +1,183 @@
+"""What a checkpoint must hold, field by field: every value is checked here before any of it is used.
+
+A checkpoint (scratchnet.checkpoint) is arrays plus one JSON `meta`. A file edited by hand or damaged
+fails here with one line naming the field, never later with a traceback or, worse, accepted:
+
+    meta            a JSON object with exactly the keys of META_KEYS
+    format_version  the integer FORMAT_VERSION
+    config          exactly TrainConfig's fields, each of its type, each value one that `validate` accepts
+    state           epoch: integer in [0, config.epochs]; step: integer in [0, steps per epoch];
+                    sampler_state: a PCG64 state; loss_sum: finite, ≥ 0; metrics: one entry per epoch done
+    optimizer       t: the steps taken, epoch × (steps per epoch) + step
+    dropout_rng     a PCG64 state
+    arrays          W{l}, b{l} for l = 2..L, and the optimizer's buffers (once it has taken a step), each
+                    with exactly the shape and dtype of the parameter it belongs to, all finite; nothing else
+"""
+
+import math
+
+import numpy as np
+
+from scratchnet.config import TrainConfig, samples_used, validate
+from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.sampling import batches_per_epoch
+
+FORMAT_VERSION = 1
+META_KEYS = ("format_version", "config", "state", "optimizer", "dropout_rng", "manifest")
+STATE_KEYS = ("epoch", "step", "sampler_state", "loss_sum", "metrics")
+EPOCH_METRICS = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "samples_per_second")
+
+
+class CheckpointError(ScratchnetError):
+    """A checkpoint whose content is not what scratchnet writes (exit status 1)."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"checkpoint {path}: {problem}; it was edited or damaged: resume from another "
+                         "checkpoint or start afresh")
+
+
+def check_meta(meta, path):
+    """Check every field of a checkpoint's meta (format, config, run state, optimizer, generator), in that order."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(path, f"meta is {_kind(meta)}, not a JSON object")
+    version = meta.get("format_version")
+    if type(version) is not int:
+        raise CheckpointError(path, f"format_version is {version!r} ({_kind(version)}), not an integer")
+    if version != FORMAT_VERSION:
+        raise ScratchnetError(f"checkpoint {path} has format version {version}, this scratchnet reads version "
+                              f"{FORMAT_VERSION}: resume it with the scratchnet that wrote it, or start afresh")
+    _check_keys(meta, META_KEYS, "meta", path)
+    config = check_config(meta["config"], path)
+    check_state(meta["state"], config, path)
+    _check_keys(_object(meta["optimizer"], "optimizer", path), ("t",), "optimizer", path)
+    t, state = meta["optimizer"]["t"], meta["state"]
+    expected_t = state["epoch"] * steps_per_epoch(config) + state["step"]
+    if type(t) is not int or t != expected_t:
+        raise CheckpointError(path, f"optimizer.t is {t!r}, but epoch {state['epoch']} and step {state['step']} "
+                                    f"mean {expected_t} steps taken")
+    check_generator(meta["dropout_rng"], "dropout_rng", path)
+    return config
+
+
+def check_config(saved, path):
+    """The TrainConfig that `saved` (the checkpoint's config object) holds, every field's type and value checked."""
+    fields = TrainConfig.__dataclass_fields__
+    _check_keys(_object(saved, "config", path), fields, "config", path)
+    default = TrainConfig()
+    for name in fields:
+        value, like = saved[name], getattr(default, name)
+        if isinstance(like, tuple):
+            item = float if name == "betas" else int
+            if not (isinstance(value, list) and all(_is(v, item) for v in value)):
+                raise CheckpointError(path, f"config.{name} is {value!r}, not a list of {item.__name__}s")
+        elif not _is(value, type(like)):
+            raise CheckpointError(path, f"config.{name} is {value!r} ({_kind(value)}), not {_a(type(like))}")
+    config = TrainConfig(**saved)
+    try:
+        validate(config)
+    except UsageError as e:
+        raise CheckpointError(path, f"config: {e}") from None
+    return config
+
+
+def check_state(state, config, path):
+    """The run state: where in which epoch, the sampler there, the loss so far, the metrics of the epochs done."""
+    _check_keys(_object(state, "state", path), STATE_KEYS, "state", path)
+    epoch, step, loss_sum = state["epoch"], state["step"], state["loss_sum"]
+    if type(epoch) is not int or not 0 <= epoch <= config.epochs:
+        raise CheckpointError(path, f"state.epoch is {epoch!r}, not an integer in [0, {config.epochs}] "
+                                    "(config.epochs)")
+    steps = steps_per_epoch(config)
+    if type(step) is not int or not 0 <= step <= steps:
+        raise CheckpointError(path, f"state.step is {step!r}, not an integer in [0, {steps}] (the steps of an epoch "
+                                    f"of {samples_used(config, 'train')} samples in batches of {config.batch_size})")
+    if not (_is(loss_sum, float) and math.isfinite(loss_sum) and loss_sum >= 0 and (step or not loss_sum)):
+        raise CheckpointError(path, f"state.loss_sum is {loss_sum!r}, not a finite number ≥ 0 (0 at step 0)")
+    check_generator(state["sampler_state"], "state.sampler_state", path)
+    metrics = state["metrics"]
+    if not isinstance(metrics, list) or len(metrics) != epoch:
+        raise CheckpointError(path, f"state.metrics is {_kind(metrics)}, not a list of the {epoch} epochs done")
+    for i, entry in enumerate(metrics):
+        where = f"state.metrics[{i}]"
+        _check_keys(_object(entry, where, path), EPOCH_METRICS, where, path)
+        if entry["epoch"] != i + 1 or not all(_is(entry[k], float) and math.isfinite(entry[k]) for k in EPOCH_METRICS):
+            raise CheckpointError(path, f"{where} is not the finite metrics of epoch {i + 1}")
+
+
+def check_generator(state, where, path):
+    """A NumPy PCG64 bit-generator state, as `rng.bit_generator.state` gives it."""
+    try:
+        if not (isinstance(state, dict) and state.get("bit_generator") == "PCG64"):
+            raise TypeError
+        np.random.PCG64().state = state  # NumPy checks every part of it (ints, their range, the keys)
+    except (TypeError, ValueError, KeyError, OverflowError):
+        raise CheckpointError(path, f"{where} is not a PCG64 generator state") from None
+
+
+def check_arrays(arrays, net, opt, meta, path):
+    """The checkpoint's arrays against the network and optimizer its config builds: exactly these names, each of
+    the shape and dtype of its parameter, all finite."""
+    expected = {}
+    for l in net.W:
+        expected[f"W{l}"], expected[f"b{l}"] = net.W[l], net.b[l]
+    took_steps = meta["optimizer"]["t"] > 0
+    keeps_state = meta["config"]["optimizer"] != "sgd" or meta["config"]["momentum"] > 0
+    for name in opt.buffers():
+        for l in net.W:
+            if took_steps and keeps_state:
+                expected[f"{name}{l}"] = net.W[l] if name.endswith("W") else net.b[l]
+    extra = sorted(set(arrays) - set(expected))
+    if extra:
+        raise CheckpointError(path, f"holds an array {extra[0]} that a {_architecture(net)} network trained by "
+                                    f"{meta['config']['optimizer']} for {meta['optimizer']['t']} steps does not have")
+    for name, like in expected.items():
+        if name not in arrays:
+            raise CheckpointError(path, f"has no array {name}")
+        array = arrays[name]
+        if array.shape != like.shape:
+            raise CheckpointError(path, f"{name} has shape {array.shape}; the {_architecture(net)} network implies "
+                                        f"{like.shape}")
+        if array.dtype != like.dtype:
+            raise CheckpointError(path, f"{name} has dtype {array.dtype}, not {like.dtype} (config.dtype)")
+        if not np.isfinite(array).all():
+            raise CheckpointError(path, f"{name} holds NaN or infinite values")
+
+
+def steps_per_epoch(config):
+    return batches_per_epoch(samples_used(config, "train"), config.batch_size)
+
+
+def _check_keys(obj, keys, where, path):
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise CheckpointError(path, f"{where} has no {', '.join(map(repr, missing))}")
+    extra = [k for k in obj if k not in keys]
+    if extra:
+        raise CheckpointError(path, f"{where} has an unknown field {', '.join(map(repr, extra))}")
+
+
+def _object(value, where, path):
+    if not isinstance(value, dict):
+        raise CheckpointError(path, f"{where} is {_kind(value)}, not a JSON object")
+    return value
+
+
+def _is(value, kind):
+    """JSON's types: an int is no bool, a float may be written as an int (1 for 1.0)."""
+    if kind is float:
+        return type(value) in (int, float)
+    return type(value) is kind
+
+
+def _kind(value):
+    names = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+             bool: "a boolean", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _a(kind):
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[kind]
+
+
+def _architecture(net):
+    return "-".join(map(str, net.sizes))
