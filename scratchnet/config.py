@@ -13,6 +13,7 @@ from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.data import MNIST_FILES
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
+from scratchnet.optim import check_hyperparameters
 from scratchnet.sampling import SAMPLING
 from scratchnet.schedules import SCHEDULES
 
@@ -215,12 +216,6 @@ def validate(cfg):
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise UsageError(f"{flag[name]} must be at least 1, got {getattr(cfg, name)}")
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        raise UsageError(f"--lr must be a positive number, got {cfg.lr}")
-    if not (math.isfinite(cfg.momentum) and 0 <= cfg.momentum < 1):
-        raise UsageError(f"--momentum must be in [0, 1), got {cfg.momentum}")
-    if not (math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0):
-        raise UsageError(f"--weight-decay must be ≥ 0, got {cfg.weight_decay}")
     validate_optimizer(cfg)
     if not (math.isfinite(cfg.dropout) and 0 <= cfg.dropout < 1):
         raise UsageError(f"--dropout must be in [0, 1), got {cfg.dropout}")
@@ -251,15 +246,12 @@ def validate_optimizer(cfg):
     """The optimizer's own settings: each flag belongs to the optimizers that read it."""
     if cfg.optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer {cfg.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    check_hyperparameters(cfg.lr, cfg.momentum, cfg.weight_decay, cfg.betas, cfg.eps,
+                          name=lambda name: "--" + name.replace("_", "-"))
     if cfg.optimizer != "sgd" and cfg.momentum:
         raise UsageError(f"--momentum is SGD's; --optimizer {cfg.optimizer} takes its momentum β₁ from --betas")
     if cfg.nesterov and not (cfg.optimizer == "sgd" and cfg.momentum > 0):
         raise UsageError("--nesterov needs --optimizer sgd and --momentum > 0")
-    if len(cfg.betas) != 2 or not all(math.isfinite(beta) and 0 <= beta < 1 for beta in cfg.betas):
-        raise UsageError(f"--betas must be two numbers in [0, 1), got {' '.join(map(str, cfg.betas))}")
-    if not (math.isfinite(cfg.eps) and cfg.eps > 0):
-        raise UsageError(f"--eps must be a positive number, got {cfg.eps} (ε keeps m̂/(√v̂ + ε) finite where v̂ = 0, "
-                         "as on MNIST's always-blank border pixels)")
 
 
 def validate_schedule(cfg):

@@ -3,12 +3,40 @@
 Each one updates a Network's parameters in place with `step(dW, db)`, keeps its state in dicts keyed by
 the layer number l, counts its steps in `t`, and reads the learning rate α from its attribute `lr` at every
 step, so that a schedule (scratchnet.schedules) can set α_t between steps. `buffers()` names the state
-arrays, for checkpoints.
+arrays, for checkpoints. A hyperparameter out of range is refused when the optimizer is made, with the
+same rules and words as the command line's flags (`check_hyperparameters`).
 """
 
 import math
+import numbers
 
 from scratchnet.backend import get_xp
+from scratchnet.errors import UsageError
+
+
+def check_hyperparameters(lr, momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8, name=str):
+    """Raise UsageError naming the first value out of range: α > 0, μ in [0, 1), λ ≥ 0, β₁, β₂ in [0, 1), ε > 0.
+
+    `name` turns an argument's name into what the message calls it: the command line passes its flags
+    (name("weight_decay") → "--weight-decay"), the optimizers their class ("SGD: lr").
+    """
+    if not (_finite(lr) and lr > 0):
+        raise UsageError(f"{name('lr')} must be a positive number, got {lr}")
+    if not (_finite(momentum) and 0 <= momentum < 1):
+        raise UsageError(f"{name('momentum')} must be in [0, 1), got {momentum}")
+    if not (_finite(weight_decay) and weight_decay >= 0):
+        raise UsageError(f"{name('weight_decay')} must be ≥ 0, got {weight_decay}")
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(_finite(b) and 0 <= b < 1 for b in betas)):
+        shown = " ".join(map(str, betas)) if isinstance(betas, (tuple, list)) else betas
+        raise UsageError(f"{name('betas')} must be two numbers in [0, 1), got {shown}")
+    if not (_finite(eps) and eps > 0):
+        raise UsageError(f"{name('eps')} must be a positive number, got {eps} (ε keeps m̂/(√v̂ + ε) finite where "
+                         "v̂ = 0, as on MNIST's always-blank border pixels)")
+
+
+def _finite(value):
+    """A real number (a bool or a string is none), finite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class SGD:
@@ -25,6 +53,10 @@ class SGD:
     """
 
     def __init__(self, net, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+        check_hyperparameters(lr, momentum, weight_decay, name=lambda n: f"SGD: {n}")
+        if not isinstance(nesterov, bool) or (nesterov and momentum == 0):
+            raise UsageError(f"SGD: nesterov must be True or False, and True needs momentum > 0; got nesterov="
+                             f"{nesterov!r}, momentum={momentum}")
         self.net = net
         self.lr = lr
         self.momentum = momentum
@@ -71,12 +103,14 @@ class Adam:
 
     Args:
         net: the Network whose W and b are updated in place.
-        lr: α > 0.   betas: (β₁, β₂) in [0, 1).   eps: ε ≥ 0.   weight_decay: λ ≥ 0.
+        lr: α > 0.   betas: (β₁, β₂) in [0, 1).   eps: ε > 0.   weight_decay: λ ≥ 0.
     """
 
     decoupled = False  # AdamW: decay θ itself (W1) instead of adding λθ to the gradient (A1)
 
     def __init__(self, net, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        check_hyperparameters(lr, weight_decay=weight_decay, betas=betas, eps=eps,
+                              name=lambda n: f"{type(self).__name__}: {n}")
         self.net = net
         self.lr = lr
         self.beta1, self.beta2 = betas

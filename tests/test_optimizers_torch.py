@@ -115,17 +115,18 @@ def test_state_is_keyed_by_layer_and_shares_no_memory():
 
 
 def test_adam_first_step_is_alpha_times_the_sign():
-    """At t = 1, m̂ = g and v̂ = g², so with ε = 0 the step is exactly α·sign(g), whatever the scale of g."""
+    """At t = 1, m̂ = g and v̂ = g², so as ε → 0 the step is α·sign(g), whatever the scale of g (ε itself must
+    be > 0: 1e-300 moves nothing at rtol 1e-12)."""
     net = Network([3, 2], dtype="float64", seed=0)
     W0 = net.W[2].copy()
     g = np.array([[1e-3, -5.0, 2.0], [-1e-7, 3.0, -8.0]])
-    Adam(net, lr=0.01, eps=0.0).step({2: g}, {2: np.ones(2)})
+    Adam(net, lr=0.01, eps=1e-300).step({2: g}, {2: np.ones(2)})
     assert_close(net.W[2], W0 - 0.01 * np.sign(g), "W[2] after Adam's first step", rtol=1e-12)
 
 
 def test_adamw_decay_is_decoupled_and_adam_decay_is_not():
     """With a zero gradient, AdamW still shrinks θ by (1 − αλ); Adam's λθ enters g and gets normalized."""
-    for cls, eps in ((Adam, 0.0), (AdamW, 1e-8)):  # AdamW's m_1 = v_1 = 0: ε > 0 makes the step 0/ε = 0
+    for cls, eps in ((Adam, 1e-300), (AdamW, 1e-8)):  # AdamW's m_1 = v_1 = 0: ε > 0 makes the step 0/ε = 0
         net = Network([3, 2], dtype="float64", seed=0)
         W0 = net.W[2].copy()
         cls(net, lr=0.1, weight_decay=0.5, eps=eps).step({2: np.zeros((2, 3))}, {2: np.zeros(2)})
