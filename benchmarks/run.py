@@ -36,9 +36,10 @@ from scratchnet.backend import xp_for_device
 from scratchnet.console import info, run_cli
 from scratchnet.data import load_mnist
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.fileio import atomic_write
+from scratchnet.fileio import atomic_write, check_outputs
 
 WARMUP_STEPS = 20
+OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 BASELINES = ("torch eager", "scratchnet")  # never left out: the ratios and the sweep's step count need them
 
 
@@ -231,12 +232,19 @@ def check_device(device):
             raise UsageError("--device cuda: torch sees no CUDA GPU; use --device cpu")
 
 
+def check_out(out):
+    """Refuse, before any work, an --out whose files could not be written (scratchnet.fileio's checks)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out} is a file, not a folder: give a folder for {', '.join(OUT_FILES)}")
+    check_outputs([(os.path.join(out, name), "--out") for name in OUT_FILES])
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.epochs < 1 or args.repeats < 1:
         raise UsageError("--epochs and --repeats must be at least 1")
     check_device(args.device)
-    os.makedirs(args.out, exist_ok=True)
+    check_out(args.out)
     machine = machine_info(args.device)
     info(kernel_line(machine))
     data = load_mnist_arrays(args.data_dir)

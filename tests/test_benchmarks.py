@@ -6,7 +6,9 @@ every contender ran, the ratios are consistent with the seconds, and the accurac
     python -m pytest tests/test_benchmarks.py
 """
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -42,3 +44,26 @@ def test_quick_benchmark_writes_table_json_and_plot(mnist_dir, tmp_path):
     assert results["machine"]["blas"], "threadpoolctl must name the BLAS that ran"
     assert (tmp_path / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "results.md").read_text().startswith("### Tutorial model")
+
+
+@pytest.mark.parametrize("out,message", [
+    ("/proc/bench", "--out /proc/bench/results.json: folder /proc is not writable"),
+    ("FILE", "--out {tmp}/taken.txt is a file, not a folder: give a folder for results.json, results.md"),
+    ("FIFO", "--out {tmp}/bench/results.md is a FIFO, not a regular file"),
+])
+def test_a_bad_out_is_refused_before_any_work(out, message, tmp_path):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("the user's notes")
+    before = hashlib.sha256(taken.read_bytes()).hexdigest()
+    if out == "FILE":
+        out = str(taken)
+    elif out == "FIFO":
+        (tmp_path / "bench").mkdir()
+        os.mkfifo(tmp_path / "bench" / "results.md")
+        out = str(tmp_path / "bench")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", out, "--data-dir",
+                           str(tmp_path / "no-data")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert message.format(tmp=tmp_path) in done.stderr
+    assert hashlib.sha256(taken.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "no-data").exists()  # refused before fetching anything
