@@ -76,8 +76,12 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser(prog, description):
-    """The parser for every TrainConfig field; callers may add flags of their own before parsing."""
+def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
+    """The parser for the TrainConfig fields; callers may add flags of their own before parsing.
+
+    torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --plot-samples,
+    --save, --save-every, --resume) and the devices it cannot use, so that --help shows only what works.
+    """
     d = TrainConfig()
     p = OneLineParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the training set (default {d.epochs})")
@@ -126,15 +130,16 @@ def build_parser(prog, description):
     p.add_argument("--sampling", choices=SAMPLING, default=d.sampling,
                    help="minibatches in dataset order (the tutorial's DataLoader), shuffled each epoch, "
                         f"or drawn with replacement (default {d.sampling})")
-    p.add_argument("--device", choices=DEVICES, default=d.device,
-                   help=f"where arrays live: cpu (NumPy), cuda (CuPy, pip install 'scratchnet[gpu]'), or auto "
-                        f"(cuda when CuPy sees a GPU, else cpu) (default {d.device})")
-    p.add_argument("--step", choices=STEPS, default=d.step,
-                   help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
-                        "read), fused (scratchnet.fused: the same equations on preallocated arrays, one CUDA "
-                        "kernel each on a GPU; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
-                        f"fused on cuda when the model allows, else reference (default {d.step}; scratchnet.train "
-                        "only)")
+    where = {"cpu": "cpu (NumPy)", "cuda": "cuda (CuPy, pip install 'scratchnet[gpu]')",
+             "auto": "auto (cuda when CuPy sees a GPU, else cpu)"}
+    p.add_argument("--device", choices=devices, default=d.device,
+                   help=f"where arrays live: {', '.join(where[device] for device in devices)} (default {d.device})")
+    if scratchnet_flags:
+        p.add_argument("--step", choices=STEPS, default=d.step,
+                       help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
+                            "read), fused (scratchnet.fused: the same equations on preallocated arrays, one CUDA "
+                            "kernel each on a GPU; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
+                            f"fused on cuda when the model allows, else reference (default {d.step})")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
     p.add_argument("--train-size", type=int, default=d.train_size, metavar="N",
@@ -145,18 +150,20 @@ def build_parser(prog, description):
                    help="write per-epoch train loss, test loss, accuracy, seconds and samples/s as JSON")
     p.add_argument("--plot", default=d.plot, metavar="FILE.png",
                    help="draw loss and accuracy per epoch (needs matplotlib: pip install 'scratchnet[plot]')")
-    p.add_argument("--plot-samples", default=d.plot_samples, metavar="FILE.png",
-                   help="draw 9 training images with their labels before training into FILE.png, and after it "
-                        "the first test images with predicted and true labels, errors in red, into "
-                        "FILE_predictions.png (needs matplotlib; scratchnet.train only)")
-    p.add_argument("--save", default=d.save, metavar="FILE.npz",
-                   help="write a checkpoint (parameters, optimizer state, sampler state, config, metrics) at the "
-                        "end of every epoch, atomically; Ctrl-C saves there too")
-    p.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
-                   help="with --save, also write the checkpoint every N steps (default 0: at epoch ends only)")
-    p.add_argument("--resume", default=d.resume, metavar="FILE.npz",
-                   help="continue exactly where the checkpoint stopped, with its settings unless a flag is given; "
-                        "--epochs counts the total, so --epochs 5 on an epoch-2 checkpoint trains 3 more")
+    if scratchnet_flags:
+        p.add_argument("--plot-samples", default=d.plot_samples, metavar="FILE.png",
+                       help="draw 9 training images with their labels before training into FILE.png, and after it "
+                            "the first test images with predicted and true labels, errors in red, into "
+                            "FILE_predictions.png (needs matplotlib)")
+        p.add_argument("--save", default=d.save, metavar="FILE.npz",
+                       help="write a checkpoint (parameters, optimizer state, sampler state, config, metrics) at the "
+                            "end of every epoch, atomically; Ctrl-C saves there too")
+        p.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
+                       help="with --save, also write the checkpoint every N steps (default 0: at epoch ends only)")
+        p.add_argument("--resume", default=d.resume, metavar="FILE.npz",
+                       help="continue exactly where the checkpoint stopped, with its settings unless a flag is "
+                            "given; --epochs counts the total, so --epochs 5 on an epoch-2 checkpoint trains 3 more; "
+                            "checkpoints go to FILE.npz itself unless --save names another file")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=d.recipe,
                    help="start from a named preset, which flags given beside it override; best: "
                         + describe(BEST))
@@ -188,9 +195,10 @@ def given_flags(parser, argv):
 
 
 def config_from_args(args):
-    """The TrainConfig held by parsed `args` (extra flags a caller added are ignored; no recipe applied)."""
-    fields = TrainConfig.__dataclass_fields__
-    return TrainConfig(**{name: getattr(args, name) for name in fields})
+    """The TrainConfig held by parsed `args` (extra flags a caller added are ignored; no recipe applied; a field
+    without a flag keeps its default)."""
+    d = TrainConfig()
+    return TrainConfig(**{name: getattr(args, name, getattr(d, name)) for name in TrainConfig.__dataclass_fields__})
 
 
 def config_from_argv(parser, argv):
@@ -198,7 +206,7 @@ def config_from_argv(parser, argv):
     args = parser.parse_args(argv)
     if not args.recipe:
         return config_from_args(args)
-    if args.resume:
+    if getattr(args, "resume", ""):
         raise UsageError("--recipe with --resume: a resumed run takes its settings from the checkpoint; "
                          "drop --recipe")
     return replace(RECIPES[args.recipe], **given_flags(parser, argv))
