@@ -99,10 +99,17 @@ class Progress:
 
 
 def _columns(stream):
+    """The terminal's width in columns: the terminal's own, else $COLUMNS, else 80."""
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):
-        return int(os.environ.get("COLUMNS", "80") or 80)
+        columns = 0  # not a terminal, or one that does not know its size (a fresh pty says 0)
+    if columns <= 0:
+        try:
+            columns = int(os.environ.get("COLUMNS", ""))
+        except ValueError:
+            columns = 80
+    return max(columns, 2)
 
 
 def readable_streams():

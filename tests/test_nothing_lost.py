@@ -8,14 +8,18 @@ signals are real signals (sent by the test, or by the run to itself at a chosen 
     python -m pytest tests/test_nothing_lost.py
 """
 
+import fcntl
 import hashlib
 import json
 import os
+import pty
 import shlex
 import signal
 import stat
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import numpy as np
@@ -31,6 +35,7 @@ SMALL = ["--train-size", "640", "--test-size", "100", "--hidden", "16", "--epoch
 # step AT (counted over the run) the process sends itself SIGNAL: a real signal at a known place.
 SIGNAL_AT = """
 import os, signal, time
+import numpy as np
 from scratchnet.network import Network
 real_backward, count = Network.backward, [0]
 def backward(self, delta_L):
@@ -338,13 +343,11 @@ def test_ctrl_c_during_the_last_test_is_honoured(small, tmp_path):
 
 
 SAVE_TWICE_INTERRUPTED = """
-import os, signal
-import scratchnet.checkpoint as checkpoint
-real_save = checkpoint.save_checkpoint
-def save(*args):
+real_savez = np.savez
+def savez(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C arrives while the first one's checkpoint is written
-    return real_save(*args)
-checkpoint.save_checkpoint = save
+    return real_savez(*args, **kwargs)
+np.savez = savez
 """
 
 
@@ -392,11 +395,10 @@ def test_compare_says_when_both_engines_diverge(small):
 # 16. the bar in a narrow terminal -------------------------------------------------------------------------
 
 def test_the_bar_in_a_narrow_terminal_and_the_interrupt_line_after_it(small, tmp_path):
-    import pty
-
     main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))  # a terminal 40 columns wide
     os.set_blocking(main, False)
-    env = {**os.environ, "COLUMNS": "40"}
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     prelude = SIGNAL_AT.format(at=5, signal="SIGINT", sleep=0.05)
     p = subprocess.Popen(command("scratchnet.train", [*small, "--save", str(tmp_path / "c.npz")], prelude),
                          cwd=REPO, stdin=child, stdout=subprocess.DEVNULL, stderr=child, env=env)
