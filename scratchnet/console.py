@@ -6,8 +6,9 @@ message, so no line is ever glued to it.
 
 `run_cli` is every command's entry point: a ScratchnetError becomes one line and its exit status; a reader
 that goes away (`… | head -1`) ends the command quietly, as Unix tools end, with status 141 (128 + SIGPIPE);
-and on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`, `LC_ALL=C`) each such
-character is written in ASCII (alpha, sigma, delta, <=) instead of failing.
+SIGTERM and SIGHUP stop it as Ctrl-C does, with one line and status 128 + the signal's number (a training run
+saves first: scratchnet.run); and on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`,
+`LC_ALL=C`) each such character is written in ASCII (alpha, sigma, delta, <=) instead of failing.
 """
 
 import codecs
@@ -112,6 +113,26 @@ def _columns(stream):
     return max(columns, 2)
 
 
+STOPPING = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived where nothing else handles it."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stopped_by(signum):
+    """How the user's signal reads in a message: 'interrupted (SIGINT)', 'terminated (SIGTERM)', …"""
+    return f"{STOPPING[signum]} ({signal.Signals(signum).name})"
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
 def readable_streams():
     """Make stdout and stderr write what they cannot encode in ASCII spellings instead of raising."""
     for stream in (sys.stdout, sys.stderr):
@@ -123,6 +144,8 @@ def readable_streams():
 def run_cli(main, argv=None):
     """Run `main(argv)`; a ScratchnetError becomes one line on stderr and its exit status, never a traceback."""
     readable_streams()
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: an exception, so that files are left whole
+        signal.signal(signum, _raise_stopped)
     try:
         try:
             return main(argv)
@@ -132,8 +155,9 @@ def run_cli(main, argv=None):
         _quiet_exit()
     except ScratchnetError as e:
         _last_words(f"{e.prefix}{e}", e.exit_code)
-    except KeyboardInterrupt:
-        _last_words("interrupted", 128 + signal.SIGINT)
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+        _last_words(stopped_by(signum), 128 + signum)
     except MemoryError:
         _last_words("error: out of memory; use a smaller model (--hidden), batch (--batch-size) or "
                     "--train-size", 1)

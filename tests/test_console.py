@@ -7,6 +7,7 @@ Run: python -m pytest tests/test_console.py -q
 
 import io
 import os
+import signal
 import subprocess
 import sys
 
@@ -110,3 +111,17 @@ def test_a_message_never_glues_to_the_bar(monkeypatch, capsys):
     assert lines[0].endswith("\r\x1b[Ka status line")
     assert lines[1].endswith("\r\x1b[Kerror: interrupted in epoch 2 after step 288")
     assert lines[2] == ""
+
+
+@pytest.mark.parametrize("signame,line", [("SIGTERM", "terminated (SIGTERM)"), ("SIGHUP", "hung up (SIGHUP)"),
+                                          ("SIGINT", "interrupted (SIGINT)")])
+def test_a_signal_stops_any_command_with_one_line(signame, line):
+    """Outside a training run's loop (which saves first, tests/test_nothing_lost.py), as Ctrl-C does."""
+    code = ("import time\nfrom scratchnet.console import run_cli\n"
+            "def main(argv):\n    print('ready', flush=True)\n    time.sleep(60)\nrun_cli(main)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(getattr(signal, signame))
+    _, err = p.communicate(timeout=60)
+    assert (p.returncode, err) == (128 + getattr(signal, signame), line + "\n")

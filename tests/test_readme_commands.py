@@ -1,0 +1,113 @@
+"""The README's commands, and the examples of `python -m scratchnet.train --help`, run as written on a fresh tree.
+
+A fresh tree is a copy of the files git knows (no runs/, no caches), with data/ linked to the fetched MNIST
+so that nothing is downloaded. Every `python -m …` command of README.md (code blocks and inline code) and of
+scratchnet.train's docstring runs there, in order (the --save example comes before the --resume one), and
+must exit 0 without a traceback. To keep the suite short, training commands get `--epochs 1 --train-size 640
+--test-size 100` appended, each only where the command does not give that flag itself; the issue's own
+example (`--metrics-out runs/m.json --plot runs/curves.png`) also runs exactly as written (slow). Left out:
+`pip install` (the suite runs installed), `python -m pytest` (this suite), `--device cuda` where no GPU is.
+
+    python -m pytest tests/test_readme_commands.py
+"""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import scratchnet.train
+from scratchnet import backend
+
+from conftest import REPO
+
+SHORT = {"--epochs": "1", "--train-size": "640", "--test-size": "100"}
+TRAINING = ("scratchnet.train", "torch_ref.train", "torch_ref.compare")
+
+
+def readme_commands():
+    """Every `python -m …` command of README.md and of scratchnet.train's docstring, comments dropped, in order."""
+    text = (REPO / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        found += block.splitlines()
+    found += re.findall(r"`(python -m [^`]+)`", text)
+    found += [line.strip() for line in scratchnet.train.__doc__.splitlines() if line.strip().startswith("python -m")]
+    commands = []
+    for line in found:
+        for part in line.split("#")[0].split("&&"):
+            part = part.strip()
+            if part.startswith("python -m") and not part.startswith(("python -m pip", "python -m pytest")):
+                if part not in commands:
+                    commands.append(part)
+    return commands
+
+
+def shortened(command):
+    """The command with SHORT's flags appended where it trains and does not give them itself (or resumes)."""
+    words = shlex.split(command)
+    if words[2] not in TRAINING or "--help" in words:
+        return words
+    extra = [] if "--resume" in words else [w for flag, value in SHORT.items() if flag not in words
+                                            for w in (flag, value)]
+    if "--resume" in words and "--epochs" not in words:
+        extra = ["--epochs", "2"]
+    return words + extra
+
+
+@pytest.fixture(scope="module")
+def fresh_tree(tmp_path_factory, mnist_dir):
+    """A copy of the files git tracks (and new ones it does not ignore), data/ linked to the fetched MNIST."""
+    tree = tmp_path_factory.mktemp("fresh")
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file() and not source.is_symlink() and name != "data":
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, tree / name)
+    os.symlink(mnist_dir, tree / "data")
+    assert not (tree / "runs").exists()
+    return tree
+
+
+def run_in(tree, words):
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([sys.executable, *words[1:]], cwd=tree, env=env, capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_the_readme_shows_commands():
+    commands = readme_commands()
+    assert "python -m scratchnet.train --metrics-out runs/m.json --plot runs/curves.png" in commands
+    assert commands.index("python -m scratchnet.train --save runs/ckpt.npz") < \
+        commands.index("python -m scratchnet.train --resume runs/ckpt.npz --epochs 8")
+
+
+def test_every_readme_command_works_on_a_fresh_tree(fresh_tree):
+    pytest.importorskip("matplotlib")
+    failed = []
+    for command in readme_commands():
+        words = shortened(command)
+        if "cuda" in words and backend.cupy is None:
+            continue  # --device cuda without CuPy: one line saying so, tested in test_device.py
+        done = run_in(fresh_tree, words)
+        if done.returncode != 0 or "Traceback" in done.stderr:
+            failed.append(f"{shlex.join(words)} → exit {done.returncode}: {done.stderr.strip()[-300:]}")
+    assert not failed, "\n".join(failed)
+    assert (fresh_tree / "runs" / "curves.png").exists() and (fresh_tree / "runs" / "mnist_predictions.png").exists()
+
+
+@pytest.mark.slow
+def test_the_issues_example_as_written(fresh_tree):
+    """Five epochs of the tutorial's model: the command the issue saw fail on a fresh checkout."""
+    pytest.importorskip("matplotlib")
+    shutil.rmtree(fresh_tree / "runs", ignore_errors=True)
+    example = "python -m scratchnet.train --metrics-out runs/m.json --plot runs/curves.png"
+    done = run_in(fresh_tree, shlex.split(example))
+    assert done.returncode == 0, done.stderr
+    assert (fresh_tree / "runs" / "m.json").exists() and (fresh_tree / "runs" / "curves.png").exists()
