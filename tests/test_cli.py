@@ -109,7 +109,7 @@ def corrupt_data_dir(tmp_path, mnist_dir, how="truncated"):
     (["--hidden", "512", "0"], 2, "--hidden widths must be at least 1, got 512 0"),
     (["--momentum", "1.5"], 2, "--momentum must be in [0, 1), got 1.5"),
     (["--activation", "gelu"], 2, "argument --activation: invalid choice: 'gelu'"),
-    (["--metrics-out", "/nonexistent/dir/m.json"], 2, "folder /nonexistent/dir does not exist"),
+    (["--metrics-out", "{tmp}/afile/dir/m.json"], 2, "/afile is a file, not a folder; choose another path"),
     (["--plot", "/"], 2, "--plot / is a folder: give a file name"),
     pytest.param(["--device", "cuda"], 2, "--device cuda: CuPy is not installed",
                  marks=pytest.mark.skipif(backend.cupy is not None, reason="CuPy is installed")),
@@ -122,7 +122,9 @@ def corrupt_data_dir(tmp_path, mnist_dir, how="truncated"):
     (["--data-dir", "CORRUPT:file"], 2, "is a file: pass a folder with --data-dir"),
 ])
 def test_bad_input_is_one_clear_line(args, code, message, mnist_dir, tmp_path):
-    args = [corrupt_data_dir(tmp_path, mnist_dir, a.split(":")[1]) if a.startswith("CORRUPT") else a for a in args]
+    (tmp_path / "afile").write_text("a file where a folder should be")
+    args = [corrupt_data_dir(tmp_path, mnist_dir, a.split(":")[1]) if a.startswith("CORRUPT") else
+            a.format(tmp=tmp_path) for a in args]
     if "--data-dir" not in args:
         args += ["--data-dir", mnist_dir]
     done = run_train(*args, "--epochs", "1") if "--epochs" not in args else run_train(*args)
