@@ -135,10 +135,11 @@ def test_help_names_every_flag():
 @pytest.mark.parametrize("args,message", [
     (["--sizes", "4"], "need at least two layers"),
     (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
-    (["--out", "/nonexistent/dir/x.md"], "folder /nonexistent/dir does not exist"),
+    (["--out", "{tmp}/afile/x.md"], "/afile is a file, not a folder; choose another path"),
     (["--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
 ])
-def test_bad_flags_are_one_clear_line(args, message):
-    done = run_explain(*args)
+def test_bad_flags_are_one_clear_line(args, message, tmp_path):
+    (tmp_path / "afile").write_text("a file where a folder should be")
+    done = run_explain(*[a.format(tmp=tmp_path) for a in args])
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr

@@ -67,10 +67,12 @@ def test_errors_and_only_errors_are_red(tmp_path):
 
 
 @pytest.mark.parametrize("path,message", [
-    ("/nonexistent/dir/s.png", "--plot-samples /nonexistent/dir/s.png: folder /nonexistent/dir does not exist"),
+    ("{tmp}/afile/s.png", "--plot-samples {tmp}/afile/s.png: {tmp}/afile is a file, not a folder"),
     ("/", "--plot-samples / is a folder: give a file name"),
 ])
-def test_bad_path_fails_before_training(path, message, mnist_dir):
+def test_bad_path_fails_before_training(path, message, mnist_dir, tmp_path):
+    (tmp_path / "afile").write_text("a file where a folder should be")
+    path, message = path.format(tmp=tmp_path), message.format(tmp=tmp_path)
     done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", path)
     assert done.returncode == 2 and "Epoch" not in done.stdout
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
