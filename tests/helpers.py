@@ -1,5 +1,6 @@
 """The comparison helper every test uses: it names the quantity and the layer when it fails."""
 
+import copy
 import subprocess
 import sys
 
@@ -53,7 +54,8 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
     net.forward(x)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
-    floor = rounding_floor(cost_at(net, x, y), h)
+    probe = copy.deepcopy(net)  # the central differences run forward on a copy: net keeps this batch's cache
+    floor = rounding_floor(cost_at(probe, x, y), h)
 
     def check(g, quantity, l, name):
         g = to_numpy(g)
@@ -61,7 +63,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
         for i in np.ndindex(g.shape):
             e = np.zeros(g.shape)
             e[i] = 1.0
-            numeric[i], _ = central_difference_along(net, x, y, quantity, l, e, h)
+            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
 
     for l in range(net.L, 1, -1):
