@@ -68,8 +68,8 @@ def architecture(model):
         activation.append(sigma)
         dropouts.add(p)
     if len(dropouts) > 1:
-        raise UsageError(f"torch model: its nn.Dropout modules drop with different p ({sorted(dropouts)}); "
-                         "scratchnet has one p for every hidden layer")
+        raise UsageError(f"torch model: its hidden layers drop with different p {sorted(dropouts)} (0.0 where no "
+                         "nn.Dropout follows the σ); scratchnet has one p for every hidden layer")
     p = dropouts.pop() if dropouts else 0.0
     return Architecture(linears, names, activation, output_loss(between, names[-1]), p)
 
