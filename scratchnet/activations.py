@@ -34,7 +34,7 @@ def sigmoid_prime(z):
 
     The textbook form σ(z)(1 − σ(z)) is the same number (1 − σ(z) = σ(−z)), but it subtracts two nearly
     equal numbers where the unit saturates: for z ≫ 0, σ(z) rounds to 1, and 1 − σ(z) keeps one bit or none.
-    float32 gives σ′(17) 45% too large and σ′(z) = 0 from z ≈ 17 on (float64 from z ≈ 37), where the true
+    float32 gives σ′(17) 44% too large and σ′(z) = 0 from z = 17.4 on (float64 from 37), where the true
     value is e^(−z) to full precision. σ(−z) computes that small factor directly.
     """
     return sigmoid(z) * sigmoid(-z)
