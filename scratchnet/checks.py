@@ -70,10 +70,14 @@ def check_dropout(p):
         raise UsageError(f"dropout p must be in [0, 1), got {p!r}")
 
 
-def check_seed(seed, rng):
-    """seed: an integer ≥ 0 (numpy's default_rng would take many things, and a float only to fail later)."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise UsageError(f"seed must be an integer ≥ 0, got {seed!r}")
+SEED_MAX = 2**63 - 1  # the one seed rule of every command and of Network: what NumPy and torch.manual_seed both take
+
+
+def check_seed(seed, rng=None, name="seed"):
+    """seed: an integer in [0, 2**63 − 1] (numpy's default_rng would take many things, and a float only to fail
+    later; torch.manual_seed nothing above 2**64). `name` is what the message calls it (the CLI: "--seed")."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"{name} must be an integer in [0, 2**63 − 1], got {seed!r}")
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise UsageError(f"rng must be a numpy Generator (np.random.default_rng()) or None, got {type(rng).__name__}")
 

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, replace
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
+from scratchnet.checks import check_seed
 from scratchnet.data import MNIST_FILES
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
@@ -21,7 +22,6 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 STEPS = ("auto", "reference", "fused")
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda", "auto")
-SEED_MAX = 2**63 - 1  # every command's seed: an integer in [0, SEED_MAX], what NumPy and torch.manual_seed both take
 
 
 @dataclass
@@ -236,7 +236,7 @@ def validate(cfg):
         raise UsageError(f"--save-every must be ≥ 0, got {cfg.save_every}")
     if cfg.save_every and not cfg.save:
         raise UsageError("--save-every needs --save FILE.npz to know where to write")
-    check_seed(cfg.seed)
+    check_seed(cfg.seed, name="--seed")
     for name in ("train_size", "test_size"):
         if getattr(cfg, name) < 0:
             raise UsageError(f"{flag[name]} must be ≥ 0 (0 means all), got {getattr(cfg, name)}")
@@ -269,12 +269,6 @@ def validate_schedule(cfg):
         raise UsageError(f"--lr-step-epochs must be at least 1, got {cfg.lr_step_epochs}")
     if not (math.isfinite(cfg.lr_gamma) and cfg.lr_gamma > 0):
         raise UsageError(f"--lr-gamma must be a positive number, got {cfg.lr_gamma}")
-
-
-def check_seed(seed, flag="--seed"):
-    """The one seed rule of every command: an integer in [0, 2**63 − 1]."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        raise UsageError(f"{flag} must be an integer in [0, 2**63 − 1], got {seed}")
 
 
 def memory_needed(sizes, dtype, batch_size, state_copies=2, samples=0):

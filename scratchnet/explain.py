@@ -22,7 +22,8 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
-from scratchnet.config import OneLineParser, check_seed
+from scratchnet.checks import check_seed
+from scratchnet.config import OneLineParser
 from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
 from scratchnet.fileio import atomic_write, check_outputs
@@ -256,7 +257,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    check_seed(args.seed)
+    check_seed(args.seed, name="--seed")
     check_outputs([(args.out, "--out")])
     net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
     x, y = make_batch(net, args.batch_size, args.seed)

@@ -5,12 +5,11 @@ Run: python -m pytest tests/test_config.py -q
 
 import pytest
 
+from scratchnet.checks import SEED_MAX
 from scratchnet.config import (
-    SEED_MAX,
     TrainConfig,
     check_memory,
     check_model_fits,
-    check_seed,
     memory_needed,
     validate,
 )
@@ -19,7 +18,6 @@ from scratchnet.errors import UsageError
 
 @pytest.mark.parametrize("seed", [0, 1, 2**32, SEED_MAX])
 def test_a_seed_in_range_is_taken(seed):
-    check_seed(seed)
     validate(TrainConfig(seed=seed))
 
 

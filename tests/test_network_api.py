@@ -6,7 +6,7 @@ and refusing, in one line naming the argument, what it cannot do (no torch here)
 - infer, evaluate and predict leave a^[l], z^[l], δ^[l] and the masks as the last forward/backward left them,
   so cost(y) after predicting another batch is still this batch's; cost, backward and input_gradient refuse to
   run with no forward pass or on the forward pass of another batch;
-- the constructor refuses float widths, bools, strings, widths < 1, p outside [0, 1), seeds < 0, …
+- the constructor refuses float widths, bools, strings, widths < 1, p outside [0, 1), seeds outside [0, 2**63 − 1], …
 
     python -m pytest tests/test_network_api.py
 """
@@ -113,8 +113,9 @@ def test_from_parameters_refuses_each_bad_shape_dtype_or_value_naming_the_layer(
     ({"dropout": float("nan")}, r"dropout p must be in \[0, 1\), got nan"),
     ({"dtype": "floot32"}, r"dtype 'floot32' is not supported"),
     ({"dtype": True}, r"dtype True is not supported"),
-    ({"seed": -1}, r"seed must be an integer ≥ 0, got -1"),
-    ({"seed": 1.5}, r"seed must be an integer ≥ 0, got 1.5"),
+    ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*63 − 1\], got -1"),
+    ({"seed": 1.5}, r"seed must be an integer in \[0, 2\*\*63 − 1\], got 1.5"),
+    ({"seed": 2**63}, r"seed must be an integer in \[0, 2\*\*63 − 1\], got 9223372036854775808"),
     ({"activation": None}, r"activation must be a name or a list of names, got None"),
     ({"activation": ["relu", "relu"]}, r"2 activations given for 1 hidden layers"),
     ({"loss": None}, r"unknown loss None"),
