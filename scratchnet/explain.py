@@ -261,7 +261,8 @@ def build_parser():
                    help="with --html: the network of this checkpoint (python -m scratchnet.train --save CKPT); "
                         "without it, a short run trained for the page (100 steps, a few seconds)")
     p.add_argument("--digit", type=int, default=None, metavar="N", help="with --html: test digit N (default 0)")
-    p.add_argument("--data-dir", default="data", help="with --html: the folder that holds MNIST/raw/ (default data)")
+    p.add_argument("--data-dir", default="data", metavar="DIR",
+                   help="with --html: the folder that holds MNIST/raw/ (default data)")
     return p
 
 

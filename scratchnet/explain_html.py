@@ -252,7 +252,7 @@ img.pixels { image-rendering: pixelated; }
 @media (max-width: 560px) {
   body { padding: 10px; font-size: 14px; }
   .grid { grid-template-columns: minmax(0, 1fr); } .hero { grid-template-columns: repeat(2, minmax(0, 1fr)); }
-  .heads { display: none; }
+  .heads, .hero pre { display: none; }
 }
 """
 
