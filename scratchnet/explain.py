@@ -283,6 +283,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if (args.resume or args.digit is not None) and not args.html:
         raise UsageError("--resume and --digit choose what --html draws: add --html PAGE")
+    if args.html and (args.markdown or args.out):
+        raise UsageError("--html writes its own page: drop --markdown and --out")
     if args.html:
         return html_page(args)
     if args.batch_size < 1:

@@ -16,20 +16,23 @@ import io
 import os
 import re
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from scratchnet.backend import to_numpy
 from scratchnet.checkpoint import load_checkpoint, restore, resumed_config
 from scratchnet.config import TrainConfig
+from scratchnet.console import info
 from scratchnet.doclinks import code_links, find_link
 from scratchnet.errors import UsageError
 from scratchnet.fileio import atomic_write
 from scratchnet.plot import require_matplotlib
-from scratchnet.sampling import minibatches
+from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.train import build, evaluate, load_data, train_step
 
 SHORT_RUN = TrainConfig(lr=0.1, train_size=6400)  # the default network: 100 steps of m = 64 at α = 0.1
+LEVELS = 255  # colours of a picture's palette; one more index, 255, is the transparent padding
 STRIP_COLUMNS = 32  # a vector of more units than this is drawn as a grid, 32 units a row
 # Which link of the notes each kind of panel takes: (tag, the function the linked lines lie in).
 PANEL_LINKS = {
@@ -44,24 +47,21 @@ PANEL_LINKS = {
 }
 
 
-def short_run(data_dir):
-    """The tutorial's network trained for SHORT_RUN's one pass over its first training images; and what that was."""
-    cfg = TrainConfig(**{**SHORT_RUN.__dict__, "data_dir": data_dir})
+def short_run(cfg, x, y):
+    """The tutorial's network after one pass of cfg's SGD over (x, y), and a line saying what that was."""
     net, opt = build(cfg, np)
-    (x, y), _ = load_data(cfg, np)
+    steps = batches_per_epoch(len(x), cfg.batch_size)
+    info(f"training the tutorial's network for {steps} steps to draw it (--resume CKPT draws a trained one instead)")
     start = time.perf_counter()
-    steps = 0
     for idx in minibatches(len(x), cfg.batch_size, cfg.sampling, np.random.default_rng(cfg.seed)):
         train_step(net, opt, x[idx], y[idx])
-        steps += 1
     seconds = time.perf_counter() - start
-    about = (f"freshly trained for this page: {steps} steps of SGD with m = {cfg.batch_size}, α = {cfg.lr:g}, on the "
-             f"first {len(x):,} training images ({len(x) / 60000:.2f} of an epoch), in {seconds:.1f} s")
-    return net, about
+    return net, (f"freshly trained for this page: {steps} steps of SGD with m = {cfg.batch_size}, α = {cfg.lr:g}, "
+                 f"on the first {len(x):,} training images ({len(x) / 60000:.2f} of an epoch), in {seconds:.1f} s")
 
 
 def resumed(path):
-    """The network of the checkpoint at `path` (python -m scratchnet.train --save); and what it is."""
+    """The network of the checkpoint at `path` (python -m scratchnet.train --save), and a line saying what it is."""
     cfg = resumed_config(path, {})
     arrays, meta = load_checkpoint(path)
     net, opt = build(cfg, np)
@@ -73,10 +73,11 @@ def resumed(path):
 def network_and_digit(data_dir, resume, digit):
     """The network to draw, test digit `digit` as a batch of one (x (1, 784), y (1,)), and a line about the network."""
     require_matplotlib("--html")
-    _, (x_test, y_test) = load_data(TrainConfig(data_dir=data_dir), np)
+    cfg = replace(SHORT_RUN, data_dir=data_dir)
+    (x_train, y_train), (x_test, y_test) = load_data(cfg, np)  # SHORT_RUN's training images, every test image
     if not 0 <= digit < len(x_test):
         raise UsageError(f"--digit {digit}: the test set holds digits 0 to {len(x_test) - 1}")
-    net, about = resumed(resume) if resume else short_run(data_dir)
+    net, about = resumed(resume) if resume else short_run(cfg, x_train, y_train)
     x_test = x_test.astype(net.dtype)
     accuracy, _ = evaluate(net, x_test, y_test, 1000)
     line = (f"The tutorial's {'-'.join(map(str, net.sizes))} network ({net.activation[2]}, {net.loss}, {net.dtype}), "
@@ -95,12 +96,21 @@ def digit_line(digit, net, s):
 
 
 def png_uri(values, cmap, vmin, vmax):
-    """A 2-D array as a PNG data URI, one pixel per entry, coloured by `cmap` over [vmin, vmax]; NaN transparent."""
-    import matplotlib.image
+    """A 2-D array as a PNG data URI, one pixel per entry, coloured by `cmap` over [vmin, vmax]; NaN transparent.
 
+    The PNG holds a palette of LEVELS colours of the map and one byte an entry (a quarter of RGBA's size).
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    values = np.asarray(values, dtype=np.float64)
+    t = np.clip((values - vmin) / ((vmax - vmin) or 1.0), 0, 1)
+    index = np.where(np.isnan(values), LEVELS, np.round(np.nan_to_num(t) * (LEVELS - 1))).astype(np.uint8)
+    palette = (colormaps[cmap](np.linspace(0, 1, LEVELS))[:, :3] * 255).round().astype(np.uint8)
+    image = Image.frombytes("P", index.shape[::-1], index.tobytes())
+    image.putpalette([*palette.ravel().tolist(), 0, 0, 0])
     buffer = io.BytesIO()
-    matplotlib.image.imsave(buffer, np.asarray(values, dtype=np.float64), cmap=cmap, vmin=vmin, vmax=vmax,
-                            format="png", metadata={"Software": None})
+    image.save(buffer, format="PNG", optimize=True, transparency=LEVELS)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

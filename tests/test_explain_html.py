@@ -129,6 +129,7 @@ def test_the_page_beside_a_checkpoint(mnist_dir, tmp_path):
     (["--html", "PAGE", "--digit", "10000"], "--digit 10000: the test set holds digits 0 to 9999"),
     (["--html", "PAGE", "--resume", "missing.npz"], "--resume missing.npz: no such file"),
     (["--html", "no/such/folder/p.html"], "--html no/such/folder/p.html: folder"),
+    (["--html", "PAGE", "--markdown"], "--html writes its own page: drop --markdown and --out"),
 ])
 def test_bad_flags_are_one_line(args, message, mnist_dir, tmp_path):
     args = [str(tmp_path / "p.html") if a == "PAGE" else a for a in args]
