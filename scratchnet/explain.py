@@ -3,6 +3,7 @@
     python -m scratchnet.explain                                      # 4-3-3-2, ReLU, cross-entropy, m = 2
     python -m scratchnet.explain --sizes 2 3 2 --loss quadratic --activation sigmoid --batch-size 1
     python -m scratchnet.explain --markdown --out worked_example.md   # the same as a handout (Markdown, LaTeX)
+    python -m scratchnet.explain --html runs/backprop.html --digit 7  # one MNIST digit's pass, drawn as a page
     python -m scratchnet.explain --help
 
 Each a^[l], z^[l], δ^[l], ∂C/∂W^[l] and ∂C/∂b^[l] is printed with its shape, its equation and tag, and
@@ -272,9 +273,9 @@ def html_page(args):
     digit = args.digit or 0
     net, x, y, about = explain_html.network_and_digit(args.data_dir, args.resume, digit)
     steps = trace(net, x, y)
-    note = add_autograd(steps, net, x, y)
-    text = explain_html.write_page(args.html, steps, net, about, digit, autograd_line(steps, note))
-    print(f"wrote {args.html} ({len(text.encode()):,} bytes): test digit {digit}; {autograd_line(steps, note)}")
+    agreement = autograd_line(steps, add_autograd(steps, net, x, y))
+    text = explain_html.write_page(args.html, steps, net, about, digit, agreement)
+    print(f"wrote {args.html} ({len(text.encode()):,} bytes): test digit {digit}; {agreement}")
     return text
 
 
