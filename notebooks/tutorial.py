@@ -145,7 +145,8 @@ compare("δ^[4]", delta[L], net.delta[L], ref.delta[L] if TORCH else None)
 for l in range(L - 1, 1, -1):
     relu_prime = (z[l] > 0).astype(z[l].dtype)
     delta[l] = relu_prime * (delta[l + 1] @ net.W[l + 1])  # (BP2)
-    print(f"δ^[{l}]: {(delta[l][0] != 0).sum()} of {delta[l].shape[1]} units of the first image carry error back")
+    print(f"δ^[{l}] of the first image, its first 8 units: {delta[l][0, :8]};  {(delta[l][0] != 0).sum()} of "
+          f"{delta[l].shape[1]} units carry error back")
     compare(f"δ^[{l}]", delta[l], net.delta[l], ref.delta[l] if TORCH else None)
 
 # %% [markdown]
