@@ -50,6 +50,7 @@ def code_links(doc=NOTES):
             for m in CODE_LINK.finditer(doc.read_text())]
 
 
-def find_link(links, tag, function):
-    """The first link named `tag` that points into `function`, or None."""
-    return next((link for link in links if link.tag == tag and link.function() == function), None)
+def find_link(links, tag, file, function=None):
+    """The first link named `tag` that points into `file` (e.g. "network.py") and, if given, `function`; or None."""
+    return next((link for link in links if link.tag == tag and link.path.name == file
+                 and function in (None, link.function())), None)

@@ -34,16 +34,17 @@ from scratchnet.train import build, evaluate, load_data, train_step
 SHORT_RUN = TrainConfig(lr=0.1, train_size=6400)  # the default network: 100 steps of m = 64 at α = 0.1
 LEVELS = 255  # colours of a picture's palette; one more index, 255, is the transparent padding
 STRIP_COLUMNS = 32  # a vector of more units than this is drawn as a grid, 32 units a row
-# Which link of the notes each kind of panel takes: (tag, the function the linked lines lie in).
+# Which link of the notes each kind of panel takes: (tag, file of the reference engine[, function]); the notes
+# also link the same tags in fused.py and kernels.py, and the output error once for each cost.
 PANEL_LINKS = {
-    "z": ("z^[l] = W^[l] a^[l-1] + b^[l]", "forward"),
-    "a": ("a^[l] = σ(z^[l])", "forward"),
-    "cross-entropy": ("(BP1)", "cross_entropy"),
-    "quadratic": ("(BP1)", "quadratic"),
-    "delta": ("(BP2)", "backward"),
-    "db": ("(BP3)", "backward"),
-    "dW": ("(BP4)", "backward"),
-    "dx": ("∂C/∂a^[1] = (W^[2])ᵀ δ^[2]", "input_gradient"),
+    "z": ("z^[l] = W^[l] a^[l-1] + b^[l]", "network.py"),
+    "a": ("a^[l] = σ(z^[l])", "network.py"),
+    "cross-entropy": ("(BP1)", "losses.py", "cross_entropy"),
+    "quadratic": ("(BP1)", "losses.py", "quadratic"),
+    "delta": ("(BP2)", "network.py"),
+    "db": ("(BP3)", "network.py"),
+    "dW": ("(BP4)", "network.py"),
+    "dx": ("∂C/∂a^[1] = (W^[2])ᵀ δ^[2]", "network.py"),
 }
 
 
