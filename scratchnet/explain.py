@@ -271,7 +271,7 @@ def build_parser():
 
 def html_page(args):
     """--html: one test digit's pass through a trained network, traced, checked by autograd, drawn as a page."""
-    check_writable(args.html, "--html")
+    check_outputs([(args.html, "--html")], inputs=[(args.resume, "--resume")])
     digit = args.digit or 0
     net, x, y, about = explain_html.network_and_digit(args.data_dir, args.resume, digit)
     steps = trace(net, x, y)
