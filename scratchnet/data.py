@@ -132,3 +132,17 @@ def idx_bytes(array):
     magic = IMAGES_MAGIC if array.ndim == 3 else LABELS_MAGIC
     header = np.array([magic, *array.shape], dtype=">i4").tobytes()
     return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def load_data(cfg, xp):
+    """x (N, 784) with pixels/255 in cfg.dtype (the tutorial's ToTensor) and integer labels y (N,), for the
+    training set (its first cfg.train_size samples; 0: all) and the test set (cfg.test_size), on xp's device."""
+    splits = []
+    for train, size in ((True, cfg.train_size), (False, cfg.test_size)):
+        images, labels = load_mnist(cfg.data_dir, train=train)
+        if size:
+            images, labels = images[:size], labels[:size]
+        x = images.reshape(len(images), -1).astype(cfg.dtype) / 255
+        splits.append((xp.asarray(x), xp.asarray(labels.astype(np.int64))))
+    return splits
+

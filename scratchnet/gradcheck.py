@@ -66,13 +66,15 @@ def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
 
     The check for large layers, where one difference per entry would be too slow.
     """
-    W, b = dict(net.W), dict(net.b)  # the original arrays, put back exactly afterwards
+    W, b = {l: net.W[l].copy() for l in net.W}, {l: net.b[l].copy() for l in net.b}  # put back exactly after
     costs = []
     for sign in (+1, -1):
-        net.W = {l: W[l] + sign * h * v_W[l] for l in W}
-        net.b = {l: b[l] + sign * h * v_b[l] for l in b}
+        for l in W:  # in place: the Network keeps its own arrays (a FusedStep or a test may hold them)
+            net.W[l][...] = W[l] + sign * h * v_W[l]
+            net.b[l][...] = b[l] + sign * h * v_b[l]
         costs.append(cost_at(net, x, y))
-    net.W, net.b = W, b
+    for l in W:
+        net.W[l][...], net.b[l][...] = W[l], b[l]
     return (costs[0] - costs[1]) / (2 * h)
 
 

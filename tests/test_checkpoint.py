@@ -32,14 +32,15 @@ INTERRUPT_AT = """
 import os, signal, sys
 import scratchnet.train as train
 from scratchnet.console import run_cli
-real_step, count = train.train_step, [0]
+from scratchnet.step import ReferenceStep
+real_step, count = ReferenceStep.step, [0]
 def step_then_interrupt(*args):
     C = real_step(*args)
     count[0] += 1
     if count[0] == {at}:
         os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of the epoch's loop
     return C
-train.train_step = step_then_interrupt
+ReferenceStep.step = step_then_interrupt
 run_cli(train.cli, sys.argv[1:])
 """
 

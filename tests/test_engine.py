@@ -128,10 +128,11 @@ def test_directional_derivative_restores_the_parameters_exactly():
     from scratchnet.gradcheck import directional_derivative
 
     net = Network([5, 4, 3], dtype="float64")
-    before = {l: net.W[l].copy() for l in net.W}
+    before, arrays = {l: net.W[l].copy() for l in net.W}, dict(net.W)
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(3, 5)), np.array([0, 2, 1])
     directional_derivative(net, x, y, {l: rng.normal(size=net.W[l].shape) for l in net.W},
                            {l: rng.normal(size=net.b[l].shape) for l in net.b}, h=0.1)
     for l in net.W:
         np.testing.assert_array_equal(net.W[l], before[l], err_msg=f"W[{l}]")
+        assert net.W[l] is arrays[l], f"W[{l}] must stay the Network's own array, not be rebound"

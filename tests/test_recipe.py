@@ -24,7 +24,8 @@ import pytest
 
 from scratchnet.config import BEST, RECIPES, TrainConfig, build_parser, config_from_argv
 from scratchnet.console import run_cli
-from scratchnet.train import cli, load_data
+from scratchnet.data import load_data
+from scratchnet.train import cli
 from torch_ref.compare import breaches, side_by_side
 
 from conftest import REPO

@@ -24,7 +24,7 @@ from scratchnet.config import TrainConfig
 from scratchnet.console import run_cli
 from scratchnet.losses import quadratic
 from scratchnet.sampling import minibatches
-from scratchnet.train import load_data
+from scratchnet.data import load_data
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork
 
