@@ -17,7 +17,8 @@ import threading
 import numpy as np
 import pytest
 
-from scratchnet.data import MNIST_FILES, DataError, IdxSpec, idx_bytes, load_mnist, parse_idx, read_idx
+from scratchnet.data import load_mnist
+from scratchnet.idx import MNIST_FILES, DataError, IdxSpec, idx_bytes, parse_idx, read_idx
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fetch import fetch_mnist
 from scratchnet.fileio import atomic_write

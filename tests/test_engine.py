@@ -108,6 +108,14 @@ def test_sampling_schemes_cover_the_data_as_described():
         list(minibatches(10, 4, "bogus", rng))
 
 
+def test_sampling_with_replacement_draws_every_index_alike():
+    """Over 2000 epochs of N = 10, m = 4 (24000 draws), each index comes up 2400 ± 5σ times (σ ≈ 46)."""
+    rng = np.random.default_rng(0)
+    drawn = np.concatenate([idx for _ in range(2000) for idx in minibatches(10, 4, "replacement", rng)])
+    counts = np.bincount(drawn, minlength=10)
+    assert len(counts) == 10 and np.abs(counts - 2400).max() <= 5 * 46, counts
+
+
 def test_backward_leaves_its_input_alone():
     net = Network([4, 3, 2], dtype="float64")
     net.forward(np.random.default_rng(0).normal(size=(5, 4)))

@@ -158,6 +158,7 @@ def test_models_it_cannot_compute_are_refused(build, problem):
 SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "--lr", "0.05"]  # 20 steps an epoch
 
 
+@pytest.mark.slow
 def test_cli_fused_trains_like_the_reference(mnist_dir, tmp_path):
     """--step fused prints the reference's lines; --step auto on the CPU is the reference itself."""
     runs = {}
@@ -184,6 +185,7 @@ def divergence_line(done):
     ("epoch 2", ["--epochs", "2", "--lr", "0.05", "--schedule", "step", "--lr-step-epochs", "1",
                  "--lr-gamma", "100000"]),  # α jumps from 0.05 to 5000 when epoch 2 starts
 ])
+@pytest.mark.slow
 def test_cli_fused_divergence_names_the_step_the_reference_names(where, flags, mnist_dir, tmp_path):
     """The fused step finds a divergence only when it prints the loss, yet names the very step at which the
     reference stops, in the first epoch and in a later one; the last checkpoint is the last good one."""
@@ -200,6 +202,7 @@ def test_cli_fused_divergence_names_the_step_the_reference_names(where, flags, m
     assert all(np.isfinite(a).all() for a in good.values())
 
 
+@pytest.mark.slow
 def test_cli_fused_divergence_after_a_mid_epoch_resume(mnist_dir, tmp_path):
     """Resumed after step 31 of the epoch, the fused step counts its steps from there."""
     ckpt = tmp_path / "c.npz"
@@ -241,6 +244,7 @@ fused.FusedStep.step = step_then_interrupt
 """
 
 
+@pytest.mark.slow
 def test_cli_fused_interrupted_and_resumed_equals_uninterrupted(mnist_dir, tmp_path):
     flags = [*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", "fused", "--sampling", "shuffle"]
     assert run_train(*flags, "--save", str(tmp_path / "alone.npz")).returncode == 0
@@ -258,6 +262,7 @@ def test_cli_fused_interrupted_and_resumed_equals_uninterrupted(mnist_dir, tmp_p
     (["--step", "fused", "--optimizer", "adam"], "--step fused: the fused step needs plain SGD"),
     (["--step", "fused", "--activation", "tanh"], "--step fused: the fused step needs ReLU"),
 ])
+@pytest.mark.slow
 def test_cli_fused_refuses_a_model_it_cannot_compute(flags, message, mnist_dir, tmp_path):
     """Before any work: not even the samples' picture is drawn."""
     picture = tmp_path / "s.png"

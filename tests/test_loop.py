@@ -12,9 +12,10 @@ file catches them.
 """
 
 import numpy as np
+import pytest
+import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-import torch
 from scratchnet.build import build
 from scratchnet.config import TrainConfig
 from scratchnet.data import load_data
@@ -33,6 +34,7 @@ def rounded(metrics):
     return [{name: f"{e[name]:.6f}" for name in ("train_loss", "test_loss", "test_accuracy")} for e in metrics]
 
 
+@pytest.mark.slow
 def test_scratchnet_train_prints_what_torch_ref_prints(mnist_dir, capsys):
     cfg = TrainConfig(data_dir=mnist_dir, **SMALL)
     ours = scratchnet_main(cfg)
@@ -44,6 +46,7 @@ def test_scratchnet_train_prints_what_torch_ref_prints(mnist_dir, capsys):
     assert rounded(ours["epochs"]) == rounded(theirs["epochs"])
 
 
+@pytest.mark.slow
 def test_evaluate_is_torch_refs_test(mnist_dir):
     """Accuracy and the tutorial's "Avg loss" (the mean over batches of the batch-mean loss, a last batch of 4)."""
     cfg = TrainConfig(data_dir=mnist_dir, test_size=500, dtype="float64", batch_size=16, hidden=(32, 16))
