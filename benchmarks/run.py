@@ -33,8 +33,8 @@ from benchmarks.contenders import (
 from benchmarks.machine import kernel_line, machine_info
 from benchmarks.memory import peak_memory_mib
 from scratchnet.backend import xp_for_device
-from scratchnet.console import info, run_cli
 from scratchnet.config import TrainConfig
+from scratchnet.console import info, run_cli
 from scratchnet.data import load_data
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write

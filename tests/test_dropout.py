@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
-from scratchnet.gradcheck import rounding_floor
+from scratchnet.central_differences import rounding_floor
 from scratchnet.optim import SGD
 from scratchnet.step import ReferenceStep
 from torch_ref.autograd import torch_gradients

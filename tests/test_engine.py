@@ -133,7 +133,7 @@ def test_empty_batch_is_refused():
 
 
 def test_directional_derivative_restores_the_parameters_exactly():
-    from scratchnet.gradcheck import directional_derivative
+    from scratchnet.central_differences import directional_derivative
 
     net = Network([5, 4, 3], dtype="float64")
     before, arrays = {l: net.W[l].copy() for l in net.W}, dict(net.W)

@@ -16,9 +16,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scratchnet.build import build_schedule
 from scratchnet.config import BEST, TrainConfig
 from scratchnet.schedules import Cosine, OneCycle, StepDecay
-from scratchnet.build import build_schedule
 
 RTOL = 1e-12
 

@@ -22,9 +22,9 @@ import torch_ref.model
 import torch_ref.train
 from scratchnet.config import TrainConfig
 from scratchnet.console import run_cli
+from scratchnet.data import load_data
 from scratchnet.losses import quadratic
 from scratchnet.sampling import minibatches
-from scratchnet.data import load_data
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork
 

@@ -42,14 +42,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
+from scratchnet.build import build, build_schedule
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
-from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.sampling import batches_per_epoch, minibatches
-from scratchnet.build import build, build_schedule
 from scratchnet.data import load_data
+from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, evaluate
 from scratchnet.metrics import write_metrics
+from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.step import ReferenceStep
 from torch_ref.bridge import to_torch
 from torch_ref.model import NeuralNetwork, loss_function

@@ -25,6 +25,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from scratchnet.build import build
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
@@ -32,7 +33,6 @@ from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
 from scratchnet.metrics import epoch_record, write_metrics
 from scratchnet.run import check_request as scratchnet_check_request
 from scratchnet.sampling import batches_per_epoch
-from scratchnet.build import build
 from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork, loss_function
