@@ -128,10 +128,10 @@ def one_thread_each():
         torch.set_num_threads(threads)
 
 
-def train_epoch_side_by_side(engines, step, scheduler, x_train, y_train, batches, losses, seconds, progress):
+def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds, progress):
     """One step of each engine per batch index in `batches`, both on the same arrays and dropout masks.
 
-    `step` is scratchnet's ReferenceStep (it sets α_t before its step), torch's `scheduler` (or None) steps after
+    `reference` is scratchnet's ReferenceStep (it sets α_t before its step), torch's `scheduler` (or None) steps after
     its own; torch drops by the very masks r^[l] that scratchnet's step drew (net.mask).
     Appends each engine's batch loss to losses[name] and adds its time to seconds[name]; prints both
     losses and their difference every LOG_EVERY steps (counted over the whole run) and at the last batch.
@@ -140,7 +140,7 @@ def train_epoch_side_by_side(engines, step, scheduler, x_train, y_train, batches
     for batch, idx in enumerate(batches):
         x, y = x_train[idx], y_train[idx]
         start = time.perf_counter()
-        C_s = float(step.step(x, y))
+        C_s = float(reference.step(x, y))
         middle = time.perf_counter()
         masks_t = {l: torch.from_numpy(r) for l, r in e.net.mask.items()} or None
         C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y), scheduler,
@@ -181,7 +181,7 @@ def side_by_side(cfg, splits, steps=0):
     total = min(total, steps) if steps else total
     tol = tolerance_for(cfg.dtype, total)
     engines = build_engines(cfg)
-    step = ReferenceStep(engines.net, engines.opt, build_schedule(cfg, batches_per_epoch(N, m)))
+    reference = ReferenceStep(engines.net, engines.opt, build_schedule(cfg, batches_per_epoch(N, m)))
     scheduler = make_scheduler(engines.optimizer, cfg, batches_per_epoch(N, m))
     print(f"scratchnet vs torch_ref, {cfg.dtype}: {'-'.join(map(str, engines.net.sizes))} {cfg.activation}, "
           f"{cfg.loss}, {describe_training(cfg)}, m={m} {cfg.sampling}, seed {cfg.seed}")
@@ -200,7 +200,7 @@ def side_by_side(cfg, splits, steps=0):
             progress = Progress(len(batches), f"epoch {t}/{cfg.epochs}")
             seconds = {"scratchnet": 0.0, "torch_ref": 0.0}
             engines.model.train()
-            train_epoch_side_by_side(engines, step, scheduler, x_train, y_train, batches, losses, seconds,
+            train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds,
                                      progress)
             progress.close()
             tested = evaluate_both(engines, x_test, y_test, cfg)
