@@ -2,7 +2,7 @@
 
 1. tutorial:    the PyTorch tutorial as written: DataLoader over torchvision MNIST with ToTensor;
 2. torch eager: the same model and SGD, batches sliced from tensors already in memory;
-3. scratchnet:  the NumPy engine, the same batches (scratchnet.train.train_step);
+3. scratchnet:  the NumPy engine, the same batches (scratchnet.step.ReferenceStep);
 4. GEMM floor:  only the matrix products of (3)'s step, same shapes, dtype, transposes and BLAS,
                 into preallocated outputs: the time no engine built on this BLAS can beat.
 
@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from scratchnet import SGD, Network
 from scratchnet.backend import xp_for_device
 from scratchnet.fused import FusedStep
-from scratchnet.train import train_step
+from scratchnet.step import ReferenceStep
 from torch_ref.bridge import load_into_torch, to_torch
 from torch_ref.data import mnist
 from torch_ref.train import train_step as torch_train_step
@@ -58,10 +58,11 @@ class Scratchnet:
             self.net.W[l][...] = self.xp.asarray(self.work.initial.W[l])
             self.net.b[l][...] = self.xp.asarray(self.work.initial.b[l])
         self.opt = SGD(self.net, lr=self.work.lr)
+        self.trainer = ReferenceStep(self.net, self.opt)
         self.batch = 0
 
     def step(self, x, y):
-        train_step(self.net, self.opt, x, y)
+        self.trainer.step(x, y)
 
     def steps(self, n):
         m = self.work.batch_size
@@ -92,6 +93,7 @@ class Scratchnet:
         return spent
 
     def accuracy(self):
+        self.trainer.check()  # the fused step's sync point: net.W, net.b ← θ
         x_test, y_test = self.xp.asarray(self.work.x_test), self.xp.asarray(self.work.y_test)
         return float((self.net.predict(x_test) == y_test).mean())
 
@@ -104,10 +106,7 @@ class ScratchnetFused(Scratchnet):
 
     def reset(self):
         super().reset()
-        self.fused = FusedStep(self.net, self.opt, self.work.batch_size)
-
-    def step(self, x, y):
-        self.fused.step(x, y)
+        self.trainer = FusedStep(self.net, self.opt, self.work.batch_size)
 
 
 class ScratchnetGraph(ScratchnetFused):
@@ -121,7 +120,7 @@ class ScratchnetGraph(ScratchnetFused):
 
     def reset(self):
         super().reset()
-        self.fused.capture()
+        self.trainer.capture()
 
 
 class TorchEager:

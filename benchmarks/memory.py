@@ -12,6 +12,12 @@ import sys
 import threading
 import time
 
+import numpy as np
+
+from benchmarks.contenders import CONTENDERS, Work
+from scratchnet.config import TrainConfig
+from scratchnet.data import load_data
+
 STEPS = 50
 
 
@@ -52,10 +58,7 @@ def peak_memory_mib(name, data_dir):
 
 
 def measure(name, data_dir):
-    from benchmarks.contenders import CONTENDERS, Work
-    from benchmarks.run import load_mnist_arrays
-
-    (x_train, y_train), (x_test, y_test) = load_mnist_arrays(data_dir)
+    (x_train, y_train), (x_test, y_test) = load_data(TrainConfig(data_dir=data_dir), np)
     work = Work(x_train, y_train, x_test, y_test, [784, 512, 512, 10], 64, data_dir=data_dir)
     with PeakRSS() as rss:
         contender = CONTENDERS[name](work)

@@ -33,21 +33,15 @@ from benchmarks.contenders import (
 from benchmarks.machine import kernel_line, machine_info
 from benchmarks.memory import peak_memory_mib
 from scratchnet.backend import xp_for_device
+from scratchnet.config import TrainConfig
 from scratchnet.console import info, run_cli
-from scratchnet.data import load_mnist
+from scratchnet.data import load_data
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write, check_outputs
 
 WARMUP_STEPS = 20
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 BASELINES = ("torch eager", "scratchnet")  # never left out: the ratios and the sweep's step count need them
-
-
-def load_mnist_arrays(data_dir, dtype="float32"):
-    """MNIST as the tutorial feeds it: pixels/255 in float32, int64 labels; training, then test."""
-    (xi, yi), (xt, yt) = load_mnist(data_dir, train=True), load_mnist(data_dir, train=False)
-    return [(images.reshape(len(images), -1).astype(dtype) / 255, labels.astype(np.int64))
-            for images, labels in ((xi, yi), (xt, yt))]
 
 
 def interleaved(contenders, steps, repeats):
@@ -247,7 +241,7 @@ def main(argv=None):
     check_out(args.out)
     machine = machine_info(args.device)
     info(kernel_line(machine))
-    data = load_mnist_arrays(args.data_dir)
+    data = load_data(TrainConfig(data_dir=args.data_dir), np)  # all of MNIST, float32, as the tutorial feeds it
     work = Work(*data[0], *data[1], sizes=[784, 512, 512, 10], batch_size=64, data_dir=args.data_dir,
                 device=args.device)
     contenders = GPU_CONTENDERS if args.device == "cuda" else CONTENDERS

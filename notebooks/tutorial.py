@@ -22,11 +22,13 @@ import numpy as np
 from IPython.display import Image, display
 
 from scratchnet.config import TrainConfig
+from scratchnet.data import load_data
+from scratchnet.loop import evaluate
 from scratchnet.network import Network
 from scratchnet.optim import SGD
 from scratchnet.plot import plot_curves, plot_predictions, plot_samples
 from scratchnet.sampling import minibatches
-from scratchnet.train import evaluate, load_data, train_step
+from scratchnet.step import ReferenceStep
 
 ROOT = pathlib.Path.cwd().parent if pathlib.Path.cwd().name == "notebooks" else pathlib.Path.cwd()
 DATA_DIR = str(ROOT / "data")      # MNIST is fetched there on the first run, as python -m scratchnet.train does
@@ -174,7 +176,7 @@ compare("∂C/∂x", dx, net.input_gradient(), ref.input_gradient if TORCH else 
 # ## 5. Training
 #
 # The tutorial's `train_loop` and `test_loop`: a step is forward, cost and δ^[L], backward, update
-# (`scratchnet.train.train_step`, the same four lines as above, then θ ← θ − α ∂C/∂θ), and the loss is
+# (`scratchnet.step.ReferenceStep.step`, the same four lines as above, then θ ← θ − α ∂C/∂θ), and the loss is
 # printed every 100 batches. To stay near a minute on two cores this trains on the first 8,000 images, 3 epochs, with
 # α = 0.1: the tutorial's α = 1e-3 needs its full 5 epochs of 60,000 images to reach 72%.
 
@@ -182,13 +184,14 @@ compare("∂C/∂x", dx, net.input_gradient(), ref.input_gradient if TORCH else 
 train_size, epochs, batch_size, lr = 8000, 3, 64, 0.1
 x_small, y_small = x_train[:train_size], y_train[:train_size]
 opt = SGD(net, lr=lr)
+step = ReferenceStep(net, opt)
 rng = np.random.default_rng(0)
 
 
 def train_loop(x, y, net, opt):
     N, losses = len(x), []
     for batch, idx in enumerate(minibatches(N, batch_size, "sequential", rng)):
-        C = train_step(net, opt, x[idx], y[idx])
+        C = step.step(x[idx], y[idx])
         losses.append(C)
         if batch % 100 == 0:
             print(f"loss: {C:>7f}  [{batch * batch_size:>5d}/{N:>5d}]")

@@ -21,15 +21,18 @@ from dataclasses import replace
 import numpy as np
 
 from scratchnet.backend import to_numpy
+from scratchnet.build import build
 from scratchnet.checkpoint import load_checkpoint, restore, resumed_config
 from scratchnet.config import TrainConfig
 from scratchnet.console import info
+from scratchnet.data import load_data
 from scratchnet.doclinks import code_links, find_link
 from scratchnet.errors import UsageError
 from scratchnet.fileio import atomic_write
+from scratchnet.loop import evaluate
 from scratchnet.plot import require_matplotlib
 from scratchnet.sampling import batches_per_epoch, minibatches
-from scratchnet.train import build, evaluate, load_data, train_step
+from scratchnet.step import ReferenceStep
 
 SHORT_RUN = TrainConfig(lr=0.1, train_size=6400)  # the default network: 100 steps of m = 64 at α = 0.1
 LEVELS = 255  # colours of a picture's palette; one more index, 255, is the transparent padding
@@ -53,9 +56,9 @@ def short_run(cfg, x, y):
     net, opt = build(cfg, np)
     steps = batches_per_epoch(len(x), cfg.batch_size)
     info(f"training the tutorial's network for {steps} steps to draw it (--resume CKPT draws a trained one instead)")
-    start = time.perf_counter()
+    start, step = time.perf_counter(), ReferenceStep(net, opt)
     for idx in minibatches(len(x), cfg.batch_size, cfg.sampling, np.random.default_rng(cfg.seed)):
-        train_step(net, opt, x[idx], y[idx])
+        step.step(x[idx], y[idx])
     seconds = time.perf_counter() - start
     return net, (f"freshly trained for this page: {steps} steps of SGD with m = {cfg.batch_size}, α = {cfg.lr:g}, "
                  f"on the first {len(x):,} training images ({len(x) / 60000:.2f} of an epoch), in {seconds:.1f} s")

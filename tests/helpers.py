@@ -70,10 +70,10 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
     """Every δ^[l], dW[l], db[l] (l = L..2) and ∂C/∂x of a small float64 net against central differences.
 
     Entry by entry, in backprop order; passes when max |analytic − numeric| ≤ rel · max |numeric| + the
-    rounding floor 10 ε max(1, |C|) / h (scratchnet.gradcheck.rounding_floor), below which no central
+    rounding floor 10 ε max(1, |C|) / h (scratchnet.central_differences.rounding_floor), below which no central
     difference resolves anything. The first quantity that differs is named in the failure.
     """
-    from scratchnet.gradcheck import central_difference_along, cost_at, rounding_floor
+    from scratchnet.central_differences import central_difference_along, cost_at, rounding_floor
 
     net.forward(x)
     C, delta_L = net.cost(y)

@@ -1,7 +1,8 @@
 """Smoke test of the side-by-side benchmark: `--quick` must produce the table, the JSON and the plot.
 
 No timing is asserted (figures belong in the benchmark's output, not in tests); what is checked is that
-every contender ran, the ratios are consistent with the seconds, and the accuracies agree.
+every contender ran, the ratios are consistent with the seconds, the peak memory is in the range the
+model's arrays put it in, and the accuracies agree.
 
     python -m pytest tests/test_benchmarks.py
 """
@@ -20,6 +21,7 @@ pytest.importorskip("threadpoolctl")
 pytest.importorskip("matplotlib")
 
 
+@pytest.mark.slow
 def test_quick_benchmark_writes_table_json_and_plot(mnist_dir, tmp_path):
     done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--repeats", "1",
                            "--out", str(tmp_path), "--data-dir", mnist_dir],
@@ -33,7 +35,12 @@ def test_quick_benchmark_writes_table_json_and_plot(mnist_dir, tmp_path):
     floor = main["GEMM floor"]["seconds_per_epoch"]
     for row in main.values():
         assert row["ratio_to_gemm_floor"] == pytest.approx(row["seconds_per_epoch"] / floor)
-        assert row["peak_memory_mib"] >= 0
+    # Peak memory: each contender holds the model's arrays (W, b in float32: 2.55 MiB; the GEMM floor its
+    # operands), and none a second copy of the training set (179 MiB in float32): a broken sampler would read 0.
+    for name, row in main.items():
+        assert 2 <= row["peak_memory_mib"] < 179, (name, row["peak_memory_mib"])
+    for name in ("scratchnet", "scratchnet fused"):
+        assert main[name]["peak_memory_mib"] >= 2.55, (name, "holds W, b and their gradients")
     # Same initial weights, same batches, same number of steps: the accuracies must agree.
     accuracies = [main[n]["test_accuracy"] for n in ("tutorial", "torch eager", "scratchnet", "scratchnet fused")]
     assert max(accuracies) - min(accuracies) <= 0.002, accuracies

@@ -16,7 +16,7 @@ import pytest
 
 from scratchnet import Network
 from scratchnet.errors import UsageError
-from scratchnet.train import evaluate
+from scratchnet.loop import evaluate
 
 from helpers import assert_close
 

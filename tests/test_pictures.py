@@ -31,6 +31,7 @@ def test_predictions_path_sits_beside_the_samples():
     assert predictions_path("grid") == "grid_predictions.png"
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_both_pictures(mnist_dir, tmp_path):
     pytest.importorskip("matplotlib")
     samples = tmp_path / "mnist.png"
@@ -70,6 +71,7 @@ def test_errors_and_only_errors_are_red(tmp_path):
     ("{tmp}/afile/s.png", "--plot-samples {tmp}/afile/s.png: {tmp}/afile is a file, not a folder"),
     ("/", "--plot-samples / is a folder: give a file name"),
 ])
+@pytest.mark.slow
 def test_bad_path_fails_before_training(path, message, mnist_dir, tmp_path):
     (tmp_path / "afile").write_text("a file where a folder should be")
     path, message = path.format(tmp=tmp_path), message.format(tmp=tmp_path)
@@ -78,6 +80,7 @@ def test_bad_path_fails_before_training(path, message, mnist_dir, tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_predictions_path_that_is_a_folder_fails_before_training(mnist_dir, tmp_path):
     (tmp_path / "s_predictions.png").mkdir()
     done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", str(tmp_path / "s.png"))
@@ -85,6 +88,7 @@ def test_predictions_path_that_is_a_folder_fails_before_training(mnist_dir, tmp_
     assert "s_predictions.png is a folder" in done.stderr and not (tmp_path / "s.png").exists()
 
 
+@pytest.mark.slow
 def test_missing_matplotlib_fails_before_training(mnist_dir, tmp_path):
     done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", str(tmp_path / "s.png"),
                      prelude=blocking("matplotlib"))
