@@ -8,21 +8,23 @@ loss summed so far in it), the metrics so far, the optimizer's step count t (whi
 learning-rate schedule stands), the state of the dropout masks' generator, and a manifest (library
 versions). No pickle anywhere: loading uses allow_pickle=False. Format 2 (this one) always holds the step
 count and the dropout generator; format 1 could lack them, and is refused rather than guessed at.
+
+Every field read back is checked first (scratchnet.checkpoint_schema): the meta when the file is loaded, the
+arrays against the network and optimizer they are restored into.
 """
 
 import json
 import platform
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from scratchnet.backend import get_xp, to_numpy
-from scratchnet.config import TrainConfig
+from scratchnet.checkpoint_schema import FORMAT_VERSION, check_arrays, check_meta
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write
 
-FORMAT_VERSION = 2
 # What a checkpoint is tied to: its arrays (shape, activation, cost, dtype, optimizer state), and its place
 # in the epoch, counted in batches of one size, of one training set, drawn by one scheme.
 ARCHITECTURE = ("hidden", "activation", "loss", "dtype", "optimizer", "batch_size", "train_size", "sampling")
@@ -71,17 +73,18 @@ def load_checkpoint(path, meta_only=False):
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise ScratchnetError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
                               "resume from an earlier checkpoint or start afresh") from None
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ScratchnetError(f"checkpoint {path} has format version {meta.get('format_version')}, "
-                              f"this scratchnet reads version {FORMAT_VERSION}")
+    check_meta(meta, path)
     return arrays, meta
 
 
 def resumed_config(path, given):
-    """The checkpoint's TrainConfig, with the fields in `given` (flags set on the command line) replacing its own."""
+    """The checkpoint's TrainConfig, with the fields in `given` (flags set on the command line) replacing its own.
+
+    Its checkpoints go to `path` itself unless `given` names a --save: a resumed copy never writes over the
+    file the copy was made from (the --save stored inside it).
+    """
     _, meta = load_checkpoint(path, meta_only=True)
-    saved = {name: value for name, value in meta["config"].items() if name in TrainConfig.__dataclass_fields__}
-    return TrainConfig(**{**saved, **given, "resume": path})
+    return replace(check_meta(meta, path), **{"save": path, **given, "resume": path})
 
 
 def check_architecture(meta, cfg, path):
@@ -89,7 +92,7 @@ def check_architecture(meta, cfg, path):
     optimizer into another, or a place in the epoch into batches of another size, set or scheme."""
     saved = meta["config"]
     for name in ARCHITECTURE:
-        mine, theirs = getattr(cfg, name), saved.get(name, getattr(TrainConfig(), name))
+        mine, theirs = getattr(cfg, name), saved[name]  # check_meta made sure that every field is there
         if name == "hidden":
             mine, theirs = list(mine), list(theirs)
         if mine != theirs:
@@ -111,8 +114,10 @@ def _show(value):
     return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def restore(net, opt, arrays, meta):
-    """Copy the checkpoint's parameters, optimizer state and dropout generator into net and opt; return its RunState."""
+def restore(net, opt, arrays, meta, path):
+    """Copy the checkpoint's parameters, optimizer state and dropout generator into net and opt; return its RunState.
+    The arrays are checked against net and opt first: a file edited by hand changes nothing."""
+    check_arrays(arrays, net, opt, meta, path)
     xp = get_xp(net.W[2])
     for l in net.W:
         net.W[l][...] = xp.asarray(arrays[f"W{l}"])

@@ -5,6 +5,7 @@ fails here with one line naming the field, never later with a traceback or, wors
 
     meta            a JSON object with exactly the keys of META_KEYS
     format_version  the integer FORMAT_VERSION
+    manifest        an object (the library versions that wrote it; informative only)
     config          exactly TrainConfig's fields, each of its type, each value one that `validate` accepts
     state           epoch: integer in [0, config.epochs]; step: integer in [0, steps per epoch];
                     sampler_state: a PCG64 state; loss_sum: finite, ≥ 0; metrics: one entry per epoch done
@@ -22,7 +23,7 @@ from scratchnet.config import TrainConfig, samples_used, validate
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.sampling import batches_per_epoch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the step count t and the dropout generator always present
 META_KEYS = ("format_version", "config", "state", "optimizer", "dropout_rng", "manifest")
 STATE_KEYS = ("epoch", "step", "sampler_state", "loss_sum", "metrics")
 EPOCH_METRICS = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "samples_per_second")
@@ -56,6 +57,7 @@ def check_meta(meta, path):
         raise CheckpointError(path, f"optimizer.t is {t!r}, but epoch {state['epoch']} and step {state['step']} "
                                     f"mean {expected_t} steps taken")
     check_generator(meta["dropout_rng"], "dropout_rng", path)
+    _object(meta["manifest"], "manifest", path)  # library versions, for the reader: nothing depends on them
     return config
 
 

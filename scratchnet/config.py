@@ -328,4 +328,6 @@ def check_model_fits(cfg):
 
 
 def _gib(n):
+    if n >= 100 * 2**30:
+        return f"{n / 2**30:,.0f} GiB"
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"

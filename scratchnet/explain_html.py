@@ -69,7 +69,7 @@ def resumed(path):
     cfg = resumed_config(path, {})
     arrays, meta = load_checkpoint(path)
     net, opt = build(cfg, np)
-    state = restore(net, opt, arrays, meta)
+    state = restore(net, opt, arrays, meta, path)
     return net, (f"loaded from {path}: {state.epoch} epochs of {cfg.optimizer} with m = {cfg.batch_size}, "
                  f"α = {cfg.lr:g}")
 

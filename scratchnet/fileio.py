@@ -87,18 +87,24 @@ def check_writable(path, name):
 
 
 def check_outputs(outputs, inputs=()):
-    """Refuse, before any work, outputs that could not be written or that would overwrite each other or an input.
+    """Refuse, before any work, outputs that could not be written or that would overwrite an input or each other.
 
     Args:
         outputs: (path, name) for every file the command writes, e.g. ("runs/m.json", "--metrics-out"), or
             ("runs/x_predictions.png", "--plot-samples (its predictions grid)"); empty paths are skipped.
-        inputs: (path, name) of files the command reads and must not overwrite (a checkpoint it resumes).
+        inputs: (path, name) of files the command reads and must not overwrite, or (path, name, writer) for one
+            that the output named `writer` is meant to rewrite (the checkpoint that --save continues).
     """
     outputs = [(path, name) for path, name in outputs if path]
     for path, name in outputs:
         check_writable(path, name)
+    for path, name, *writer in (item for item in inputs if item[0]):
+        for output, output_name in outputs:
+            if output_name not in writer and same_file(output, path):
+                raise UsageError(f"{name} {path} and {output_name} {output} are the same file: the output would "
+                                 f"overwrite what {name} reads; give {output_name} another path")
     for i, (path, name) in enumerate(outputs):
-        for other, other_name in outputs[:i] + [(p, n) for p, n in inputs if p]:
+        for other, other_name in outputs[:i]:
             if same_file(path, other):
                 raise UsageError(f"{other_name} {other} and {name} {path} are the same file ({target(path)}): "
                                  "give each output its own path")

@@ -32,7 +32,8 @@ from scratchnet.central_differences import (
     relative_error,
     rounding_floor,
 )
-from scratchnet.config import OneLineParser
+from scratchnet.checks import check_seed, check_sizes
+from scratchnet.config import OneLineParser, check_memory, memory_needed
 from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
@@ -191,8 +192,8 @@ def build_parser():
                         "(default float64)")
     p.add_argument("--batch-size", type=int, default=8, help="samples m in the random batch (default 8)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seeds the weights, the batch (x uniform in [0, 1), labels uniform) and the directions "
-                        "(default 0)")
+                   help="seeds the weights, the batch (x uniform in [0, 1), labels uniform) and the directions: an "
+                        "integer in [0, 2**63 − 1] (default 0)")
     return p
 
 
@@ -201,6 +202,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    check_seed(args.seed, name="--seed")
+    sizes = check_sizes(args.sizes)
+    check_memory(memory_needed(sizes, "float64", args.batch_size, state_copies=2),  # float64 copies for the fd
+                 f"--sizes {' '.join(map(str, sizes))}: the model {'-'.join(map(str, sizes))} in float64",
+                 "choose smaller --sizes")
     net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
     rng = np.random.default_rng([args.seed, 1])
     x = rng.uniform(0, 1, (args.batch_size, net.sizes[0])).astype(net.dtype)

@@ -4,6 +4,7 @@ scratchnet.train and torch_ref.train record the same fields, so that their files
 """
 
 import json
+import math
 
 from scratchnet.fileio import atomic_write
 
@@ -15,6 +16,18 @@ def epoch_record(t, train_loss, test_loss, accuracy, seconds, N):
 
 
 def write_metrics(metrics, path):
-    """The metrics dict as JSON at path, written whole or not at all."""
+    """The metrics dict as JSON at path, written whole or not at all; a NaN or infinite number is written as null
+    (json.dump would write NaN, which no JSON reader takes)."""
     with atomic_write(path, "w") as f:
-        json.dump(metrics, f, indent=2)
+        json.dump(finite(metrics), f, indent=2, allow_nan=False)
+
+
+def finite(value):
+    """value with every float that is NaN or ±∞, in any dict or list inside it, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value

@@ -1,13 +1,17 @@
 """Run control: what happens around the training loop (scratchnet.loop) so that no work is ever lost.
 
 Before any work, `check_request` refuses a run that could not finish. `start_or_resume` loads a --resume
-checkpoint. While the loop runs, `RunControl` draws the progress bar, saves --save-every checkpoints, and
-turns Ctrl-C into a checkpoint and the command that resumes it; after each epoch it records the metrics and
-saves. `run` puts these around the loop, and turns a divergence into one line that says where and what to do.
+checkpoint and says where this run's checkpoints go. While the loop runs, `RunControl` draws the progress
+bar, saves --save-every checkpoints, and turns a signal (Ctrl-C, SIGTERM, SIGHUP: scratchnet.interrupt)
+into a checkpoint and the command that resumes it; after each epoch it records the metrics and saves. A
+checkpoint that the disk refuses is saved in the temporary folder instead, or the message says it could not
+be. `run` puts these around the loop, and turns a divergence into one line that says where and why.
 """
 
+import contextlib
 import os
-import signal
+import shlex
+import tempfile
 import time
 from dataclasses import asdict
 
@@ -21,55 +25,46 @@ from scratchnet.checkpoint import (
     restore,
     save_checkpoint,
 )
-from scratchnet.config import validate
-from scratchnet.console import Progress
+from scratchnet.config import check_model_fits, validate
+from scratchnet.console import Progress, Stopped, info, stopped_by
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
-from scratchnet.fileio import check_writable
+from scratchnet.fileio import WriteError, check_outputs
+from scratchnet.interrupt import InterruptError, InterruptFlag
 from scratchnet.loop import train
 from scratchnet.metrics import epoch_record, write_metrics
 from scratchnet.plot import predictions_path, require_matplotlib
 from scratchnet.sampling import batches_per_epoch
 
 PROG = "python -m scratchnet.train"
-INTERRUPTED_PATH = os.path.join("runs", "interrupted.npz")  # where Ctrl-C saves when there is no --save
+INTERRUPTED_PATH = os.path.join("runs", "interrupted.npz")  # where a signal saves when there is no --save
 
 
-class InterruptError(ScratchnetError):
-    """Ctrl-C: the run saved its state and says how to resume (exit status 130)."""
-
-    exit_code = 130
-    prefix = ""
+def resume_command(path):
+    """The command that continues the run saved at `path`, quoted for a shell (spaces, quotes and all)."""
+    return f"{PROG} --resume {shlex.quote(path)}"
 
 
-class InterruptFlag:
-    """While active, the first Ctrl-C only raises a flag (the step in progress finishes); a second one stops."""
-
-    def __enter__(self):
-        self.requested = False
-        self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self.previous)
+def unused_path(path):
+    """`path`, or path-2, path-3, … the first that names no file: never over an earlier run's checkpoint."""
+    stem, ext = os.path.splitext(path)
+    n = 1
+    while os.path.lexists(path):
+        n += 1
+        path = f"{stem}-{n}{ext}"
+    return path
 
 
 def check_request(cfg):
-    """Refuse, before any work, a run that could not finish: bad values, unwritable outputs, no matplotlib."""
+    """Refuse, before any work, a run that could not finish: bad values, a model too big for the memory, outputs
+    that cannot be written or would overwrite each other or the checkpoint resumed, no matplotlib."""
     validate(cfg)
-    outputs = [(cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot"), (cfg.plot_samples, "--plot-samples"),
-               (cfg.save, "--save")]
-    for path, flag in outputs:
-        if path:
-            check_writable(path, flag)
+    check_model_fits(cfg)
+    check_outputs([(cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot"), (cfg.plot_samples, "--plot-samples"),
+                   (cfg.plot_samples and predictions_path(cfg.plot_samples), "--plot-samples (its predictions grid)"),
+                   (cfg.save, "--save")],
+                  inputs=[(cfg.resume, "--resume", "--save")])
     if cfg.plot or cfg.plot_samples:
         require_matplotlib("--plot" if cfg.plot else "--plot-samples")
-        if cfg.plot_samples:
-            check_writable(predictions_path(cfg.plot_samples), "--plot-samples")
 
 
 def start_or_resume(cfg, net, opt):
@@ -80,10 +75,12 @@ def start_or_resume(cfg, net, opt):
     arrays, meta = load_checkpoint(cfg.resume)
     check_architecture(meta, cfg, cfg.resume)
     check_schedule(meta, cfg, cfg.resume)
-    state = restore(net, opt, arrays, meta)
+    state = restore(net, opt, arrays, meta, cfg.resume)
     if state.epoch >= cfg.epochs:
         raise UsageError(f"--epochs {cfg.epochs}: the checkpoint {cfg.resume} has already trained {state.epoch} "
                          "epochs; --epochs counts the total, so ask for more")
+    where = f"epoch {state.epoch} done" + (f", {state.step} steps into epoch {state.epoch + 1}" if state.step else "")
+    info(f"resuming {cfg.resume} ({where}): checkpoints go to {cfg.save or 'no file (add --save FILE.npz)'}")
     return state
 
 
@@ -98,6 +95,7 @@ class RunControl:
 
     def __init__(self, cfg, step, N, state, interrupt):
         self.cfg, self.step, self.N, self.state, self.interrupt = cfg, step, N, state, interrupt
+        self.saved = None  # (path, epoch, step) of the last checkpoint written
 
     def start_epoch(self, t):
         self.progress = Progress(batches_per_epoch(self.N, self.cfg.batch_size), f"epoch {t}/{self.cfg.epochs}")
@@ -111,10 +109,10 @@ class RunControl:
         self.progress.update(state.step)
         if cfg.save_every and state.step % cfg.save_every == 0:
             step.check()
-            save_checkpoint(cfg.save, step.net, step.opt, cfg, state)
+            self.save(cfg.save)
         if self.interrupt.requested:
             step.check()
-            self.save_and_stop()
+            self.save_and_stop(f"in epoch {state.epoch + 1} after step {state.step}")
 
     def end_batches(self):
         self.seconds = time.perf_counter() - self.start
@@ -124,28 +122,81 @@ class RunControl:
         cfg = self.cfg
         self.state.metrics.append(epoch_record(t, train_loss, test_loss, accuracy, self.seconds, self.N))
         if cfg.save:
-            save_checkpoint(cfg.save, self.step.net, self.step.opt, cfg, self.state)
+            self.save(cfg.save)
         if cfg.metrics_out:
             write_metrics(metrics_of(cfg, self.state), cfg.metrics_out)
+        if self.interrupt.requested:  # it came during the test, or while saving: honoured here
+            self.save_and_stop(f"after epoch {t}")
 
-    def save_and_stop(self):
-        """Save where Ctrl-C stopped the run, then stop with the command that resumes it."""
-        path, state = self.cfg.save or INTERRUPTED_PATH, self.state
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        save_checkpoint(path, self.step.net, self.step.opt, self.cfg, state)
-        raise InterruptError(f"interrupted in epoch {state.epoch + 1} after step {state.step}: saved {path}; "
-                             f"resume with: {PROG} --resume {path}")
+    def save(self, path):
+        """Write the checkpoint, whole, to `path`; a signal waits for it. When the disk refuses, write it in the
+        temporary folder instead and stop, saying where it is (or that it could not be saved at all)."""
+        with self.interrupt.writing():
+            try:
+                save_checkpoint(path, self.step.net, self.step.opt, self.cfg, self.state)
+            except WriteError as e:
+                raise ScratchnetError(f"{e}; {self.rescue()}") from None
+        self.saved = (path, self.state.epoch, self.state.step)
+
+    def rescue(self):
+        """Save the run in a new file of the temporary folder; say where and how to resume, or why it failed."""
+        try:
+            fd, spare = tempfile.mkstemp(prefix="scratchnet-rescue-", suffix=".npz")
+            os.close(fd)
+        except OSError as e:
+            return f"the run's state could not be saved elsewhere either ({e.strerror})"
+        try:
+            save_checkpoint(spare, self.step.net, self.step.opt, self.cfg, self.state)
+        except WriteError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(spare)
+            return f"the run's state could not be saved elsewhere either ({e.reason})"
+        return f"the run's state is saved in {spare} instead: resume with: {resume_command(spare)}"
+
+    def save_and_stop(self, where):
+        """Save where the signal stopped the run (unless that very state is saved already), then stop with the
+        command that resumes it."""
+        state = self.state
+        path = self.cfg.save or unused_path(INTERRUPTED_PATH)
+        if self.saved != (path, state.epoch, state.step):
+            self.save(path)
+        signum = self.interrupt.signum
+        raise InterruptError(f"{stopped_by(signum)} {where}: saved {path}; resume with: {resume_command(path)}",
+                             signum)
+
+
+def divergence_cause(cfg):
+    """What most likely made the loss blow up, read from the settings."""
+    decay = cfg.lr * cfg.weight_decay
+    if cfg.optimizer != "adam" and decay >= 2:  # SGD and AdamW scale θ by (1 − αλ) every step
+        return (f"--lr {cfg.lr:g} × --weight-decay {cfg.weight_decay:g} = {decay:g} ≥ 2, so the decay θ ← (1 − αλ)θ "
+                "flips θ's sign and grows it at every step; lower either")
+    if cfg.optimizer == "sgd" and cfg.momentum:
+        return (f"the learning rate may be too high (--lr {cfg.lr:g}; with --momentum {cfg.momentum:g} a step "
+                f"moves up to α/(1 − μ) = {cfg.lr / (1 - cfg.momentum):g} times the gradient)")
+    return f"the learning rate may be too high (--lr {cfg.lr:g})"
 
 
 def run(cfg, step, splits, state):
-    """scratchnet.loop.train under run control, from `state` on; a divergence becomes one line saying where."""
+    """scratchnet.loop.train under run control, from `state` on; a divergence becomes one line saying where and
+    why, a second signal one line saying what the last checkpoint is."""
     N = len(splits[0][0])
     # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
     with InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        control = RunControl(cfg, step, N, state, interrupt)
         try:
-            train(step, step.net, splits, cfg, state, RunControl(cfg, step, N, state, interrupt))
+            train(step, step.net, splits, cfg, state, control)
         except DivergenceError as e:
             batch = e.t - state.epoch * batches_per_epoch(N, cfg.batch_size)  # opt.t = epochs × ⌈N/m⌉ + step
-            saved = cfg.save if cfg.save and os.path.exists(cfg.save) else "none yet"
-            raise ScratchnetError(f"epoch {state.epoch + 1}, step {batch}: {e.what}; the learning rate may be too "
-                                  f"high (--lr {cfg.lr:g}); last good checkpoint: {saved}") from None
+            raise ScratchnetError(f"epoch {state.epoch + 1}, step {batch}: {e.what}; {divergence_cause(cfg)}; "
+                                  f"last good checkpoint: {last_checkpoint(control)}") from None
+        except Stopped as e:
+            raise InterruptError(f"{stopped_by(e.signum)} again before the step finished: stopped without saving; "
+                                 f"last checkpoint: {last_checkpoint(control)}", e.signum) from None
+
+
+def last_checkpoint(control):
+    """The last checkpoint this run wrote, or the one it resumed from, or 'none yet'."""
+    if control.saved:
+        return control.saved[0]
+    return control.cfg.resume or "none yet"

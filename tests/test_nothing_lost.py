@@ -58,9 +58,11 @@ def command(module, args, prelude=""):
     return [sys.executable, "-c", code, *args]
 
 
-def run(module, *args, prelude="", cwd=REPO, **kwargs):
+def run(module, *args, prelude="", cwd=REPO, env=None, **kwargs):
+    """The command in a fresh interpreter that imports this tree's scratchnet, wherever it runs."""
+    env = {**(env or os.environ), "PYTHONPATH": str(REPO)}
     return subprocess.run(command(module, args, prelude), cwd=cwd, capture_output=True, text=True, timeout=600,
-                          **kwargs)
+                          env=env, **kwargs)
 
 
 def train(*args, **kwargs):
@@ -108,9 +110,9 @@ def test_resuming_a_copy_writes_the_copy_and_says_so(small, tmp_path):
 
 @pytest.mark.parametrize("outputs,message", [
     (["--save", "{d}/same.npz", "--metrics-out", "{d}/same.npz"],
-     "--save {d}/same.npz and --metrics-out {d}/same.npz are the same file"),
+     "--metrics-out {d}/same.npz and --save {d}/same.npz are the same file"),
     (["--plot-samples", "{d}/x.png", "--plot", "{d}/x_predictions.png"],
-     "--plot-samples (its predictions grid) {d}/x_predictions.png and --plot {d}/x_predictions.png are the same "
+     "--plot {d}/x_predictions.png and --plot-samples (its predictions grid) {d}/x_predictions.png are the same "
      "file"),
     (["--metrics-out", "{d}/m.json", "--plot", "{d}/./m.json"], "are the same file"),
     (["--resume", "{d}/old.npz", "--metrics-out", "{d}/old.npz"], "--resume {d}/old.npz and --metrics-out"),
@@ -380,16 +382,27 @@ def test_adam_with_eps_zero_is_refused_in_both_engines():
 
 def test_torch_ref_stops_on_divergence_and_writes_valid_json(small, tmp_path):
     out = tmp_path / "m.json"
-    line = one_line(run("torch_ref.train", *small, "--train-size", "6400", "--lr", "1000", "--metrics-out",
+    line = one_line(run("torch_ref.train", *small, "--hidden", "512", "512", "--lr", "1000", "--metrics-out",
                         str(out)), 1)
-    assert line.startswith("error: epoch 1, step ") and "the loss became nan" in line
-    assert "the learning rate may be too high (--lr 1000)" in line
-    assert not out.exists() or json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert line.startswith("error: epoch 1, step ") and line.endswith(
+        ": the loss became nan; the learning rate may be too high (--lr 1000)")
+    assert not out.exists()  # it stopped in the first epoch, before any metrics
+
+
+def test_metrics_json_is_json_whatever_the_numbers(tmp_path):
+    from scratchnet.metrics import write_metrics
+
+    out = tmp_path / "m.json"
+    write_metrics({"epochs": [{"train_loss": float("nan"), "test_loss": float("inf"), "seconds": 1.5}]}, out)
+    assert json.loads(out.read_text(), parse_constant=pytest.fail) == {
+        "epochs": [{"train_loss": None, "test_loss": None, "seconds": 1.5}]}
 
 
 def test_compare_says_when_both_engines_diverge(small):
-    line = one_line(run("torch_ref.compare", *small, "--lr", "1000", "--steps", "50", "--dtype", "float64"), 1)
-    assert "both engines diverged" in line and "disagree" not in line
+    line = one_line(run("torch_ref.compare", *small, "--hidden", "512", "512", "--lr", "1000", "--steps", "50"), 1)
+    assert line.startswith("error: step ") and ": both engines diverged (scratchnet: the loss became nan, " in line
+    assert line.endswith("torch_ref: the loss became nan), as they should on the same settings: the learning rate "
+                         "may be too high (α = 1000 at this step); the comparison stops there")
 
 
 # 16. the bar in a narrow terminal -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ rounding points, and the engines part by 1e-3 to 1e-1 relative within a few hund
 recipe's 400 steps agree to ~1e-13.
 """
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -46,7 +47,7 @@ from scratchnet.build import build, build_schedule
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
 from scratchnet.data import load_data
-from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, evaluate
 from scratchnet.metrics import write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
@@ -140,7 +141,10 @@ def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, ba
     for batch, idx in enumerate(batches):
         x, y = x_train[idx], y_train[idx]
         start = time.perf_counter()
-        C_s = float(reference.step(x, y))
+        try:
+            C_s, diverged = float(reference.step(x, y)), None
+        except DivergenceError as error:  # scratchnet stops before its update; torch takes its step all the same
+            C_s, diverged = float("nan"), error
         middle = time.perf_counter()
         masks_t = {l: torch.from_numpy(r) for l, r in e.net.mask.items()} or None
         C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y), scheduler,
@@ -148,11 +152,27 @@ def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, ba
         seconds["scratchnet"] += middle - start
         seconds["torch_ref"] += time.perf_counter() - middle
         step = len(losses["scratchnet"])
+        if diverged or not math.isfinite(C_t):
+            raise divergence(step, diverged, C_s, C_t, reference.opt)
         losses["scratchnet"].append(C_s)
         losses["torch_ref"].append(C_t)
         if step % LOG_EVERY == 0 or batch == len(batches) - 1:
             progress.print(f"{step:>6d}  {C_s:>18.12f}  {C_t:>18.12f}  {abs(C_s - C_t):>13.1e}")
         progress.update(batch + 1)
+
+
+def divergence(step, diverged, C_s, C_t, opt):
+    """The error for a step where one engine's loss or both became NaN or infinite: both diverging is the run's
+    fault (its settings), one alone is a disagreement between the engines."""
+    scratchnet = diverged.what if diverged else f"its loss is {C_s:.6g}"
+    torch_ref = f"the loss became {C_t}" if not math.isfinite(C_t) else f"its loss is {C_t:.6g}"
+    if diverged and not math.isfinite(C_t):
+        return ScratchnetError(f"step {step}: both engines diverged (scratchnet: {scratchnet}; torch_ref: "
+                               f"{torch_ref}), as they should on the same settings: the learning rate may be too high "
+                               f"(α = {opt.lr:g} at this step); the comparison stops there")
+    which = "scratchnet" if diverged else "torch_ref"
+    return ParityError(f"step {step}: only {which} diverged (scratchnet: {scratchnet}; torch_ref: {torch_ref}): "
+                       "the engines disagree")
 
 
 def evaluate_both(engines, x_test, y_test, cfg):
@@ -189,7 +209,8 @@ def side_by_side(cfg, splits, steps=0):
     rng = np.random.default_rng(cfg.seed)  # the one index generator that both engines draw from
     losses = {"scratchnet": [], "torch_ref": []}
     history = {"scratchnet": [], "torch_ref": []}
-    with one_thread_each():
+    # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
+    with one_thread_each(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for t in range(1, cfg.epochs + 1):
             first = len(losses["scratchnet"])
             if first == total:
@@ -290,7 +311,7 @@ def main(cfg: TrainConfig, steps=0):
 
 
 def cli(argv=None):
-    parser = build_parser("python -m torch_ref.compare", __doc__)
+    parser = build_parser("python -m torch_ref.compare", __doc__, scratchnet_flags=False, devices=("cpu",))
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="stop after N steps (default 0: train all --epochs)")
     return main(config_from_argv(parser, argv), steps=parser.parse_args(argv).steps)

@@ -6,7 +6,7 @@
     python -m torch_ref.train --metrics-out runs/torch.json --plot runs/torch.png
     python -m torch_ref.train --device cuda             # where torch sees a GPU
     python -m torch_ref.train --init scratchnet --dtype float64   # prints what python -m scratchnet.train prints
-    python -m torch_ref.train --help                    # the flags of python -m scratchnet.train, and --init
+    python -m torch_ref.train --help                    # scratchnet.train's flags that torch_ref takes, and --init
 
 `train()` and `test()` are the tutorial's loops and autograd computes every gradient. The flags, the printed
 lines and the metrics are scratchnet.train's, so the two runs read side by side: --optimizer picks
@@ -28,10 +28,11 @@ import torch
 from scratchnet.build import build
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
-from scratchnet.errors import UsageError
+from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
 from scratchnet.metrics import epoch_record, write_metrics
 from scratchnet.run import check_request as scratchnet_check_request
+from scratchnet.run import divergence_cause
 from scratchnet.sampling import batches_per_epoch
 from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.data import dataloaders, mnist
@@ -85,7 +86,7 @@ def train_step(model, loss_fn, optimizer, X, y, scheduler=None, masks=None):
 def train(dataloader, model, loss_fn, optimizer, scheduler, cfg, progress):
     """The tutorial's train(): one pass over dataloader, the loss printed every 100 batches.
 
-    Returns the mean over batches of the batch loss.
+    Returns the mean over batches of the batch loss; raises DivergenceError at the first NaN or infinite loss.
     """
     size = len(dataloader.dataset)
     model.train()
@@ -93,6 +94,8 @@ def train(dataloader, model, loss_fn, optimizer, scheduler, cfg, progress):
     for batch, (X, y) in enumerate(dataloader):
         X, y = X.to(cfg.device, TORCH_DTYPES[np.dtype(cfg.dtype)]), y.to(cfg.device)
         loss = train_step(model, loss_fn, optimizer, X, y, scheduler)
+        if not torch.isfinite(loss):  # as scratchnet.train: stop at once, say where (autograd has stepped on it)
+            raise DivergenceError(f"the loss became {loss.item()}", batch + 1)
         total = total + loss
         if batch % LOG_EVERY == 0:
             progress.print(loss_line(loss.item(), batch * cfg.batch_size, size))
@@ -171,7 +174,10 @@ def main(cfg: TrainConfig, init="torch"):
         print(epoch_header(t))
         progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
         start = time.perf_counter()
-        train_loss = train(train_dataloader, model, loss_fn, optimizer, scheduler, cfg, progress)
+        try:
+            train_loss = train(train_dataloader, model, loss_fn, optimizer, scheduler, cfg, progress)
+        except DivergenceError as e:
+            raise ScratchnetError(f"epoch {t}, step {e.t}: {e.what}; {divergence_cause(cfg)}") from None
         seconds = time.perf_counter() - start
         progress.close()
         accuracy, test_loss = test(test_dataloader, model, loss_fn, cfg)
@@ -188,7 +194,7 @@ def main(cfg: TrainConfig, init="torch"):
 
 
 def cli(argv=None):
-    parser = build_parser("python -m torch_ref.train", __doc__)
+    parser = build_parser("python -m torch_ref.train", __doc__, scratchnet_flags=False, devices=("cpu", "cuda"))
     parser.add_argument("--init", choices=INITS, default="torch",
                         help="the initial W, b: torch's own for --seed (default), or scratchnet: the very ones "
                              "python -m scratchnet.train draws for --seed")

@@ -1,0 +1,59 @@
+"""Signals during a training run: Ctrl-C (SIGINT), SIGTERM and SIGHUP all stop it the same way, losing nothing.
+
+While an `InterruptFlag` is active, the first of these signals only raises its flag: the step in progress
+finishes, then run control (scratchnet.run) saves a checkpoint and stops with the command that resumes it,
+exit status 128 + the signal's number (130, 143, 129), wherever the signal arrived: in a step, in the test
+after an epoch, between epochs. A second signal stops at once, without saving (`console.Stopped`), except
+while a checkpoint is being written: that write finishes first, so that the last message can say what was saved.
+"""
+
+import contextlib
+import signal
+
+from scratchnet.console import Stopped
+from scratchnet.errors import ScratchnetError
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class InterruptError(ScratchnetError):
+    """A signal stopped the run; the message says what was saved and how to resume (exit status 128 + signal)."""
+
+    prefix = ""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class InterruptFlag:
+    """The first SIGINT, SIGTERM or SIGHUP sets `signum`; a second one raises console.Stopped, unless a
+    checkpoint is being written (`with flag.writing():`), which it lets finish."""
+
+    def __enter__(self):
+        self.signum, self._writing = None, False
+        self.previous = {signum: signal.signal(signum, self._handle) for signum in SIGNALS}
+        return self
+
+    @property
+    def requested(self):
+        return self.signum is not None
+
+    def _handle(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
+        elif not self._writing:
+            raise Stopped(signum)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """While the body writes a checkpoint, any signal only waits for it."""
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
