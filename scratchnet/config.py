@@ -70,10 +70,21 @@ RECIPES = {"best": BEST}
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line (the problem and where to look), exit status 2."""
+    """argparse, but a bad flag is one line (the problem and where to look), exit status 2. `elsewhere` maps a
+    flag (or value) this command does not take to where it belongs, which the line then says."""
+
+    elsewhere = {}
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        where = next((hint for word, hint in self.elsewhere.items() if word in message), "")
+        self.exit(2, f"{self.prog}: error: {message}{where} (see --help)\n")
+
+
+_NO_CHECKPOINTS = "; --save, --save-every and --resume are python -m scratchnet.train's: torch_ref saves nothing"
+SCRATCHNET_ONLY = {"--save": _NO_CHECKPOINTS, "--resume": _NO_CHECKPOINTS,  # --save matches --save-every too
+                   "--plot-samples": "; --plot-samples is python -m scratchnet.train's: torch_ref draws no samples",
+                   "--step": "; --step is python -m scratchnet.train's: torch_ref has one training step",
+                   "'auto'": "; --device auto is python -m scratchnet.train's: give torch_ref cpu or cuda"}
 
 
 def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
@@ -84,6 +95,8 @@ def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
     """
     d = TrainConfig()
     p = OneLineParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if not scratchnet_flags:
+        p.elsewhere = SCRATCHNET_ONLY
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the training set (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"minibatch size m (default {d.batch_size})")
     p.add_argument("--lr", type=float, default=d.lr,

@@ -75,7 +75,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(dtype, sampling, extra, mn
     broken = tmp_path / "broken.npz"
     done = run_python(INTERRUPT_AT.format(at=27), *flags, "--save", str(broken))  # epoch 2, after step 7
     assert done.returncode == 130, done.stderr
-    assert done.stderr.strip() == (f"interrupted in epoch 2 after step 7: saved {broken}; "
+    assert done.stderr.strip() == (f"interrupted (SIGINT) in epoch 2 after step 7: saved {broken}; "
                                    f"resume with: python -m scratchnet.train --resume {broken}")
     assert "Traceback" not in done.stderr
     assert load_checkpoint(str(broken))[1]["state"]["step"] == 7
@@ -189,9 +189,11 @@ from scratchnet.checkpoint import RunState, save_checkpoint
 from scratchnet.config import TrainConfig
 net = Network([2048, 2048, 1024, 10], dtype="float64")  # ~50 MB a checkpoint: long enough to be caught
 opt = SGD(net, lr=0.1)
+cfg = TrainConfig(hidden=(2048, 1024), dtype="float64", batch_size=1, train_size=1000)  # 1000 steps an epoch
+sampler = np.random.default_rng(0).bit_generator.state
 for i in range(1000):
-    net.W[2][0, 0] = i
-    save_checkpoint(sys.argv[1], net, opt, TrainConfig(), RunState(step=i))
+    net.W[2][0, 0] = opt.t = i  # a valid state at step i, as check_meta wants it
+    save_checkpoint(sys.argv[1], net, opt, cfg, RunState(step=i, sampler_state=sampler, loss_sum=float(i)))
     print(i, flush=True)
 """
 
@@ -216,9 +218,11 @@ def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint_whole(tmp_path)
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--save", "x.npz"], "torch_ref does not write checkpoints"),
-    (["--plot-samples", "s.png"], "--plot-samples is python -m scratchnet.train's"),
-    (["--device", "auto"], "--device auto is python -m scratchnet.train's"),
+    (["--save", "x.npz"], "unrecognized arguments: --save x.npz; --save, --save-every and --resume are "
+                          "python -m scratchnet.train's: torch_ref saves nothing"),
+    (["--plot-samples", "s.png"], "; --plot-samples is python -m scratchnet.train's"),
+    (["--device", "auto"], "invalid choice: 'auto' (choose from 'cpu', 'cuda'); --device auto is python -m "
+                           "scratchnet.train's"),
 ])
 def test_torch_ref_refuses_scratchnet_only_flags(flags, message, tmp_path):
     done = subprocess.run([sys.executable, "-m", "torch_ref.train", *flags], cwd=tmp_path, capture_output=True,
