@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scratchnet.checkpoint import RunState, save_checkpoint
-from scratchnet.checkpoint_schema import CheckpointError, check_arrays, check_meta
+from scratchnet.checkpoint_schema import FORMAT_VERSION, CheckpointError, check_arrays, check_meta
 from scratchnet.config import TrainConfig
 from scratchnet.errors import ScratchnetError
 from scratchnet.network import Network
@@ -128,7 +128,7 @@ def test_meta_that_is_no_object(meta, checkpoint):
 
 def test_another_format_version_says_which(checkpoint):
     arrays, meta, net, opt = checkpoint
-    with pytest.raises(ScratchnetError, match="has format version 99, this scratchnet reads version 1"):
+    with pytest.raises(ScratchnetError, match=f"has format version 99, this scratchnet reads version {FORMAT_VERSION}"):
         check(arrays, {**meta, "format_version": 99}, net, opt)
 
 
