@@ -13,7 +13,7 @@ import time
 
 from scratchnet.grade.cases import cases, reference
 from scratchnet.grade.diagnosis import FunctionResult, diagnose
-from scratchnet.grade.execute import Raised, Returned, TimedOut
+from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 from scratchnet.grade.handout import FUNCTIONS, LAYOUTS, declared_layout
 from scratchnet.grade.layouts import Layout
 from scratchnet.grade.oracle import torch_agreement
@@ -83,6 +83,8 @@ def _folder(path):
 def _import_problem(submission, outcome):
     if isinstance(outcome, TimedOut):
         return f"{submission.path}: loading the file ran past {outcome.seconds:g} s (code at module level loops?)"
+    if isinstance(outcome, NotRun):
+        return f"{submission.path}: {outcome.reason} while loading the file"
     where = submission.where(outcome.frames[-1][1]) if outcome.frames else submission.path
     return f"{where}: loading the file raised {outcome.type}: {outcome.message}"
 
@@ -101,7 +103,7 @@ def _mutations(functions, calls, outcomes):
 def _layout_hints(functions, submission, layout, references, time_limit, memory_mb):
     """For functions that fail with an exception or a wrong shape: do they pass when given another layout's arrays?"""
     failing = [r for r in functions if r.status == "failed" and r.first is not None
-               and (r.first.observation.kind == "raised" or "shape" in r.first.verdict.message)]
+               and (r.raised is not None or "shape" in r.first.verdict.message)]
     if not failing:
         return
     for other in LAYOUTS:

@@ -108,8 +108,8 @@ CATALOGUE = (
             "δ^[l-1] is computed from δ^[l], the layer above, not from δ^[L]",
             planted="δ from the wrong layer (BP2 restarts from δ^[L])"),
     Mistake("δ kept under the wrong layer", "backward", "BP2",
-            same(("delta[l - 1] = sigma_prime", "delta[l] = sigma_prime")),
-            "store δ^[l-1] under key l − 1", planted="δ kept under the wrong layer"),
+            same(("delta[l - 1] = sigma_prime", "delta[l] = delta[l - 1] = sigma_prime")),
+            "store δ^[l-1] under key l − 1; δ^[l] must stay what it was", planted="δ kept under the wrong layer"),
     # (BP4)
     Mistake("dW transposed (BP4)", "backward", "BP4",
             {"rows": (("delta[l].T @ a[l - 1]", "a[l - 1].T @ delta[l]"),),

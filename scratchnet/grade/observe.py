@@ -22,6 +22,7 @@ CONTAINERS = {  # what each function returns, and which part holds which quantit
     "backward": ("(delta, dW, db)", {"delta": 0, "dW": 1, "db": 2}),
     "sgd_update": ("(W, b)", {"W": 0, "b": 1}),
 }
+NUMBER_DTYPES = ("float16", "float32", "float64", "int64", "int32", "int")
 KIND_NAMES = {"none": "None", "list": "a list", "tuple": "a tuple", "dict": "a dict", "array": "an array",
               "number": "a number"}
 
@@ -76,8 +77,10 @@ def _part(q, tree, call):
 
 def _leaf(label, tree):
     kind = tree[0]
-    if kind in ("array", "number"):
+    if kind == "array":
         return Observation(kind, tree[1])
+    if kind == "number":  # a float32 scalar keeps its dtype, and so its tolerance
+        return Observation(kind, np.asarray(tree[1], dtype=tree[2] if tree[2] in NUMBER_DTYPES else np.float64))
     if kind == "list":
         return Observation("problem", message=f"{label} is a Python list: return a NumPy array (np.array(...))")
     return Observation("problem", message=f"{label} is {KIND_NAMES.get(kind, tree[-1])}, not a NumPy array")
@@ -90,8 +93,9 @@ def tolerance(dtype):
 def rel_error(s, r):
     """max |s − r| / max(max |s|, max |r|), 0 when both are 0."""
     s, r = np.asarray(s, dtype=np.float64), np.asarray(r, dtype=np.float64)
-    scale = max(np.abs(s).max(initial=0.0), np.abs(r).max(initial=0.0))
-    return 0.0 if scale == 0 else float(np.abs(s - r).max() / scale)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN or ±∞ give NaN: never equal
+        scale = max(np.abs(s).max(initial=0.0), np.abs(r).max(initial=0.0))
+        return 0.0 if scale == 0 else float(np.abs(s - r).max() / scale)
 
 
 def verdict(q, obs, expected, layout):
@@ -106,7 +110,6 @@ def verdict(q, obs, expected, layout):
     if q.name == "C":
         if obs.kind == "array" and value.shape != ():
             return Verdict(False, f"C is an array of shape {value.shape}: return a number (float(C))", shape=value.shape)
-        value = np.asarray(value)
     elif obs.kind == "number":
         return Verdict(False, f"{q.label} is a number: return an array of shape {expected.shape}")
     if value.dtype.kind not in "f":

@@ -21,6 +21,7 @@ EQUATIONS = (  # the tests of the report: (title, function, quantity names)
     ("(BP3) ∂C/∂b^[l] = δ^[l]", "backward", ("db",)),
     ("the update θ ← θ − α ∂C/∂θ", "sgd_update", ("W", "b")),
 )
+ANSWERED = ("array", "number", "problem")  # observations of a call that returned something
 STATUS_TEXT = {"passed": "passed", "failed": "FAILED", "not implemented": "not yet implemented",
                "not defined": "MISSING (no such function)", "timed out": "TIMED OUT"}
 
@@ -90,15 +91,17 @@ class Report:
         if f.first is not None:
             call = f.first.call
             where = self.cases[call.case].describe() + (f", sample {call.sample + 1}" if call.sample is not None else "")
-            lines.append(f"  case {call.case + 1}: {where}, in grading order:")
-            for g in (g for g in f.findings if g.index == f.first.index):
-                lines.append("    " + _finding_line(g))
-            lines.append(f"  first wrong: {_first(f.first)}")
+            if f.first.observation.kind in ANSWERED:
+                lines.append(f"  case {call.case + 1}: {where}, in grading order:")
+                lines += ["    " + _finding_line(g) for g in f.findings if g.index == f.first.index]
+                lines.append(f"  first wrong: {_first(f.first)}")
+            else:  # nothing came back from this call: one line says why
+                lines.append(f"  case {call.case + 1}: {where}: {f.first.verdict.message}")
         if f.raised is not None:
             lines.append(f"  it raised {f.raised.type}: {f.raised.message}" + self._frames(f.raised))
         for mistake in f.mistakes:
             lines.append(f"  likely mistake: {mistake.name}. Hint: {mistake.hint}.")
-        if f.status == "failed" and f.first is not None and not f.mistakes:
+        if f.status == "failed" and f.first is not None and f.first.observation.kind in ANSWERED and not f.mistakes:
             lines.append("  no catalogued mistake gives this answer: compare your line for "
                          f"{f.first.quantity.label} with its equation")
         if f.mutated:

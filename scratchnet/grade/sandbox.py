@@ -48,9 +48,10 @@ def run_submission(source, filename, folder, calls, names, time_limit=10.0, memo
     defined, status = set(), 0
     while True:
         todo = [i for i, c in enumerate(calls) if outcomes[i] is None and c.function not in skipped]
-        records, running, out, status = _child(source, filename, folder, [(calls[i], names[i]) for i in todo],
-                                       time_limit, memory_mb)
+        records, current, killed, out, status = _child(source, filename, folder, [(calls[i], names[i]) for i in todo],
+                                                       time_limit, memory_mb)
         output.append(out)
+        done = set()
         for record in records:
             if record[0] == "import":
                 import_outcome = record[1]
@@ -58,17 +59,18 @@ def run_submission(source, filename, folder, calls, names, time_limit=10.0, memo
                 defined.update(record[1])
             else:
                 outcomes[todo[record[1]]] = record[2]
-        if running is None or import_outcome is not None:
+                done.add(record[1])
+        if current == "import" and (killed or not records):
+            import_outcome = TimedOut(time_limit) if killed else NotRun(f"the process stopped (exit status {status})")
+        if import_outcome is not None or current in (None, "import") or int(current) in done:
             break
-        if running == "import":  # killed while loading: nothing else can run
-            import_outcome = TimedOut(time_limit)
-            break
-        killed = todo[running]
-        outcomes[killed] = TimedOut(time_limit)
-        skipped.add(calls[killed].function)
+        stopped = todo[int(current)]  # killed past its limit, or the process died in this call
+        outcomes[stopped] = TimedOut(time_limit) if killed else NotRun(
+            f"the process stopped (exit status {status}) during this call")
+        skipped.add(calls[stopped].function)
     for i, call in enumerate(calls):
         if outcomes[i] is None and call.function in skipped:
-            outcomes[i] = NotRun("not run: this function timed out earlier")
+            outcomes[i] = NotRun("not run: this function timed out or stopped the process earlier")
         elif outcomes[i] is None and call.function in defined:
             outcomes[i] = NotRun(f"not run: the process stopped (exit status {status})")
         elif outcomes[i] is None:
@@ -80,7 +82,7 @@ def run_submission(source, filename, folder, calls, names, time_limit=10.0, memo
 
 
 def _child(source, filename, folder, calls, time_limit, memory_mb):
-    """One child: its records, the index (or "import") of the call it was killed in or None, its output, status."""
+    """One child: its records, the last step it started ("import", a call's index, None), killed?, output, status."""
     with tempfile.TemporaryDirectory(prefix="scratchnet-grade-") as tmp:
         job, results = os.path.join(tmp, "job.pkl"), os.path.join(tmp, "results.pkl")
         with open(job, "wb") as f:
@@ -91,13 +93,17 @@ def _child(source, filename, folder, calls, time_limit, memory_mb):
                                 cwd=tmp, env=_child_env(), pass_fds=(write_end,), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         os.close(write_end)
-        running, output = _watch(proc, read_end, time_limit)
+        current, killed, output = _watch(proc, read_end, time_limit)
         os.close(read_end)
-        return _records(results), running, output, proc.returncode
+        return _records(results), current, killed, output, proc.returncode
 
 
 def _watch(proc, progress, time_limit):
-    """Drain the child's output and progress until it exits; kill it when one step overruns its limit."""
+    """Drain the child's output and progress until it exits; kill it when one step overruns its limit.
+
+    Returns the last step the child started ("import", a call's index as text, or None), whether it was
+    killed, and its output.
+    """
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "output")
     sel.register(progress, selectors.EVENT_READ, "progress")
@@ -123,10 +129,10 @@ def _watch(proc, progress, time_limit):
             proc.kill()
             proc.wait()
             sel.close()
-            return ("import" if current in (None, "import") else int(current)), output.decode(errors="replace")
+            return current or "import", True, output.decode(errors="replace")
     proc.wait()
     sel.close()
-    return None, output.decode(errors="replace")
+    return current, False, output.decode(errors="replace")
 
 
 def _records(path):

@@ -46,11 +46,11 @@ def load(path):
 
 def _notebook(path, text):
     try:
-        cells = [c for c in json.loads(text)["cells"] if c.get("cell_type") == "code"]
+        cells = [(n, c) for n, c in enumerate(json.loads(text)["cells"], 1) if c.get("cell_type") == "code"]
     except (ValueError, KeyError, TypeError, AttributeError):
         return Submission(path, "raise SyntaxError('not a Jupyter notebook (its JSON has no cells)')")
     lines, where = [], []
-    for number, cell in enumerate(cells, 1):
+    for number, cell in cells:  # numbered as Jupyter shows them, markdown cells included
         source = cell.get("source", "")
         body = ("".join(source) if isinstance(source, list) else source).splitlines()
         for i, line in enumerate(body, 1):
