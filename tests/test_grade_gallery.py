@@ -137,7 +137,8 @@ BROKEN = {
     "wrong type": ([("return deltas, dW, db", "return dW")], "backward", "backward returned a dict"),
     "NaN": ([("return C, diff * sigma_prime(z_L) / m", "return C, diff * sigma_prime(z_L) / (m - m)")], "quadratic",
             "holds ±∞"),
-    "a modified input": ([("    probs = softmax(z_L)", "    z_L -= z_L.max(axis=1, keepdims=True)\n    probs = softmax(z_L)")],
+    "a modified input": ([("    probs = softmax(z_L)",
+                           "    z_L -= z_L.max(axis=1, keepdims=True)\n    probs = softmax(z_L)")],
                          "cross_entropy", "modified its input z_L"),
     "memory": ([("    acts = {1: x}", "    junk = np.ones(1 << 34)\n    acts = {1: x}")], "forward", "MemoryError"),
     "import error": ([("import numpy as np", "import numpy as np\nfrom my_helpers import softmax")], None,
@@ -225,7 +226,7 @@ def test_correct_submissions_pass(graded, name):
 def diagnoses(graded):
     """(mistake, layout, expected label, reported label, equation, named mistakes) for every planted mistake."""
     rows = []
-    for key, (report, extra) in graded.items():
+    for report, extra in graded.values():
         for name, layout, label in extra.get("expect", []):
             result = next(f for f in report.functions if f.name == CATALOGUED[name].function)
             first = result.first
@@ -283,5 +284,4 @@ def test_broken_submissions_get_their_message(graded, kind):
 
 def test_a_notebook_syntax_error_names_its_cell(graded):
     report, _ = graded[("broken", "a notebook's syntax error")]
-    assert report.problem == "{}, cell 5, line 4: SyntaxError: expected ':'".format(
-        pathlib.Path(report.path).as_posix())
+    assert report.problem == f"{pathlib.Path(report.path).as_posix()}, cell 5, line 4: SyntaxError: expected ':'"

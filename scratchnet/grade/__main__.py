@@ -19,7 +19,7 @@ from scratchnet.config import OneLineParser
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
 from scratchnet.fileio import atomic_write, check_writable
-from scratchnet.grade.cases import DEFAULT_CASES
+from scratchnet.grade.cases import N_CASES
 from scratchnet.grade.formats import as_dict, gradescope
 from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
 from scratchnet.grade.handout import LAYOUTS
@@ -31,8 +31,8 @@ def build_parser():
     p.add_argument("files", nargs="+", metavar="FILE", help="submissions: .py files or .ipynb notebooks")
     p.add_argument("--layout", choices=LAYOUTS,
                    help="grade in this layout, whatever the file's LAYOUT line says (default: the file's line)")
-    p.add_argument("--cases", type=int, default=len(DEFAULT_CASES),
-                   help=f"networks to check (default {len(DEFAULT_CASES)}: the chosen ones; more are drawn at random)")
+    p.add_argument("--cases", type=int, default=N_CASES,
+                   help=f"networks to check (default {N_CASES}: the chosen ones; more are drawn at random)")
     p.add_argument("--seed", type=int, default=0, help="other weights and batches for the same networks (default 0)")
     p.add_argument("--time-limit", type=float, default=TIME_LIMIT,
                    help=f"seconds each call of a student function may run (default {TIME_LIMIT:g})")

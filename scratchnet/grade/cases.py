@@ -50,7 +50,10 @@ DEFAULT_CASES = (
 )
 
 
-def cases(n=len(DEFAULT_CASES), seed=0):
+N_CASES = len(DEFAULT_CASES)
+
+
+def cases(n=N_CASES, seed=0):
     """The first n default cases (new weights for seed ≠ 0), then random ones: L 2–5, widths 1–6, m 1–5."""
     chosen = [Case(c.sizes, c.activation, c.loss, c.m, c.seed + 1000 * seed) for c in DEFAULT_CASES[:n]]
     rng = np.random.default_rng([seed, 3])

@@ -11,7 +11,7 @@ oracle="torch", which also checks that autograd agrees with the engine on the sa
 import os
 import time
 
-from scratchnet.grade.cases import cases, reference
+from scratchnet.grade.cases import N_CASES, cases, reference
 from scratchnet.grade.diagnosis import FunctionResult, diagnose
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 from scratchnet.grade.handout import FUNCTIONS, LAYOUTS, declared_layout
@@ -25,7 +25,7 @@ TIME_LIMIT = 10.0   # seconds per call
 MEMORY_MB = 1024    # address space a submission may add
 
 
-def grade(path, layout=None, n_cases=8, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None):
+def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None):
     """Grade the submission at `path` (.py or .ipynb) and return its Report; never raises for the student's faults.
 
     Args:

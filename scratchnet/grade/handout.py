@@ -160,9 +160,11 @@ FIELDS = {
     error = a_L - np.eye(a_L.shape[1])[y]             # a^[L] − y, y one-hot
     C = 0.5 * (error * error).sum() / m
     delta_L = sigma_prime(z_L) * error / m            # (BP1) δ^[L] = σ′(z^[L]) ⊙ (a^[L] − y)/m''',
-        "bp4": "dW[l] = delta[l].T @ a[l - 1]                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over the batch",
+        "bp4": "dW[l] = delta[l].T @ a[l - 1]                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over "
+               "the batch",
         "bp3": "db[l] = delta[l].sum(axis=0)                 # (BP3) ∂C/∂b^[l] = δ^[l], summed over the batch",
-        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (delta[l] @ W[l])  # (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
+        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (delta[l] @ W[l])  "
+               "# (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
     },
     "columns": {
         **BATCH,
@@ -185,9 +187,11 @@ FIELDS = {
     error = a_L - y                                   # a^[L] − y
     C = 0.5 * (error * error).sum() / m
     delta_L = sigma_prime(z_L) * error / m            # (BP1) δ^[L] = σ′(z^[L]) ⊙ (a^[L] − y)/m''',
-        "bp4": "dW[l] = delta[l] @ a[l - 1].T                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over the batch",
+        "bp4": "dW[l] = delta[l] @ a[l - 1].T                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over "
+               "the batch",
         "bp3": "db[l] = delta[l].sum(axis=1, keepdims=True)  # (BP3) ∂C/∂b^[l] = δ^[l], summed over the batch",
-        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])  # (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
+        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])  "
+               "# (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
     },
     "per-sample": {
         "description": ("Nielsen's: one sample x at a time, as columns; the grader sums your gradients over the "
@@ -215,7 +219,8 @@ FIELDS = {
         "gradient_note": "\n        The gradients are those of this one sample's cost C_x.",
         "bp4": "dW[l] = delta[l] @ a[l - 1].T                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ",
         "bp3": "db[l] = delta[l]                             # (BP3) ∂C/∂b^[l] = δ^[l]",
-        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])  # (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
+        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])  "
+               "# (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
         "update_args": "W, b, dW, db, lr, m",
         "update_equation": "θ ← θ − (α/m) Σₓ ∂C_x/∂θ, the step along the mini-batch's mean gradient,",
         "update_gradients": "Σₓ ∂C_x/∂W^[l], Σₓ ∂C_x/∂b^[l]: your backward's gradients summed over the m samples",

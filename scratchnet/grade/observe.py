@@ -109,7 +109,8 @@ def verdict(q, obs, expected, layout):
     value = obs.value
     if q.name == "C":
         if obs.kind == "array" and value.shape != ():
-            return Verdict(False, f"C is an array of shape {value.shape}: return a number (float(C))", shape=value.shape)
+            return Verdict(False, f"C is an array of shape {value.shape}: return a number (float(C))",
+                           shape=value.shape)
     elif obs.kind == "number":
         return Verdict(False, f"{q.label} is a number: return an array of shape {expected.shape}")
     if value.dtype.kind not in "f":

@@ -90,7 +90,9 @@ class Report:
         lines = [f"{f.name}: {STATUS_TEXT[f.status]}"]
         if f.first is not None:
             call = f.first.call
-            where = self.cases[call.case].describe() + (f", sample {call.sample + 1}" if call.sample is not None else "")
+            where = self.cases[call.case].describe()
+            if call.sample is not None:
+                where += f", sample {call.sample + 1}"
             if f.first.observation.kind in ANSWERED:
                 lines.append(f"  case {call.case + 1}: {where}, in grading order:")
                 lines += ["    " + _finding_line(g) for g in f.findings if g.index == f.first.index]
