@@ -12,7 +12,7 @@ import os
 import time
 
 from scratchnet.grade.cases import N_CASES, cases, reference
-from scratchnet.grade.diagnosis import FunctionResult, diagnose
+from scratchnet.grade.diagnosis import diagnose
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 from scratchnet.grade.handout import FUNCTIONS, LAYOUTS, declared_layout
 from scratchnet.grade.layouts import Layout
@@ -106,18 +106,19 @@ def _layout_hints(functions, submission, layout, references, time_limit, memory_
                and (r.raised is not None or "shape" in r.first.verdict.message)]
     if not failing:
         return
-    for other in LAYOUTS:
-        if other == layout:
-            continue
-        calls, names = calls_for(other, references[:2])
-        run = run_submission(submission.source, submission.filename, _folder(submission.path), calls, names,
-                             time_limit, memory_mb)
-        if run.import_outcome is not None:
-            continue
+    others = [other for other in LAYOUTS if other != layout]
+    parts = [calls_for(other, references[:2]) for other in others]  # both other layouts in one child run
+    calls = [call for part, _ in parts for call in part]
+    names = [name for _, part in parts for name in part]
+    run = run_submission(submission.source, submission.filename, _folder(submission.path), calls, names,
+                         time_limit, memory_mb)
+    if run.import_outcome is not None:
+        return
+    start = 0
+    for other, (part, part_names) in zip(others, parts, strict=True):
+        outcomes = run.outcomes[start:start + len(part)]
+        start += len(part)
         for result in failing:
-            if diagnose(result.name, calls, run.outcomes, names, other).passed:
+            if diagnose(result.name, part, outcomes, part_names, other).passed:
                 result.hints.append(f"{result.name} gives the right answer when given the {other} layout's arrays: "
                                     f'is this file in the {other} layout? Its LAYOUT line says "{layout}"')
-
-
-__all__ = ["grade", "Report", "FunctionResult"]

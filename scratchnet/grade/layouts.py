@@ -95,7 +95,7 @@ class Layout:
     def calls(self, ref, case_index):
         """The calls that grade one case: forward, the case's cost, backward (per sample when so), the update."""
         if self.name == "per-sample":
-            passes = [(i, run) for i, run in enumerate(ref.samples)]
+            passes = list(enumerate(ref.samples))
         else:
             passes = [(None, ref)]
         calls = [call for sample, run in passes for call in self._pass_calls(run, case_index, sample)]
