@@ -44,6 +44,8 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
     stated = declared_layout(submission.source)
     if layout is None and stated is None:
         report.notes.append('the file has no LAYOUT = "..." line: graded in the rows layout')
+    elif layout is not None and stated not in (None, layout):
+        report.notes.append(f'graded in the {layout} layout as asked, though its LAYOUT line says "{stated}"')
     layout = layout or stated or "rows"
     if layout not in LAYOUTS:
         return report.broken(f'{path}: LAYOUT = "{layout}" is not one of {", ".join(LAYOUTS)}',

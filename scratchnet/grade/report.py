@@ -78,6 +78,8 @@ class Report:
         for f in self.functions:
             if not f.passed and f.status != "not implemented":
                 lines += [""] + self.function_text(f, reveal)
+        if self.status == "not implemented":
+            lines += ["", "nothing is written yet: fill in the bodies marked TODO, then run this again"]
         passed = sum(ok for _, ok, _ in self.equations())
         lines += ["", f"result: {'passed' if self.passed else 'FAILED'} ({passed} of {len(EQUATIONS)} equations "
                       f"right; {self.seconds:.1f} s)"]
