@@ -10,6 +10,7 @@ mistake's edit applies exactly once to its layout's solution.
 
 import difflib
 import json
+import re
 import subprocess
 import sys
 
@@ -104,6 +105,33 @@ def test_a_one_character_edit_fails_at_its_equation(handouts, layout, tmp_path):
         broken = {edits[i][2] for i in group}
         results = {title: ok for title, ok, _ in report.equations()}
         assert {title for title, ok in results.items() if not ok} == broken, report.text()
+
+
+ENGINE_TAGS = {"network.py": ("(BP2)", "(BP3)", "(BP4)", "# z^[l] = W^[l] a^[l-1] + b^[l]", "# a^[l] = σ(z^[l])"),
+               "losses.py": ("(BP1)",)}
+
+
+def engine_form(code):
+    """A line with the engine's spelling: no self., and δ^[l] as the running `delta`."""
+    return re.sub(r"delta\[l(?: - 1)?\]", "delta", code.replace("self.", ""))
+
+
+def test_the_rows_solution_writes_the_engines_own_lines():
+    """Each equation-tagged line of network.py and losses.py appears in the rows solution, up to spelling."""
+    solution = {engine_form(line.split("#")[0].strip()) for line in solution_source("rows").splitlines()}
+    checked = []
+    for name, tags in ENGINE_TAGS.items():
+        lines = (REPO / "scratchnet" / name).read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            code, _, comment = line.partition("#")
+            if any(tag.lstrip("# ") in comment for tag in tags):
+                # a tag on `if l > 2:` belongs to the line it guards
+                code = lines[i + 1] if code.strip().endswith(":") else code
+                checked.append(code.strip())
+                assert engine_form(code.strip()) in solution, (
+                    f"scratchnet/{name} computes `{code.strip()}`, which the rows solution in "
+                    "scratchnet/grade/handout.py no longer writes: update the hand-out (and its mistakes' edits)")
+    assert len(checked) == 7, checked  # z, a, (BP4), (BP3), (BP2), and (BP1) of both costs
 
 
 def test_every_catalogued_edit_applies_once_and_changes_the_solution():

@@ -8,8 +8,10 @@ One template serves the three layouts students use; each field below is what dif
 
 The solution is the hand-out with its bodies filled in; the stub keeps every docstring and replaces each
 body by its equations as TODO comments and `raise NotImplementedError`. The grader's mutants
-(scratchnet/grade/mistakes.py) are one-string edits of the same solution text, and a test grades each
-solution against the reference engine, so the three cannot drift from scratchnet/network.py and losses.py.
+(scratchnet/grade/mistakes.py) are one-string edits of the same solution text. Nothing here can drift
+from the engine unseen: the rows solution writes the equation-tagged lines of scratchnet/network.py and
+losses.py themselves (up to `self.` and δ^[l] kept in a dict; tests/test_exercise.py checks it line by
+line), and a test grades all three solutions against the reference engine.
 """
 
 import ast
