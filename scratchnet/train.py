@@ -226,8 +226,7 @@ def evaluate(net, x, y, batch_size):
     """Test accuracy and the mean over batches of the batch-mean loss (the tutorial's "Avg loss")."""
     loss, correct, n_batches = 0.0, 0, 0
     for start in range(0, len(x), batch_size):
-        a_L = net.forward(x[start:start + batch_size])
-        C, _ = net.cost(y[start:start + batch_size])
+        C, a_L = net.evaluate(x[start:start + batch_size], y[start:start + batch_size])  # keeps no training cache
         loss = loss + C
         correct = correct + (a_L.argmax(axis=1) == y[start:start + batch_size]).sum()
         n_batches += 1
