@@ -19,6 +19,7 @@ from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.losses import LOSSES
 from scratchnet.network import Network
 from scratchnet.optim import SGD
+from scratchnet.roundoff import float32_gradient_bounds
 
 LR = 0.1  # α of the update the grader checks
 
@@ -71,7 +72,7 @@ class Reference:
     """The engine's answers for one batch, rows layout, float64; dicts keyed by the layer number l.
 
     W, b: the parameters before the update; a, z: the forward pass; C, delta (δ^[l], l = L..2), dW, db: the
-    cost and backward; W_after, b_after: after one SGD step of α = lr; sigma, sigma_prime: σ and σ′ by layer.
+    cost and backward; W_after, b_after: after one SGD step of α = lr.
     """
 
     case: Case
@@ -89,6 +90,7 @@ class Reference:
     W_after: dict
     b_after: dict
     lr: float = LR
+    bounds: dict = field(default_factory=dict)   # float32_gradient_bounds: "loss", "delta[l]", "dW[l]", "db[l]"
     samples: list = field(default_factory=list)  # the same network on each sample alone (per-sample layout)
 
     @property
@@ -97,11 +99,17 @@ class Reference:
 
 
 def reference(case, lr=LR):
-    """Build the case's network and batch, run the engine on the whole batch and on every sample alone."""
-    net = Network(list(case.sizes), activation=list(case.activation), loss=case.loss, dtype="float64",
-                  seed=case.seed)
+    """Build the case's network and batch, run the engine on the whole batch and on every sample alone.
+
+    W, b and x are float32 numbers held in float64, so that a student who computes in float32 starts from
+    exactly the same inputs, and float32_gradient_bounds can say how far float32 rounding alone takes them.
+    """
+    drawn = Network(list(case.sizes), activation=list(case.activation), loss=case.loss, dtype="float64",
+                    seed=case.seed)
+    net = Network.from_parameters(float32_exact(drawn.W), float32_exact(drawn.b), activation=list(case.activation),
+                                  loss=case.loss)
     rng = np.random.default_rng([case.seed, 2])
-    x = rng.uniform(-2, 2, (case.m, case.sizes[0]))  # wide enough that σ′(a) and σ′(z) differ clearly
+    x = float32_exact(rng.uniform(-2, 2, (case.m, case.sizes[0])))  # wide: σ′(a) and σ′(z) differ clearly
     y = rng.integers(0, case.sizes[-1], case.m)
     ref = engine_pass(case, net, x, y, lr)
     ref.samples = [engine_pass(case, net, x[i:i + 1], y[i:i + 1], lr) for i in range(case.m)]
@@ -113,11 +121,19 @@ def engine_pass(case, net, x, y, lr):
     net.forward(x)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
+    bounds = float32_gradient_bounds(net, y)
     after = SimpleNamespace(W=copies(net.W), b=copies(net.b))
     SGD(after, lr=lr).step(dW, db)  # θ ← θ − α g, on copies
     return Reference(case, net, x, y, copies(net.W), copies(net.b), dict(net.a), dict(net.z), float(C),
-                     dict(net.delta), dW, db, after.W, after.b, lr)
+                     dict(net.delta), dW, db, after.W, after.b, lr, bounds=bounds)
 
 
 def copies(arrays):
     return {l: v.copy() for l, v in arrays.items()}
+
+
+def float32_exact(arrays):
+    """The nearest float32 numbers, held in float64: an array, or a dict of them keyed by l."""
+    if isinstance(arrays, dict):
+        return {l: float32_exact(v) for l, v in arrays.items()}
+    return arrays.astype(np.float32).astype(np.float64)

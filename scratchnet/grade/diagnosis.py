@@ -69,7 +69,8 @@ def diagnose(name, calls, outcomes, names, layout):
 
 def _judge(index, call, outcome, layout):
     observed = observe(call, outcome)
-    findings = [Finding(index, call, q, observed[q], verdict(q, observed[q], call.expected[q], layout))
+    findings = [Finding(index, call, q, observed[q],
+                        verdict(q, observed[q], call.expected[q], layout, call.bounds.get(q)))
                 for q in call.expected]
     wrong_delta = [f.quantity.l for f in findings if f.quantity.name == "delta" and not f.verdict.ok
                    and f.observation.kind in ("array", "number", "problem")]

@@ -11,7 +11,7 @@ shows up as a mistake in the next.
                 Σₓ ∂C_x/∂W^[l] of the samples' gradients and m, and must step along their mean
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,7 @@ class Call:
     case: int             # index into the cases
     sample: int = None    # per-sample: which sample of the case
     may_change: tuple = ()  # argument names the function may modify in place (sgd_update: W, b)
+    bounds: dict = field(default_factory=dict)  # {Quantity: how far float32 rounding may take it}, where known
 
 
 ARGUMENTS = {
@@ -122,8 +123,12 @@ class Layout:
             cost_call = Call("cross_entropy", (z[L], y), cost, case, sample)
         else:
             cost_call = Call("quadratic", (a[L], z[L], y, sigma_prime[L]), cost, case, sample)
-        return [Call("forward", (W, b, a[1], sigma), forward, case, sample), cost_call,
-                Call("backward", (W, a, z, act(run.delta[L]), sigma_prime), backward, case, sample)]
+        cost_call.bounds = {Quantity("C", L, L): run.bounds["loss"],
+                            Quantity("delta_L", L, L): act(run.bounds[f"delta[{L}]"])}
+        backward_call = Call("backward", (W, a, z, act(run.delta[L]), sigma_prime), backward, case, sample)
+        shaped = {"delta": act, "dW": np.asarray, "db": self.bias}
+        backward_call.bounds = {q: shaped[q.name](run.bounds[f"{q.name}[{q.l}]"]) for q in backward}
+        return [Call("forward", (W, b, a[1], sigma), forward, case, sample), cost_call, backward_call]
 
     def _update_call(self, ref, case_index):
         W = {l: ref.W[l].copy() for l in ref.W}

@@ -2,7 +2,9 @@
 
 `observe(call, outcome)` reads the outcome of one call as {Quantity: Observation}; `verdict(q, obs, expected,
 layout)` compares one observation with the engine's value. The value test is cs231n's relative error of the
-whole array, max |s − r| / max(max |s|, max |r|), against a tolerance set by the dtype the student returned.
+whole array, max |s − r| / max(max |s|, max |r|), against a tolerance set by the dtype the student returned;
+a float32 answer is judged, where scratchnet.roundoff has a bound for it (C, δ^[l], ∂C/∂W^[l], ∂C/∂b^[l]),
+entry by entry against what float32 rounding alone can do.
 Shapes are compared exactly, never through broadcasting: (n,), (1, n) and (n, 1) are three different answers.
 """
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
+from scratchnet.roundoff import error_to_bound
 
 # the relative error a correct answer may have, by the dtype it comes in: float64 sums in another order
 # differ by ~1e-15; float32 by ~1e-6, 1e-4 leaving room for σ′ and softmax (tests/helpers.py's float32 rtol)
@@ -100,8 +103,12 @@ def rel_error(s, r):
         return 0.0 if scale == 0 else float(np.abs(s - r).max() / scale)
 
 
-def verdict(q, obs, expected, layout):
-    """Is obs the engine's `expected`? The first thing wrong, as one message naming the quantity."""
+def verdict(q, obs, expected, layout, bound=None):
+    """Is obs the engine's `expected`? The first thing wrong, as one message naming the quantity.
+
+    bound: for a float32 answer, how far float32 rounding alone may take each entry (scratchnet.roundoff);
+    without one, a float32 answer is held to a relative error of 1e-4.
+    """
     if obs.kind in ("problem", "not run"):
         return Verdict(False, obs.message)
     if obs.kind == "raised":
@@ -124,11 +131,22 @@ def verdict(q, obs, expected, layout):
         what = "NaN" if np.isnan(value).any() else "±∞"
         return Verdict(False, f"{q.label} holds {what}", shape=value.shape)
     error, tol = rel_error(value, expected), tolerance(value.dtype)
+    if value.dtype == np.float32 and bound is not None:
+        return _within_float32_rounding(q, value, expected, bound, error)
     rounding = f"{value.dtype} rounding (up to {tol:g})" if value.dtype != np.float64 else ""
     if error > tol:
         beyond = f", more than {rounding} explains" if rounding else ""
         return Verdict(False, f"{q.label} is wrong: relative error {error:.2g}{beyond}", error, value.shape)
     return Verdict(True, f"within {rounding}" if rounding else "", error, value.shape)
+
+
+def _within_float32_rounding(q, value, expected, bound, error):
+    """A float32 answer judged entry by entry against the bound on what float32 rounding can do."""
+    ratio = error_to_bound(value, expected, bound)
+    if ratio > 1:
+        return Verdict(False, f"{q.label} is wrong: relative error {error:.2g}, {ratio:.3g} times what float32 "
+                              "rounding can explain", error, value.shape)
+    return Verdict(True, f"within float32 rounding: {ratio:.2g} of its bound", error, value.shape)
 
 
 ROWS_LIKE = {"rows": "columns", "columns": "rows", "per-sample": "rows"}
