@@ -38,7 +38,8 @@ Notation (docs/backprop.md): layers l = 1..L with n_l units; a^[1] = x; for l = 
 W, b, a, z, delta, dW, db, sigma, sigma_prime are dicts keyed by the layer number l.
 
 Layout "$layout": $description
-Shapes: W[l] (n_l, n_{l-1}) in every layout; $shapes
+Shapes: W[l] (n_l, n_{l-1}) in every layout;
+    $shapes
 
 Return new arrays: do not modify the arrays you are given (sgd_update alone changes W and b). NumPy only.
 """
@@ -66,25 +67,27 @@ def forward(W, b, x, sigma):
 
 
 def cross_entropy(z_L, y):
-    """C = $ce_cost, the cross-entropy on the logits z^[L] (here a^[L] = z^[L]), and its δ^[L] (BP1).
+    """(BP1) for the cross-entropy on the logits z^[L] (here a^[L] = z^[L]): C = $ce_cost.
 
     Args:
         z_L: z^[L], $output.  y: $y.
     Returns:
-        (C, delta_L): C a number; δ^[L] = ∂C/∂z^[L] = $ce_delta, shaped like z_L.
+        (C, delta_L): C a number; δ^[L] = ∂C/∂z^[L] = $ce_delta,
+        shaped like z_L.
     """
 $ce_body
     return C, delta_L
 
 
 def quadratic(a_L, z_L, y, sigma_prime):
-    """C = $quadratic_cost, the quadratic cost, and its δ^[L] (BP1); a^[L] = σ(z^[L]).
+    """(BP1) for the quadratic cost, a^[L] = σ(z^[L]): C = $quadratic_cost.
 
     Args:
         a_L, z_L: a^[L] and z^[L], $output.  y: $y.
         sigma_prime: σ′ of the output layer, a function applied entrywise.
     Returns:
-        (C, delta_L): C a number; δ^[L] = ∂C/∂z^[L] = $quadratic_delta, shaped like z_L.
+        (C, delta_L): C a number; δ^[L] = ∂C/∂z^[L] = $quadratic_delta,
+        shaped like z_L.
     """
 $quadratic_body
     return C, delta_L
@@ -105,7 +108,7 @@ def backward(W, a, z, delta_L, sigma_prime):
     for l in range(L, 1, -1):
         $bp4
         $bp3
-        if l > 2:
+        if l > 2:                                     # (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]
             $bp2
     return delta, dW, db
 
@@ -115,7 +118,8 @@ def sgd_update($update_args):
 
     Args:
         W, b: the parameters, changed in place (returning new dicts (W, b) is accepted too).
-        dW, db: $update_gradients.  lr: the learning rate α.$update_m
+        dW, db: $update_gradients.
+        lr: the learning rate α.$update_m
     """
     for l in W:
 $update_body
@@ -165,8 +169,7 @@ FIELDS = {
         "bp4": "dW[l] = delta[l].T @ a[l - 1]                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over "
                "the batch",
         "bp3": "db[l] = delta[l].sum(axis=0)                 # (BP3) ∂C/∂b^[l] = δ^[l], summed over the batch",
-        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (delta[l] @ W[l])  "
-               "# (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
+        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (delta[l] @ W[l])",
     },
     "columns": {
         **BATCH,
@@ -192,19 +195,18 @@ FIELDS = {
         "bp4": "dW[l] = delta[l] @ a[l - 1].T                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over "
                "the batch",
         "bp3": "db[l] = delta[l].sum(axis=1, keepdims=True)  # (BP3) ∂C/∂b^[l] = δ^[l], summed over the batch",
-        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])  "
-               "# (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
+        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])",
     },
     "per-sample": {
-        "description": ("Nielsen's: one sample x at a time, as columns; the grader sums your gradients over the "
-                        "mini-batch and\nsgd_update divides the sums by m (the mean cost's gradient)."),
+        "description": ("Nielsen's: one sample x at a time, as columns. The grader sums your backward's\n"
+                        "gradients over the mini-batch; sgd_update divides the sums by m (the mean cost's gradient)."),
         "shapes": "b[l] (n_l, 1); x = a[1] (n_1, 1); a[l], z[l], delta[l] (n_l, 1); y one-hot (n_L, 1).",
         "x": "one sample, (n_1, 1)",
         "activation": "(n_l, 1)",
         "output": "(n_L, 1)",
         "y": "the target, one-hot, (n_L, 1)",
         "forward_z": "z[l] = W[l] @ a[l - 1] + b[l]                   # z^[l] = W^[l] a^[l-1] + b^[l]",
-        "ce_cost": "−log softmax(z^[L])[k] for the sample's class k",
+        "ce_cost": "−log softmax(z^[L])[k] (k: the class)",
         "ce_delta": "softmax(z^[L]) − y (one sample: no 1/m)",
         "ce_body": '''\
     shifted = z_L - z_L.max()                         # softmax(z) = softmax(z − max z): e^z would overflow
@@ -221,8 +223,7 @@ FIELDS = {
         "gradient_note": "\n        The gradients are those of this one sample's cost C_x.",
         "bp4": "dW[l] = delta[l] @ a[l - 1].T                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ",
         "bp3": "db[l] = delta[l]                             # (BP3) ∂C/∂b^[l] = δ^[l]",
-        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])  "
-               "# (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]",
+        "bp2": "delta[l - 1] = sigma_prime[l - 1](z[l - 1]) * (W[l].T @ delta[l])",
         "update_args": "W, b, dW, db, lr, m",
         "update_equation": "θ ← θ − (α/m) Σₓ ∂C_x/∂θ, the step along the mini-batch's mean gradient,",
         "update_gradients": "Σₓ ∂C_x/∂W^[l], Σₓ ∂C_x/∂b^[l]: your backward's gradients summed over the m samples",
