@@ -101,8 +101,8 @@ def check_outputs(outputs, inputs=()):
     for path, name, *writer in (item for item in inputs if item[0]):
         for output, output_name in outputs:
             if output_name not in writer and same_file(output, path):
-                raise UsageError(f"{name} {path} and {output_name} {output} are the same file: the output would "
-                                 f"overwrite what {name} reads; give {output_name} another path")
+                raise UsageError(f"{name} {path} and {output_name} {output} are the same file: {output_name} would "
+                                 "overwrite what this command reads; give it another path")
     for i, (path, name) in enumerate(outputs):
         for other, other_name in outputs[:i]:
             if same_file(path, other):

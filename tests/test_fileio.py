@@ -69,8 +69,8 @@ def test_two_outputs_that_are_one_file_are_refused(second, tmp_path):
 def test_an_output_may_not_be_an_input(tmp_path):
     ckpt = tmp_path / "c.npz"
     ckpt.write_bytes(b"checkpoint")
-    with pytest.raises(UsageError, match="--resume .*c.npz and --metrics-out .*c.npz are the same file: the output "
-                                         "would overwrite what --resume reads; give --metrics-out another path"):
+    with pytest.raises(UsageError, match="--resume .*c.npz and --metrics-out .*c.npz are the same file: --metrics-out "
+                                         "would overwrite what this command reads; give it another path"):
         check_outputs([(str(ckpt), "--save"), (str(ckpt), "--metrics-out")], inputs=[(str(ckpt), "--resume", "--save")])
     check_outputs([(str(ckpt), "--save")], inputs=[(str(ckpt), "--resume", "--save")])  # --save continues it
 

@@ -15,10 +15,11 @@ import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from scratchnet.checks import check_seed
 from scratchnet.config import OneLineParser
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
-from scratchnet.fileio import atomic_write, check_writable
+from scratchnet.fileio import atomic_write, check_outputs
 from scratchnet.grade.cases import N_CASES
 from scratchnet.grade.formats import as_dict, gradescope
 from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
@@ -33,7 +34,8 @@ def build_parser():
                    help="grade in this layout, whatever the file's LAYOUT line says (default: the file's line)")
     p.add_argument("--cases", type=int, default=N_CASES,
                    help=f"networks to check (default {N_CASES}: the chosen ones; more are drawn at random)")
-    p.add_argument("--seed", type=int, default=0, help="other weights and batches for the same networks (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="other weights and batches for the same networks: an integer in [0, 2**63 − 1] (default 0)")
     p.add_argument("--time-limit", type=float, default=TIME_LIMIT,
                    help=f"seconds each call of a student function may run (default {TIME_LIMIT:g})")
     p.add_argument("--memory-mb", type=int, default=MEMORY_MB,
@@ -57,7 +59,8 @@ def main(argv=None):
     if args.gradescope:
         if len(args.files) != 1:
             raise UsageError(f"--gradescope writes one results.json: give one submission, not {len(args.files)}")
-        check_writable(args.gradescope, "--gradescope")
+        check_outputs([(args.gradescope, "--gradescope")], inputs=[(path, "the submission") for path in args.files])
+    check_seed(args.seed, name="--seed")
     progress = Progress(len(args.files), "grading", unit=" files")
 
     def one(path):
