@@ -443,3 +443,17 @@ def test_torch_ref_help_shows_only_flags_that_work(module):
     for flag in ("--save", "--save-every", "--resume", "--step", "--plot-samples"):
         assert f"{flag} " not in done.stdout and f"{flag}\n" not in done.stdout, flag
     assert "auto" not in done.stdout.split("--device")[1].split("\n  --")[0]
+
+
+# 2, 7 for the grader: its --gradescope output and its --seed ------------------------------------------------
+
+def test_the_grader_never_writes_over_a_submission(tmp_path):
+    submission = tmp_path / "student.py"
+    submission.write_text("LAYOUT = 'scratchnet'\n")
+    before = sha256(submission)
+    line = one_line(run("scratchnet.grade", str(submission), "--gradescope", str(submission)), 2)
+    assert line == (f"error: the submission {submission} and --gradescope {submission} are the same file: "
+                    "--gradescope would overwrite what this command reads; give it another path")
+    assert sha256(submission) == before
+    line = one_line(run("scratchnet.grade", str(submission), "--seed", "-1"), 2)
+    assert line == "error: --seed must be an integer in [0, 2**63 − 1], got -1"
