@@ -128,10 +128,11 @@ def test_the_page_beside_a_checkpoint(mnist_dir, tmp_path):
     (["--digit", "3"], "--resume and --digit choose what --html draws: add --html PAGE"),
     (["--html", "PAGE", "--digit", "10000"], "--digit 10000: the test set holds digits 0 to 9999"),
     (["--html", "PAGE", "--resume", "missing.npz"], "--resume missing.npz: no such file"),
-    (["--html", "no/such/folder/p.html"], "--html no/such/folder/p.html: folder"),
+    (["--html", "afile/p.html"], "afile is a file, not a folder; choose another path"),
     (["--html", "PAGE", "--markdown"], "--html writes its own page: drop --markdown and --out"),
 ])
 def test_bad_flags_are_one_line(args, message, mnist_dir, tmp_path):
+    (tmp_path / "afile").write_text("a file where a folder should be (a missing folder would be created)")
     args = [str(tmp_path / "p.html") if a == "PAGE" else a for a in args]
     done = subprocess.run([sys.executable, "-m", "scratchnet.explain", *args, "--data-dir", mnist_dir],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
