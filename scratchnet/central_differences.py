@@ -10,7 +10,6 @@ float64 with h = 1e-6 both stay far below 1e-7 relative. python -m scratchnet.gr
 import numpy as np
 
 from scratchnet.backend import to_numpy
-from scratchnet.losses import cross_entropy, quadratic
 from scratchnet.network import Network
 
 
@@ -71,22 +70,19 @@ def relu_pattern(net, z):
 
 
 def cost_from_layer(net, x, y, l, step):
-    """C with z^[l] replaced by z^[l] + step, the forward recurrence resumed at layer l; and every z^[k].
+    """C with z^[l] replaced by z^[l] + step (m, n_l), by the engine's own forward and cost; and every z^[k].
 
-    The derivative of this C with respect to step is δ^[l] = ∂C/∂z^[l], what (BP1)–(BP2) compute.
+    z^[l] + step = W^[l] a^[l-1] + (b^[l] + step): the step rides on the bias, one row per sample (broadcast
+    as b^[l] is), and net.b[l] is put back after. The derivative of this C with respect to step is
+    δ^[l] = ∂C/∂z^[l], what (BP1)–(BP2) compute.
     """
-    net.forward(x)
-    z = {k: net.z[k] for k in range(2, l)}
-    z[l] = net.z[l] + step
-    a = net.sigma[l](z[l])
-    for k in range(l + 1, net.L + 1):
-        z[k] = a @ net.W[k].T + net.b[k]                # z^[k] = W^[k] a^[k-1] + b^[k]
-        a = net.sigma[k](z[k])                          # a^[k] = σ(z^[k])
-    if net.loss == "cross-entropy":
-        C, _ = cross_entropy(z[net.L], y)
-    else:
-        C, _ = quadratic(a, z[net.L], y, net.sigma_prime[net.L])
-    return float(C), z
+    b_l = net.b[l]
+    net.b[l] = b_l + step
+    try:
+        C = cost_at(net, x, y)
+    finally:
+        net.b[l] = b_l
+    return C, dict(net.z)
 
 
 def _cost_with_step(net, x, y, quantity, l, step):
@@ -137,6 +133,6 @@ def rounding_floor(C, h):
 
 def relative_error(a, b):
     """max |a − b| / max(|a|, |b|) over whole arrays (cs231n's rel_error); 0 when both are 0."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
     scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
     return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)

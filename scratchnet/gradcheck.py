@@ -4,20 +4,21 @@
     python -m scratchnet.gradcheck --dtype float32 --batch-size 32
     python -m scratchnet.gradcheck --sizes 20 16 16 5 --activation tanh --loss quadratic
     python -m scratchnet.gradcheck --help
+    python -m torch_ref.gradcheck                                   # the same, torch autograd's columns added
 
 The CLI prints one row per dW[l], db[l], delta[l] and the input gradient: the largest absolute and the
-relative difference against torch autograd (when torch is installed) and against central differences,
+relative difference against central differences and (python -m torch_ref.gradcheck) torch autograd,
 then pass or fail; the exit status is 1 when any row fails. Quantities with few entries are differenced
 entry by entry; large ones along a random direction v: vᵀg against (C(θ + hv) − C(θ − hv)) / 2h. Where
 θ ± hv would put a hidden ReLU unit on the other side of its kink, h is halved until it does not
 ("h/4" in the table): across a kink the quotient is not a derivative at all.
 
-The central differences are scratchnet.central_differences (the torch-free oracle the tests use too);
-torch autograd is torch_ref.autograd, imported when torch is installed. This module is the table.
+The central differences are scratchnet.central_differences (torch-free, the tests use them too). The torch
+columns need torch: `python -m torch_ref.gradcheck` (the same flags) passes torch_ref.autograd's oracle to
+main here (scratchnet.oracle); without it this module shows the central-difference columns only.
 """
 
 import argparse
-import importlib
 import sys
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
 from scratchnet.network import Network
+from scratchnet.oracle import engine_gradients
 
 TORCH_TOLERANCE = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}  # (rtol, atol), as in the tests
 FD_TOLERANCE = {"float64": 1e-6, "float32": 1e-4}  # relative; float32 gradients against a float64 oracle
@@ -62,27 +64,9 @@ class Row:
         return self.torch_ok and self.fd_ok
 
 
-def gradients(net, x, y):
-    """scratchnet's loss and every gradient for (x, y), as NumPy arrays keyed by row name."""
-    net.forward(x)
-    C, delta_L = net.cost(y)
-    dW, db = net.backward(delta_L)
-    grads = {"loss": C}
-    grads |= {f"dW[{l}]": dW[l] for l in range(2, net.L + 1)}
-    grads |= {f"db[{l}]": db[l] for l in range(2, net.L + 1)}
-    grads |= {f"delta[{l}]": net.delta[l] for l in range(2, net.L + 1)}
-    grads["input gradient"] = net.input_gradient()
-    return {name: to_numpy(g) for name, g in grads.items()}
-
-
-def torch_columns(net, x, y, grads, rows):
-    """Fill each row's torch columns from torch_ref.autograd (imported here: scratchnet never needs torch)."""
-    oracle = importlib.import_module("torch_ref.autograd")
-    ref = oracle.torch_gradients(net, x, y)
-    expected = {"loss": ref.loss, "input gradient": ref.input_gradient}
-    for l in range(2, net.L + 1):
-        expected |= {f"dW[{l}]": ref.dW[l], f"db[{l}]": ref.db[l], f"delta[{l}]": ref.delta[l]}
-    rtol, atol = TORCH_TOLERANCE[str(net.dtype)]
+def torch_columns(grads, expected, rows, dtype):
+    """Fill each row's torch columns: scratchnet's `grads` against the oracle's `expected` (both Gradients.rows())."""
+    rtol, atol = TORCH_TOLERANCE[dtype]
     for row in rows:
         actual, want = grads[row.name], expected[row.name]
         row.torch_abs = float(np.abs(actual.astype(np.float64) - want).max())
@@ -145,17 +129,14 @@ def fd_columns(net, x, y, grads, rows, rng, h=1e-6):
             row.fd_method += " kink"
 
 
-def check(net, x, y, seed=0):
-    """Every row of the table for the batch (x, y); returns (rows, note), note saying why torch is absent."""
-    grads = gradients(net, x, y)
+def check(net, x, y, oracle=None, seed=0):
+    """Every row of the table for the batch (x, y); the torch columns from `oracle` (scratchnet.oracle), if given."""
+    grads = engine_gradients(net, x, y).rows()
     rows = [Row(name) for name in grads]
-    note = ""
-    try:
-        torch_columns(net, x, y, grads, rows)
-    except ImportError as e:
-        note = f"torch is not available ({e}): showing the finite-difference columns only"
+    if oracle is not None:
+        torch_columns(grads, oracle(net, x, y).rows(), rows, str(net.dtype))
     fd_columns(net, x, y, grads, rows, np.random.default_rng([seed, 2]))
-    return rows, note
+    return rows
 
 
 def format_table(rows, with_torch):
@@ -177,8 +158,8 @@ def format_table(rows, with_torch):
     return "\n".join(lines)
 
 
-def build_parser():
-    p = OneLineParser(prog="python -m scratchnet.gradcheck", description=__doc__,
+def build_parser(prog="python -m scratchnet.gradcheck"):
+    p = OneLineParser(prog=prog, description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 512, 512, 10], metavar="N",
                    help="layer widths n_1 … n_L (default 784 512 512 10: the tutorial's model)")
@@ -196,20 +177,25 @@ def build_parser():
     return p
 
 
-def main(argv=None):
-    """Check every gradient of one network on one random batch, print the table; return the exit status."""
-    args = build_parser().parse_args(argv)
+def main(argv=None, oracle=None, prog="python -m scratchnet.gradcheck"):
+    """Check every gradient of one network on one random batch, print the table; return the exit status.
+
+    oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.gradcheck passes), or None for the
+    central-difference columns only.
+    """
+    args = build_parser(prog).parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
     rng = np.random.default_rng([args.seed, 1])
     x = rng.uniform(0, 1, (args.batch_size, net.sizes[0])).astype(net.dtype)
     y = rng.integers(0, net.sizes[-1], args.batch_size)
-    rows, note = check(net, x, y, seed=args.seed)
+    rows = check(net, x, y, oracle, seed=args.seed)
     print(f"gradient check: sizes {'-'.join(map(str, net.sizes))}, {args.activation}, {args.loss}, "
           f"{args.dtype}, batch {args.batch_size}, seed {args.seed}")
-    if note:
-        print(note)
+    if oracle is None:
+        print("torch autograd's columns: python -m torch_ref.gradcheck (the same flags, needs torch); "
+              "showing the finite-difference columns only")
     else:
         rtol, atol = TORCH_TOLERANCE[args.dtype]
         print(f"torch: autograd in {args.dtype}, pass when every entry is within rtol {rtol:g} + atol {atol:g}")
@@ -218,7 +204,7 @@ def main(argv=None):
     fd_rtol = FD_TOLERANCE[args.dtype]
     print(f"    pass when fd rel ≤ {fd_rtol:g} or fd max|Δ| ≤ 10 ε max(1, |C|) / h, the rounding floor")
     print()
-    print(format_table(rows, with_torch=not note))
+    print(format_table(rows, with_torch=oracle is not None))
     failed = [row.name for row in rows if not row.passed]
     print()
     print(f"FAILED: {', '.join(failed)}" if failed else f"all {len(rows)} rows pass")

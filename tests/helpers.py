@@ -7,7 +7,13 @@ import sys
 import numpy as np
 
 from scratchnet.backend import to_numpy
-from scratchnet.gradcheck import float64_copy, gradients
+from scratchnet.central_differences import (
+    central_difference_along,
+    cost_at,
+    float64_copy,
+    rounding_floor,
+)
+from scratchnet.oracle import engine_gradients
 from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
 
 # scratchnet against torch autograd, per dtype. float32's rtol 1e-4 / atol 1e-6 is a rule of thumb that holds
@@ -21,19 +27,12 @@ def assert_close(actual, expected, name, rtol, atol=0.0):
     np.testing.assert_allclose(to_numpy(actual), to_numpy(expected), rtol=rtol, atol=atol, err_msg=name)
 
 
-def rel_error(a, b):
-    """max |a − b| / max(|a|, |b|), cs231n's relative error of two whole arrays (0 when both are 0)."""
-    a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
-    return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)
-
-
 def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, mask=None):
     """Run net on (x, y) and compare, in backprop order, C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x.
 
-    `expected` holds loss, delta, dW, db (dicts keyed by l) and input_gradient, e.g. torch_ref's
-    TorchGradients. The first quantity that differs is named in the failure ("delta[3]"). `mask`: the
-    dropout masks {l: r^[l]} of the forward pass (None: no dropout).
+    `expected` is an oracle's answer (scratchnet.oracle.Gradients), torch_ref.autograd.torch_gradients' say.
+    The first quantity that differs is named in the failure ("delta[3]"). `mask`: the dropout masks {l: r^[l]}
+    of the forward pass (None: no dropout).
     """
     net.forward(x, mask)
     C, delta_L = net.cost(y)
@@ -49,20 +48,17 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, mask=None):
 def assert_within_float32_bound(net, x, y, expected):
     """Run the float32 net on (x, y) and compare C, δ^[l], dW[l], db[l] (l = L..2), ∂C/∂x with the exact values.
 
-    `expected` (a TorchGradients, say) holds the exact values: those of net's float32 parameters and batch in
-    float64. Each entry must lie within scratchnet.roundoff's float32 rounding bound; the failure names the
-    first quantity that does not, and how many times its bound it is off.
+    `expected` (an oracle's scratchnet.oracle.Gradients) holds the exact values: those of net's float32
+    parameters and batch in float64. Each entry must lie within scratchnet.roundoff's float32 rounding bound;
+    the failure names the first quantity that does not, and how many times its bound it is off.
     """
-    float32 = gradients(net, x, y)
+    float32 = engine_gradients(net, x, y).rows()
     net64, y = float64_copy(net), to_numpy(y)
-    gradients(net64, to_numpy(x).astype(np.float64), y)  # the bound reads the exact z, a and δ from net64
+    engine_gradients(net64, to_numpy(x).astype(np.float64), y)  # the bound reads the exact z, a and δ from net64
     bounds = float32_gradient_bounds(net64, y)
-    exact = {"loss": expected.loss}
-    for l in range(net.L, 1, -1):
-        exact |= {f"delta[{l}]": expected.delta[l], f"dW[{l}]": expected.dW[l], f"db[{l}]": expected.db[l]}
-    exact["input gradient"] = expected.input_gradient
-    for name, value in exact.items():
-        ratio = error_to_bound(float32[name], value, bounds[name])
+    exact = expected.rows()
+    for name in bounds:  # backprop order: C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x
+        ratio = error_to_bound(float32[name], exact[name], bounds[name])
         assert ratio <= 1, f"{name}: float32 lies {ratio:.3g} times its rounding bound from the exact value"
 
 
@@ -73,8 +69,6 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
     rounding floor 10 ε max(1, |C|) / h (scratchnet.central_differences.rounding_floor), below which no central
     difference resolves anything. The first quantity that differs is named in the failure.
     """
-    from scratchnet.central_differences import central_difference_along, cost_at, rounding_floor
-
     net.forward(x)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)

@@ -12,9 +12,7 @@ import pytest
 
 from scratchnet import Network
 from scratchnet.activations import relu_prime, sigmoid, sigmoid_prime, tanh_prime
-from scratchnet.central_differences import directional_derivative, numerical_gradients
-
-from helpers import rel_error
+from scratchnet.central_differences import directional_derivative, numerical_gradients, relative_error
 
 KINK = 1e-3  # no hidden z^[l] closer than this to 0, so that ±h never crosses the ReLU kink
 
@@ -46,8 +44,8 @@ def test_gradients_match_central_differences(sizes, activation, loss):
     dW, db = net.backward(delta_L)
     num_dW, num_db = numerical_gradients(net, x, y)
     for l in range(2, net.L + 1):
-        assert rel_error(dW[l], num_dW[l]) < 1e-7, f"dW[{l}]"
-        assert rel_error(db[l], num_db[l]) < 1e-7, f"db[{l}]"
+        assert relative_error(dW[l], num_dW[l]) < 1e-7, f"dW[{l}]"
+        assert relative_error(db[l], num_db[l]) < 1e-7, f"db[{l}]"
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])

@@ -1,4 +1,4 @@
-"""The torch oracle: every gradient scratchnet writes by hand, as PyTorch's autograd computes it.
+"""The torch oracle: every gradient scratchnet writes by hand, as PyTorch's autograd computes it (scratchnet.oracle).
 
     from torch_ref.autograd import torch_gradients
     ref = torch_gradients(net, x, y)     # ref.loss, ref.dW[l], ref.db[l], ref.delta[l], ref.input_gradient
@@ -11,34 +11,16 @@ written by hand. Dropout's nn.Dropout modules multiply by the given masks, r^[l]
 (evaluation) when no masks are given.
 """
 
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 
 from scratchnet.backend import to_numpy
+from scratchnet.oracle import Gradients
 from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.model import loss_function
 
 
-@dataclass
-class TorchGradients:
-    """What autograd says for one batch, as NumPy arrays; dicts keyed by the layer number l = 2..L.
-
-    Shapes: loss 0-d; dW[l] (n_l, n_{l-1}); db[l] (n_l,); delta[l] = ∂C/∂z^[l] and z[l] (m, n_l);
-    input_gradient = ∂C/∂x (m, n_1).
-    """
-
-    loss: np.ndarray
-    dW: dict  # noqa: N815 (the notation: ∂C/∂W^[l])
-    db: dict
-    delta: dict
-    input_gradient: np.ndarray
-    z: dict
-
-
 def torch_gradients(net, x, y, mask=None):
-    """Loss, ∂C/∂W^[l], ∂C/∂b^[l], δ^[l] and ∂C/∂x for the batch (x, y), by autograd on net's torch twin.
+    """Loss, ∂C/∂W^[l], ∂C/∂b^[l], δ^[l], z^[l] and ∂C/∂x for the batch (x, y), by autograd on net's torch twin.
 
     Args:
         net: a scratchnet Network (any array module; its parameters are copied, never changed).
@@ -55,7 +37,7 @@ def torch_gradients(net, x, y, mask=None):
     C = loss_function(net.loss)(out, y_t)
     C.backward()
     linears = model.linears()
-    return TorchGradients(
+    return Gradients(
         loss=C.detach().numpy(),
         dW={l: linears[l - 2].weight.grad.numpy() for l in z},
         db={l: linears[l - 2].bias.grad.numpy() for l in z},
