@@ -20,6 +20,7 @@ from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
 # for |x| ≤ 1 and unsaturated units only (two summation orders of ≤ 64 terms differ by a few 1e-6 relative);
 # assert_within_float32_bound compares against the exact values with the bound that rounding allows instead.
 TOLERANCE = {"float64": {"rtol": 1e-9, "atol": 1e-12}, "float32": {"rtol": 1e-4, "atol": 1e-6}}
+KINK = 1e-3  # no hidden ReLU z^[l] closer than this to 0: ±h moves z by at most h·|x| ≤ 1e-5 (h = 1e-6, |x| ≤ 10)
 
 
 def assert_close(actual, expected, name, rtol, atol=0.0):
@@ -62,18 +63,19 @@ def assert_within_float32_bound(net, x, y, expected):
         assert ratio <= 1, f"{name}: float32 lies {ratio:.3g} times its rounding bound from the exact value"
 
 
-def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
+def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, mask=None):
     """Every δ^[l], dW[l], db[l] (l = L..2) and ∂C/∂x of a small float64 net against central differences.
 
     Entry by entry, in backprop order; passes when max |analytic − numeric| ≤ rel · max |numeric| + the
     rounding floor 10 ε max(1, |C|) / h (scratchnet.central_differences.rounding_floor), below which no central
-    difference resolves anything. The first quantity that differs is named in the failure.
+    difference resolves anything. The first quantity that differs is named in the failure. `mask`: dropout masks
+    {l: r^[l]}, the same on every side (None: no dropout).
     """
-    net.forward(x)
+    net.forward(x, mask)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     probe = copy.deepcopy(net)  # the central differences run forward on a copy: net keeps this batch's cache
-    floor = rounding_floor(cost_at(probe, x, y), h)
+    floor = rounding_floor(cost_at(probe, x, y, mask), h)
 
     def check(g, quantity, l, name):
         g = to_numpy(g)
@@ -81,7 +83,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
         for i in np.ndindex(g.shape):
             e = np.zeros(g.shape)
             e[i] = 1.0
-            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h)
+            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h, mask)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
 
     for l in range(net.L, 1, -1):
@@ -89,6 +91,26 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
         check(dW[l], "W", l, f"dW[{l}]")
         check(db[l], "b", l, f"db[{l}]")
     check(net.input_gradient(), "x", 1, "input gradient")
+
+
+def away_from_kink(net, x, mask=None):
+    """Whether every hidden ReLU z^[l] of net on the batch x (with dropout masks `mask`) is farther than KINK from 0.
+
+    Central differences step ±h; across the kink C is not differentiable there and the quotient is no derivative.
+    """
+    net.forward(x, mask)
+    return all(np.abs(to_numpy(net.z[l])).min() > KINK for l in range(2, net.L) if net.activation[l] == "relu")
+
+
+def relu_sides_agree(net, ref):
+    """Every hidden ReLU unit is on (z > 0) both in net's last forward pass and in the oracle's `ref`, or off in both.
+
+    A z^[l] within rounding of 0 can land on either side of the kink in the two engines; σ′ is then 1 in one
+    and 0 in the other: a tie at a point where the gradient does not exist, not an error. Rare (none in
+    6,000 examples), but nothing rules it out, so such examples are discarded, never passed.
+    """
+    return all(np.array_equal(to_numpy(net.z[l]) > 0, ref.z[l] > 0)
+               for l in range(2, net.L) if net.activation[l] == "relu")
 
 
 def blocking(module):
@@ -117,7 +139,10 @@ def run_train(*args, prelude=""):
 
 
 def assert_same_parameters(net, model, when, rtol=1e-12, atol=1e-14):
-    """Every W^[l], b^[l] of net against the torch model's Linear layers, named with `when` on failure."""
+    """Every W^[l], b^[l] of net against the torch model's Linear layers, named with `when` on failure.
+
+    rtol = atol = 0 asks for the very same values (a bridge copy); the default allows two updates' rounding.
+    """
     for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
         assert_close(net.W[l], linear.weight.detach().cpu().numpy(), f"W[{l}] {when}", rtol=rtol, atol=atol)
         assert_close(net.b[l], linear.bias.detach().cpu().numpy(), f"b[{l}] {when}", rtol=rtol, atol=atol)

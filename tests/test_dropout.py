@@ -4,7 +4,7 @@ With the masks r^[l] of every hidden layer fixed (drawn by the network's seeded 
 both engines), C, every δ^[l], dW[l], db[l] and ∂C/∂x equal torch autograd's on the same network multiplying
 by the same masks (torch_ref.autograd.torch_gradients(net, x, y, mask)), to rtol 1e-9 in float64 and 1e-4 in
 float32, for any network hypothesis draws (L = 3..5, widths 1..32, any hidden σ, both costs, p in
-{0.1, 0.5, 0.9}). Without torch, dW[l], db[l] and ∂C/∂x equal central differences of the masked cost, entry by
+{0.1, 0.5, 0.9}). Without torch, δ^[l], dW[l], db[l] and ∂C/∂x equal central differences of the masked cost, entry by
 entry (float64, ReLU units kept 1e-3 away from the kink). The masks themselves: entries 0 or 1, a fraction
 1 − p of them kept, reproducible from the seed, drawn from a Generator passed in when one is; evaluation drops
 nothing; training draws fresh masks each step. Planted bugs (a backward that forgets the mask, a forward that
@@ -21,19 +21,23 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from scratchnet import Network
-from scratchnet.backend import to_numpy
-from scratchnet.central_differences import rounding_floor
 from scratchnet.optim import SGD
 from scratchnet.step import ReferenceStep
 from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases
-from helpers import TOLERANCE, assert_close, assert_gradients_close
+from helpers import (
+    TOLERANCE,
+    assert_close,
+    assert_gradients_close,
+    assert_matches_central_differences,
+    away_from_kink,
+    relu_sides_agree,
+)
 from test_suite_catches_bugs import Bug, load_engine
 
 H = 1e-6
 REL = 1e-7
-KINK = 1e-3
 P = (0.1, 0.5, 0.9)
 
 
@@ -43,12 +47,6 @@ def with_dropout(case, p, xp=np, network=Network):
     net = network(case.sizes, activation=case.activation, loss=case.loss, dtype=case.dtype, seed=case.seed,
                   xp=xp, dropout=p)
     return net, x, y
-
-
-def relu_sides_agree(net, ref):
-    """As in test_gradients_torch: a z^[l] within rounding of 0 may fall on either side of the kink."""
-    return all(np.array_equal(to_numpy(net.z[l]) > 0, ref.z[l] > 0)
-               for l in range(2, net.L) if net.activation[l] == "relu")
 
 
 def check_against_torch(case, p, xp):
@@ -71,48 +69,12 @@ def test_masked_gradients_match_torch_float32(xp, case, p):
     check_against_torch(case, p, xp)
 
 
-def masked_cost(net, x, y, mask):
-    net.forward(x, mask)
-    return float(net.cost(y)[0])
-
-
-def assert_masked_central_differences(net, x, y, mask):
-    """dW[l], db[l] (l = L..2) and ∂C/∂x of the masked pass against (C(θ + h) − C(θ − h)) / 2h, entry by entry."""
-    net.forward(x, mask)
-    dW, db = net.backward(net.cost(y)[1])
-    dx = net.input_gradient()
-    floor = rounding_floor(masked_cost(net, x, y, mask), H)
-
-    def check(g, theta, name, cost):
-        numeric = np.zeros(g.shape)
-        for i in np.ndindex(g.shape):
-            old = theta[i]
-            theta[i] = old + H
-            C_plus = cost()
-            theta[i] = old - H
-            C_minus = cost()
-            theta[i] = old
-            numeric[i] = (C_plus - C_minus) / (2 * H)
-        assert_close(g, numeric, name, rtol=0, atol=REL * np.abs(numeric).max(initial=0) + floor)
-
-    for l in range(net.L, 1, -1):
-        check(dW[l], net.W[l], f"dW[{l}]", lambda: masked_cost(net, x, y, mask))
-        check(db[l], net.b[l], f"db[{l}]", lambda: masked_cost(net, x, y, mask))
-    x_moved = x.copy()
-    check(dx, x_moved, "input gradient", lambda: masked_cost(net, x_moved, y, mask))
-
-
-def away_from_kink(net, x, mask):
-    net.forward(x, mask)
-    return all(np.abs(net.z[l]).min() > KINK for l in range(2, net.L) if net.activation[l] == "relu")
-
-
 @given(case=network_cases(layers=(3, 4), max_width=8, max_batch=8), p=st.sampled_from(P))
 def test_masked_gradients_match_central_differences(case, p):
     net, x, y = with_dropout(case, p)
     mask = net.draw_masks(case.m)
     assume(away_from_kink(net, x, mask))
-    assert_masked_central_differences(net, x, y, mask)
+    assert_matches_central_differences(net, x, y, REL, H, mask)
 
 
 def test_a_mask_set_by_hand():
@@ -172,9 +134,9 @@ def test_p_outside_0_1_is_refused():
 
 BUGS = {
     "backward forgets the mask (D2)": Bug("network.py", "delta = delta * self.mask[l - 1] / (1 - self.dropout)",
-                                          "delta = delta", "delta[3]", "dW[3]"),
+                                          "delta = delta", "delta[3]", "delta[3]"),
     "forward forgets 1/(1 − p) (D1)": Bug("network.py", "a[l] * mask[l] / (1 - self.dropout)",
-                                          "a[l] * mask[l]", "loss", "dW[3]"),
+                                          "a[l] * mask[l]", "loss", "delta[3]"),
 }
 
 
@@ -191,7 +153,7 @@ def planted_case(bug):
 def test_the_unmodified_engine_passes_both_checkers_under_dropout():
     net, x, y, mask = planted_case(None)
     assert_gradients_close(net, x, y, torch_gradients(net, x, y, mask), **TOLERANCE["float64"], mask=mask)
-    assert_masked_central_differences(net, x, y, mask)
+    assert_matches_central_differences(net, x, y, REL, H, mask)
 
 
 @pytest.mark.parametrize("bug", BUGS.values(), ids=BUGS.keys())
@@ -200,4 +162,4 @@ def test_a_planted_dropout_bug_is_caught_by_both_checkers(bug):
     with pytest.raises(AssertionError, match=rf"\n{re.escape(bug.torch_names)}\n"):
         assert_gradients_close(net, x, y, torch_gradients(net, x, y, mask), **TOLERANCE["float64"], mask=mask)
     with pytest.raises(AssertionError, match=rf"\n{re.escape(bug.fd_names)}\n"):
-        assert_masked_central_differences(net, x, y, mask)
+        assert_matches_central_differences(net, x, y, REL, H, mask)

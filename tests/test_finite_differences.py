@@ -14,12 +14,7 @@ from scratchnet import Network
 from scratchnet.activations import relu_prime, sigmoid, sigmoid_prime, tanh_prime
 from scratchnet.central_differences import directional_derivative, numerical_gradients, relative_error
 
-KINK = 1e-3  # no hidden z^[l] closer than this to 0, so that ±h never crosses the ReLU kink
-
-
-def away_from_kink(net, x):
-    net.forward(x)
-    return all(np.abs(net.z[l]).min() > KINK for l in range(2, net.L))
+from helpers import away_from_kink
 
 
 def make_case(sizes, activation, loss, m, seed):
