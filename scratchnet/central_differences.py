@@ -47,8 +47,10 @@ def _numerical_gradient(net, theta, x, y, h):
     return grad
 
 
-def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
+def directional_derivative(net, x, y, direction_W, direction_b, h=1e-6):
     """(C(θ + hv) − C(θ − hv)) / 2h for a direction v over all parameters: vᵀ∇C in two evaluations.
+
+    v is given per layer as direction_W[l] (like W^[l]) and direction_b[l] (like b^[l]).
 
     The check for large layers, where one difference per entry would be too slow.
     """
@@ -56,8 +58,8 @@ def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
     costs = []
     for sign in (+1, -1):
         for l in W:  # in place: the Network keeps its own arrays (a FusedStep or a test may hold them)
-            net.W[l][...] = W[l] + sign * h * v_W[l]
-            net.b[l][...] = b[l] + sign * h * v_b[l]
+            net.W[l][...] = W[l] + sign * h * direction_W[l]
+            net.b[l][...] = b[l] + sign * h * direction_b[l]
         costs.append(cost_at(net, x, y))
     for l in W:
         net.W[l][...], net.b[l][...] = W[l], b[l]

@@ -9,7 +9,6 @@ saves. `run` puts these around the loop, and turns a divergence into one line th
 import os
 import signal
 import time
-from dataclasses import asdict
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from scratchnet.console import Progress
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.fileio import check_writable
 from scratchnet.loop import train
-from scratchnet.metrics import epoch_record, write_metrics
+from scratchnet.metrics import epoch_record, run_metrics, write_metrics
 from scratchnet.plot import predictions_path, require_matplotlib
 from scratchnet.sampling import batches_per_epoch
 
@@ -87,11 +86,6 @@ def start_or_resume(cfg, net, opt):
     return state
 
 
-def metrics_of(cfg, state):
-    """What main returns and --metrics-out holds: {"config": …, "engine": "scratchnet", "epochs": [metrics …]}."""
-    return {"config": asdict(cfg), "engine": "scratchnet", "epochs": state.metrics}
-
-
 class RunControl:
     """The loop's `control`: the progress bar, --save-every checkpoints and Ctrl-C during an epoch; the
     metrics, the checkpoint and --metrics-out after it."""
@@ -99,8 +93,8 @@ class RunControl:
     def __init__(self, cfg, step, N, state, interrupt):
         self.cfg, self.step, self.N, self.state, self.interrupt = cfg, step, N, state, interrupt
 
-    def start_epoch(self, t):
-        self.progress = Progress(batches_per_epoch(self.N, self.cfg.batch_size), f"epoch {t}/{self.cfg.epochs}")
+    def start_epoch(self, epoch):
+        self.progress = Progress(batches_per_epoch(self.N, self.cfg.batch_size), f"epoch {epoch}/{self.cfg.epochs}")
         self.start = time.perf_counter()
 
     def print(self, line):
@@ -120,13 +114,13 @@ class RunControl:
         self.seconds = time.perf_counter() - self.start
         self.progress.close()
 
-    def end_epoch(self, t, train_loss, test_loss, accuracy):
+    def end_epoch(self, epoch, train_loss, test_loss, accuracy):
         cfg = self.cfg
-        self.state.metrics.append(epoch_record(t, train_loss, test_loss, accuracy, self.seconds, self.N))
+        self.state.metrics.append(epoch_record(epoch, train_loss, test_loss, accuracy, self.seconds, self.N))
         if cfg.save:
             save_checkpoint(cfg.save, self.step.net, self.step.opt, cfg, self.state)
         if cfg.metrics_out:
-            write_metrics(metrics_of(cfg, self.state), cfg.metrics_out)
+            write_metrics(run_metrics(cfg, "scratchnet", self.state.metrics), cfg.metrics_out)
 
     def save_and_stop(self):
         """Save where Ctrl-C stopped the run, then stop with the command that resumes it."""

@@ -50,10 +50,10 @@ def test_large_layers_random_direction(activation):
     net.forward(x)
     dW, db = net.backward(net.cost(y)[1])
     rng = np.random.default_rng(0)
-    v_W = {l: rng.normal(size=net.W[l].shape) for l in net.W}
-    v_b = {l: rng.normal(size=net.b[l].shape) for l in net.b}
-    analytic = sum((v_W[l] * dW[l]).sum() + (v_b[l] * db[l]).sum() for l in net.W)
-    numeric = directional_derivative(net, x, y, v_W, v_b, h=1e-6)
+    direction_W = {l: rng.normal(size=net.W[l].shape) for l in net.W}
+    direction_b = {l: rng.normal(size=net.b[l].shape) for l in net.b}
+    analytic = sum((direction_W[l] * dW[l]).sum() + (direction_b[l] * db[l]).sum() for l in net.W)
+    numeric = directional_derivative(net, x, y, direction_W, direction_b, h=1e-6)
     assert abs(analytic - numeric) <= 1e-7 * abs(analytic)
 
 

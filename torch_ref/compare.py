@@ -47,8 +47,8 @@ from scratchnet.config import TrainConfig, build_parser, check_batch_size, confi
 from scratchnet.console import Progress, run_cli
 from scratchnet.data import load_data
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.loop import LOG_EVERY, evaluate
-from scratchnet.metrics import write_metrics
+from scratchnet.loop import LOG_EVERY, epoch_header, evaluate
+from scratchnet.metrics import epoch_record, write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.step import ReferenceStep
 from torch_ref.bridge import to_torch
@@ -190,14 +190,14 @@ def side_by_side(cfg, splits, steps=0):
     losses = {"scratchnet": [], "torch_ref": []}
     history = {"scratchnet": [], "torch_ref": []}
     with one_thread_each():
-        for t in range(1, cfg.epochs + 1):
+        for epoch in range(1, cfg.epochs + 1):
             first = len(losses["scratchnet"])
             if first == total:
                 break
             batches = list(islice(minibatches(N, m, cfg.sampling, rng), total - first))
-            print(f"Epoch {t}\n-------------------------------")
+            print(epoch_header(epoch))
             print(f"{'step':>6}  {'scratchnet loss':>18}  {'torch_ref loss':>18}  {'|difference|':>13}")
-            progress = Progress(len(batches), f"epoch {t}/{cfg.epochs}")
+            progress = Progress(len(batches), f"epoch {epoch}/{cfg.epochs}")
             seconds = {"scratchnet": 0.0, "torch_ref": 0.0}
             engines.model.train()
             train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds,
@@ -208,9 +208,8 @@ def side_by_side(cfg, splits, steps=0):
             print(f"Test accuracy: scratchnet {100 * accuracy_s:>0.1f}%, torch_ref {100 * accuracy_t:>0.1f}%   "
                   f"Avg loss: {test_loss_s:>8f} vs {test_loss_t:>8f}\n")
             for name, (accuracy, test_loss) in tested.items():
-                history[name].append({"epoch": t, "train_loss": float(np.mean(losses[name][first:])),
-                                      "test_loss": test_loss, "test_accuracy": accuracy, "seconds": seconds[name],
-                                      "samples_per_second": len(batches) * m / seconds[name]})
+                history[name].append(epoch_record(epoch, float(np.mean(losses[name][first:])), test_loss, accuracy,
+                                                  seconds[name], len(batches) * m))
     report = make_report(cfg, engines, losses, history)
     print_parameter_differences(report, engines.net.sizes)
     return report, engines
