@@ -18,9 +18,9 @@ def central_difference(C_plus, C_minus, h):
     return (C_plus - C_minus) / (2 * h)
 
 
-def cost_at(net, x, y, mask=None):
-    """C for the batch (x, y) with the network's current parameters (and dropout masks {l: r^[l]}, if given)."""
-    net.forward(x, mask)
+def cost_at(net, x, y, r=None):
+    """C for the batch (x, y) with the network's current parameters (and the dropout masks r = {l: r^[l]}, if given)."""
+    net.forward(x, r)
     C, _ = net.cost(y)
     return float(C)
 
@@ -71,7 +71,7 @@ def relu_pattern(net, z):
     return {l: z[l] > 0 for l in range(2, net.L) if net.activation[l] == "relu" and l in z}
 
 
-def cost_from_layer(net, x, y, l, step, mask=None):
+def cost_from_layer(net, x, y, l, step, r=None):
     """C with z^[l] replaced by z^[l] + step (m, n_l), by the engine's own forward and cost; and every z^[k].
 
     z^[l] + step = W^[l] a^[l-1] + (b^[l] + step): the step rides on the bias, one row per sample (broadcast
@@ -81,37 +81,37 @@ def cost_from_layer(net, x, y, l, step, mask=None):
     b_l = net.b[l]
     net.b[l] = b_l + step
     try:
-        C = cost_at(net, x, y, mask)
+        C = cost_at(net, x, y, r)
     finally:
         net.b[l] = b_l
     return C, dict(net.z)
 
 
-def _cost_with_step(net, x, y, quantity, l, step, mask):
+def _cost_with_step(net, x, y, quantity, l, step, r):
     """C and every z^[k] after θ += step, θ being W^[l], b^[l], z^[l] or x; parameters are restored exactly."""
     if quantity == "z":
-        return cost_from_layer(net, x, y, l, step, mask)
+        return cost_from_layer(net, x, y, l, step, r)
     if quantity == "x":
-        C = cost_at(net, x + step, y, mask)
+        C = cost_at(net, x + step, y, r)
         return C, dict(net.z)
     theta = net.W[l] if quantity == "W" else net.b[l]
     old = theta.copy()
     theta += step
-    C = cost_at(net, x, y, mask)
+    C = cost_at(net, x, y, r)
     theta[...] = old
     return C, dict(net.z)
 
 
-def central_difference_along(net, x, y, quantity, l, v, h=1e-6, mask=None):
+def central_difference_along(net, x, y, quantity, l, v, h=1e-6, r=None):
     """(C(θ + hv) − C(θ − hv)) / 2h ≈ vᵀ ∂C/∂θ, for θ = W^[l] ("W"), b^[l] ("b"), z^[l] ("z") or x ("x").
 
-    mask: the dropout masks {l: r^[l]} to hold fixed on both sides (None: no dropout).
+    r: the dropout masks {l: r^[l]} to hold fixed on both sides (None: no dropout).
 
     Returns the quotient and whether it can be trusted: False when a hidden ReLU unit is on at one end
     and off at the other (the segment crosses a kink, where C is not differentiable).
     """
-    C_plus, z_plus = _cost_with_step(net, x, y, quantity, l, h * v, mask)
-    C_minus, z_minus = _cost_with_step(net, x, y, quantity, l, -h * v, mask)
+    C_plus, z_plus = _cost_with_step(net, x, y, quantity, l, h * v, r)
+    C_minus, z_minus = _cost_with_step(net, x, y, quantity, l, -h * v, r)
     on_plus, on_minus = relu_pattern(net, z_plus), relu_pattern(net, z_minus)
     smooth = all(bool((on_plus[k] == on_minus[k]).all()) for k in on_plus)
     return central_difference(C_plus, C_minus, h), smooth

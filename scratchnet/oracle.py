@@ -1,6 +1,6 @@
 """The oracle interface: every gradient of one batch, in one shape, whoever computes it.
 
-    oracle(net, x, y, mask=None) -> Gradients
+    oracle(net, x, y, r=None) -> Gradients
 
 An oracle takes a scratchnet Network, a batch x = a^[1] (m, n_1) with integer labels y (m,) and, under dropout,
 the masks {l: r^[l]} the forward pass used, and returns the loss C, every ∂C/∂W^[l], ∂C/∂b^[l], δ^[l] = ∂C/∂z^[l]
@@ -46,9 +46,9 @@ class Gradients:
         return named
 
 
-def engine_gradients(net, x, y, mask=None):
-    """scratchnet's answer: forward(x, mask), cost(y), backward(δ^[L]), input_gradient(), copied to NumPy."""
-    net.forward(x, mask)
+def engine_gradients(net, x, y, r=None):
+    """scratchnet's answer: forward(x, r), cost(y), backward(δ^[L]), input_gradient(), copied to NumPy."""
+    net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     layers = range(2, net.L + 1)

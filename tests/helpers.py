@@ -28,14 +28,14 @@ def assert_close(actual, expected, name, rtol, atol=0.0):
     np.testing.assert_allclose(to_numpy(actual), to_numpy(expected), rtol=rtol, atol=atol, err_msg=name)
 
 
-def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, mask=None):
+def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, r=None):
     """Run net on (x, y) and compare, in backprop order, C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x.
 
     `expected` is an oracle's answer (scratchnet.oracle.Gradients), torch_ref.autograd.torch_gradients' say.
-    The first quantity that differs is named in the failure ("delta[3]"). `mask`: the dropout masks {l: r^[l]}
+    The first quantity that differs is named in the failure ("delta[3]"). `r`: the dropout masks {l: r^[l]}
     of the forward pass (None: no dropout).
     """
-    net.forward(x, mask)
+    net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     assert_close(C, expected.loss, "loss", rtol, atol)
@@ -63,19 +63,19 @@ def assert_within_float32_bound(net, x, y, expected):
         assert ratio <= 1, f"{name}: float32 lies {ratio:.3g} times its rounding bound from the exact value"
 
 
-def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, mask=None):
+def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, r=None):
     """Every δ^[l], dW[l], db[l] (l = L..2) and ∂C/∂x of a small float64 net against central differences.
 
     Entry by entry, in backprop order; passes when max |analytic − numeric| ≤ rel · max |numeric| + the
     rounding floor 10 ε max(1, |C|) / h (scratchnet.central_differences.rounding_floor), below which no central
-    difference resolves anything. The first quantity that differs is named in the failure. `mask`: dropout masks
+    difference resolves anything. The first quantity that differs is named in the failure. `r`: dropout masks
     {l: r^[l]}, the same on every side (None: no dropout).
     """
-    net.forward(x, mask)
+    net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     probe = copy.deepcopy(net)  # the central differences run forward on a copy: net keeps this batch's cache
-    floor = rounding_floor(cost_at(probe, x, y, mask), h)
+    floor = rounding_floor(cost_at(probe, x, y, r), h)
 
     def check(g, quantity, l, name):
         g = to_numpy(g)
@@ -83,7 +83,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, mask=None):
         for i in np.ndindex(g.shape):
             e = np.zeros(g.shape)
             e[i] = 1.0
-            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h, mask)
+            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h, r)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
 
     for l in range(net.L, 1, -1):
@@ -93,12 +93,12 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, mask=None):
     check(net.input_gradient(), "x", 1, "input gradient")
 
 
-def away_from_kink(net, x, mask=None):
-    """Whether every hidden ReLU z^[l] of net on the batch x (with dropout masks `mask`) is farther than KINK from 0.
+def away_from_kink(net, x, r=None):
+    """Whether every hidden ReLU z^[l] of net on the batch x (with dropout masks `r`) is farther than KINK from 0.
 
     Central differences step ±h; across the kink C is not differentiable there and the quotient is no derivative.
     """
-    net.forward(x, mask)
+    net.forward(x, r)
     return all(np.abs(to_numpy(net.z[l])).min() > KINK for l in range(2, net.L) if net.activation[l] == "relu")
 
 

@@ -132,7 +132,7 @@ def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, ba
     """One step of each engine per batch index in `batches`, both on the same arrays and dropout masks.
 
     `reference` is scratchnet's ReferenceStep (it sets α_t before its step), torch's `scheduler` (or None) steps after
-    its own; torch drops by the very masks r^[l] that scratchnet's step drew (net.mask).
+    its own; torch drops by the very masks r^[l] that scratchnet's step drew (net.r).
     Appends each engine's batch loss to losses[name] and adds its time to seconds[name]; prints both
     losses and their difference every LOG_EVERY steps (counted over the whole run) and at the last batch.
     """
@@ -142,9 +142,9 @@ def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, ba
         start = time.perf_counter()
         C_s = float(reference.step(x, y))
         middle = time.perf_counter()
-        masks_t = {l: torch.from_numpy(r) for l, r in e.net.mask.items()} or None
+        r_t = {l: torch.from_numpy(r_l) for l, r_l in e.net.r.items()} or None
         C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y), scheduler,
-                         masks_t).item()
+                         r_t).item()
         seconds["scratchnet"] += middle - start
         seconds["torch_ref"] += time.perf_counter() - middle
         step = len(losses["scratchnet"])

@@ -66,12 +66,12 @@ def make_scheduler(optimizer, cfg, steps_per_epoch):
     return None
 
 
-def train_step(model, loss_fn, optimizer, X, y, scheduler=None, masks=None):
+def train_step(model, loss_fn, optimizer, X, y, scheduler=None, r=None):
     """One step as the tutorial takes it: forward, loss, autograd, update, then the scheduler's step.
 
-    masks: {l: r^[l]} to use in place of nn.Dropout's own (torch_ref.compare), or None. Returns the batch loss (0-d).
+    r: {l: r^[l]} to use in place of nn.Dropout's own (torch_ref.compare), or None. Returns the batch loss (0-d).
     """
-    pred = model(X, masks)
+    pred = model(X, r)
     loss = loss_fn(pred, y)
     loss.backward()
     optimizer.step()
