@@ -10,7 +10,6 @@ float64 with h = 1e-6 both stay far below 1e-7 relative. python -m scratchnet.gr
 import numpy as np
 
 from scratchnet.backend import to_numpy
-from scratchnet.losses import cross_entropy, quadratic
 from scratchnet.network import Network
 
 
@@ -19,9 +18,9 @@ def central_difference(C_plus, C_minus, h):
     return (C_plus - C_minus) / (2 * h)
 
 
-def cost_at(net, x, y):
-    """C for the batch (x, y) with the network's current parameters."""
-    net.forward(x)
+def cost_at(net, x, y, r=None):
+    """C for the batch (x, y) with the network's current parameters (and the dropout masks r = {l: r^[l]}, if given)."""
+    net.forward(x, r)
     C, _ = net.cost(y)
     return float(C)
 
@@ -48,8 +47,10 @@ def _numerical_gradient(net, theta, x, y, h):
     return grad
 
 
-def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
+def directional_derivative(net, x, y, direction_W, direction_b, h=1e-6):
     """(C(θ + hv) − C(θ − hv)) / 2h for a direction v over all parameters: vᵀ∇C in two evaluations.
+
+    v is given per layer as direction_W[l] (like W^[l]) and direction_b[l] (like b^[l]).
 
     The check for large layers, where one difference per entry would be too slow.
     """
@@ -57,8 +58,8 @@ def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
     costs = []
     for sign in (+1, -1):
         for l in W:  # in place: the Network keeps its own arrays (a FusedStep or a test may hold them)
-            net.W[l][...] = W[l] + sign * h * v_W[l]
-            net.b[l][...] = b[l] + sign * h * v_b[l]
+            net.W[l][...] = W[l] + sign * h * direction_W[l]
+            net.b[l][...] = b[l] + sign * h * direction_b[l]
         costs.append(cost_at(net, x, y))
     for l in W:
         net.W[l][...], net.b[l][...] = W[l], b[l]
@@ -70,48 +71,47 @@ def relu_pattern(net, z):
     return {l: z[l] > 0 for l in range(2, net.L) if net.activation[l] == "relu" and l in z}
 
 
-def cost_from_layer(net, x, y, l, step):
-    """C with z^[l] replaced by z^[l] + step, the forward recurrence resumed at layer l; and every z^[k].
+def cost_from_layer(net, x, y, l, step, r=None):
+    """C with z^[l] replaced by z^[l] + step (m, n_l), by the engine's own forward and cost; and every z^[k].
 
-    The derivative of this C with respect to step is δ^[l] = ∂C/∂z^[l], what (BP1)–(BP2) compute.
+    z^[l] + step = W^[l] a^[l-1] + (b^[l] + step): the step rides on the bias, one row per sample (broadcast
+    as b^[l] is), and net.b[l] is put back after. The derivative of this C with respect to step is
+    δ^[l] = ∂C/∂z^[l], what (BP1)–(BP2) compute.
     """
-    net.forward(x)
-    z = {k: net.z[k] for k in range(2, l)}
-    z[l] = net.z[l] + step
-    a = net.sigma[l](z[l])
-    for k in range(l + 1, net.L + 1):
-        z[k] = a @ net.W[k].T + net.b[k]                # z^[k] = W^[k] a^[k-1] + b^[k]
-        a = net.sigma[k](z[k])                          # a^[k] = σ(z^[k])
-    if net.loss == "cross-entropy":
-        C, _ = cross_entropy(z[net.L], y)
-    else:
-        C, _ = quadratic(a, z[net.L], y, net.sigma_prime[net.L])
-    return float(C), z
+    b_l = net.b[l]
+    net.b[l] = b_l + step
+    try:
+        C = cost_at(net, x, y, r)
+    finally:
+        net.b[l] = b_l
+    return C, dict(net.z)
 
 
-def _cost_with_step(net, x, y, quantity, l, step):
+def _cost_with_step(net, x, y, quantity, l, step, r):
     """C and every z^[k] after θ += step, θ being W^[l], b^[l], z^[l] or x; parameters are restored exactly."""
     if quantity == "z":
-        return cost_from_layer(net, x, y, l, step)
+        return cost_from_layer(net, x, y, l, step, r)
     if quantity == "x":
-        C = cost_at(net, x + step, y)
+        C = cost_at(net, x + step, y, r)
         return C, dict(net.z)
     theta = net.W[l] if quantity == "W" else net.b[l]
     old = theta.copy()
     theta += step
-    C = cost_at(net, x, y)
+    C = cost_at(net, x, y, r)
     theta[...] = old
     return C, dict(net.z)
 
 
-def central_difference_along(net, x, y, quantity, l, v, h=1e-6):
+def central_difference_along(net, x, y, quantity, l, v, h=1e-6, r=None):
     """(C(θ + hv) − C(θ − hv)) / 2h ≈ vᵀ ∂C/∂θ, for θ = W^[l] ("W"), b^[l] ("b"), z^[l] ("z") or x ("x").
+
+    r: the dropout masks {l: r^[l]} to hold fixed on both sides (None: no dropout).
 
     Returns the quotient and whether it can be trusted: False when a hidden ReLU unit is on at one end
     and off at the other (the segment crosses a kink, where C is not differentiable).
     """
-    C_plus, z_plus = _cost_with_step(net, x, y, quantity, l, h * v)
-    C_minus, z_minus = _cost_with_step(net, x, y, quantity, l, -h * v)
+    C_plus, z_plus = _cost_with_step(net, x, y, quantity, l, h * v, r)
+    C_minus, z_minus = _cost_with_step(net, x, y, quantity, l, -h * v, r)
     on_plus, on_minus = relu_pattern(net, z_plus), relu_pattern(net, z_minus)
     smooth = all(bool((on_plus[k] == on_minus[k]).all()) for k in on_plus)
     return central_difference(C_plus, C_minus, h), smooth
@@ -137,6 +137,6 @@ def rounding_floor(C, h):
 
 def relative_error(a, b):
     """max |a − b| / max(|a|, |b|) over whole arrays (cs231n's rel_error); 0 when both are 0."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
     scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
     return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)

@@ -5,16 +5,17 @@
     python -m scratchnet.explain --markdown --out worked_example.md   # the same as a handout (Markdown, LaTeX)
     python -m scratchnet.explain --html runs/backprop.html --digit 7  # one MNIST digit's pass, drawn as a page
     python -m scratchnet.explain --help
+    python -m torch_ref.explain                                       # the same, torch autograd's values beside
 
 Each a^[l], z^[l], δ^[l], ∂C/∂W^[l] and ∂C/∂b^[l] is printed with its shape, its equation and tag, and
 the code that computes it, in the order of docs/backprop.md. Every value is read from the engine
 (Network.forward, cost, backward, input_gradient and the a, z, delta it keeps): this file computes nothing.
-When torch is installed, autograd's values (torch_ref.autograd) are printed beside them with the largest
-difference; otherwise a one-line note says so.
+`python -m torch_ref.explain` (the same flags, needs torch) passes torch_ref.autograd's oracle to main here
+(scratchnet.oracle), and autograd's values are printed beside the engine's with the largest difference;
+without it a one-line note says how to see them.
 """
 
 import argparse
-import importlib
 import re
 import sys
 from dataclasses import dataclass
@@ -91,15 +92,12 @@ def trace(net, x, y):
     return steps
 
 
-def add_autograd(steps, net, x, y):
-    """Fill each step's `torch` with autograd's value from torch_ref.autograd; return a note when it cannot."""
-    try:
-        autograd = importlib.import_module("torch_ref.autograd")
-    except ModuleNotFoundError as e:
-        if e.name == "torch":
-            return "torch is not installed, so autograd's values are not shown (pip install -e '.[test]')."
-        return f"{e.name} is not available, so autograd's values are not shown."
-    ref = autograd.torch_gradients(net, x, y)
+NO_ORACLE = "autograd's values are not shown: python -m torch_ref.explain (the same flags) shows them beside, " \
+            "with torch installed (pip install -e '.[test]')."
+
+
+def add_autograd(steps, ref):
+    """Fill each step's `torch` with the oracle's answer `ref` (a scratchnet.oracle.Gradients)."""
     answers = {"z": ref.z, "delta": ref.delta, "dW": ref.dW, "db": ref.db}
     for step in steps:
         if step.key == ("loss",):
@@ -108,7 +106,15 @@ def add_autograd(steps, net, x, y):
             step.torch = ref.input_gradient
         elif step.key is not None:
             step.torch = answers[step.key[0]][step.key[1]]
-    return ""
+
+
+def traced(net, x, y, oracle):
+    """trace(net, x, y) with the oracle's values added, and the note to print when there is no oracle ("")."""
+    steps = trace(net, x, y)
+    if oracle is None:
+        return steps, NO_ORACLE
+    add_autograd(steps, oracle(net, x, y))
+    return steps, ""
 
 
 def max_difference(step):
@@ -236,8 +242,8 @@ def make_batch(net, m, seed):
     return x, y
 
 
-def build_parser():
-    p = OneLineParser(prog="python -m scratchnet.explain", description=__doc__,
+def build_parser(prog="python -m scratchnet.explain"):
+    p = OneLineParser(prog=prog, description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[4, 3, 3, 2], metavar="n",
                    help="layer widths n_1 … n_L, input first (default 4 3 3 2)")
@@ -269,38 +275,40 @@ def build_parser():
     return p
 
 
-def html_page(args):
-    """--html: one test digit's pass through a trained network, traced, checked by autograd, drawn as a page."""
+def html_page(args, oracle):
+    """--html: one test digit's pass through a trained network, traced, checked by the oracle, drawn as a page."""
     check_outputs([(args.html, "--html")], inputs=[(args.resume, "--resume")])
     digit = args.digit or 0
     net, x, y, about = explain_html.network_and_digit(args.data_dir, args.resume, digit)
-    steps = trace(net, x, y)
-    agreement = autograd_line(steps, add_autograd(steps, net, x, y))
+    steps, note = traced(net, x, y, oracle)
+    agreement = autograd_line(steps, note)
     text = explain_html.write_page(args.html, steps, net, about, digit, agreement)
     print(f"wrote {args.html} ({len(text.encode()):,} bytes): test digit {digit}; {agreement}")
     return text
 
 
-def main(argv=None):
-    """Parse argv, trace one pass, print it (or write it to --out); return the text."""
-    args = build_parser().parse_args(argv)
+def main(argv=None, oracle=None, prog="python -m scratchnet.explain"):
+    """Parse argv, trace one pass, print it (or write it to --out); return the text.
+
+    oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.explain passes), or None.
+    """
+    args = build_parser(prog).parse_args(argv)
     if (args.resume or args.digit is not None) and not args.html:
         raise UsageError("--resume and --digit choose what --html draws: add --html PAGE")
     if args.html and (args.markdown or args.out):
         raise UsageError("--html writes its own page: drop --markdown and --out")
     if args.html:
-        return html_page(args)
+        return html_page(args, oracle)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     check_seed(args.seed, name="--seed")
     check_outputs([(args.out, "--out")])
     net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
     x, y = make_batch(net, args.batch_size, args.seed)
-    steps = trace(net, x, y)
-    note = add_autograd(steps, net, x, y)
+    steps, note = traced(net, x, y, oracle)
     header = describe(net, args.batch_size, args.seed)
     if args.markdown:
-        command = " ".join(["python -m scratchnet.explain", *(argv if argv is not None else sys.argv[1:])])
+        command = " ".join([prog, *(argv if argv is not None else sys.argv[1:])])
         text = render_markdown(steps, header, note, command)
     else:
         text = render_text(steps, header, note)

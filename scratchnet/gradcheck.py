@@ -4,9 +4,10 @@
     python -m scratchnet.gradcheck --dtype float32 --batch-size 32
     python -m scratchnet.gradcheck --sizes 20 16 16 5 --activation tanh --loss quadratic
     python -m scratchnet.gradcheck --help
+    python -m torch_ref.gradcheck                                   # the same, torch autograd's columns added
 
 The CLI prints one row per dW[l], db[l], delta[l] and the input gradient: the largest absolute and the
-relative difference against torch autograd (when torch is installed) and against central differences,
+relative difference against central differences and (python -m torch_ref.gradcheck) torch autograd,
 then pass or fail; the exit status is 1 when any row fails. Quantities with few entries are differenced
 entry by entry; large ones along a random direction v: vᵀg against (C(θ + hv) − C(θ − hv)) / 2h. Where
 θ ± hv would put a hidden ReLU unit on the other side of its kink, h is halved until it does not
@@ -18,12 +19,12 @@ In float32 a column Δ/bound says whether float32 rounding explains each differe
 1, a row outside a fixed tolerance passes as "rounding" when autograd in float64 confirms the float64
 value, and a line under the table says which way each such row went.
 
-The central differences are scratchnet.central_differences (the torch-free oracle the tests use too);
-torch autograd is torch_ref.autograd, imported when torch is installed. This module is the table.
+The central differences are scratchnet.central_differences (torch-free, the tests use them too). The torch
+columns need torch: `python -m torch_ref.gradcheck` (the same flags) passes torch_ref.autograd's oracle to
+main here (scratchnet.oracle); without it this module shows the central-difference columns only.
 """
 
 import argparse
-import importlib
 import sys
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
 from scratchnet.network import Network
+from scratchnet.oracle import engine_gradients
 from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
 
 TORCH_TOLERANCE = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}  # (rtol, atol), as in the tests
@@ -88,24 +90,9 @@ class Row:
         return self.result != "FAIL"
 
 
-def gradients(net, x, y):
-    """scratchnet's loss and every gradient for (x, y), as NumPy arrays keyed by row name."""
-    net.forward(x)
-    C, delta_L = net.cost(y)
-    dW, db = net.backward(delta_L)
-    grads = {"loss": C}
-    grads |= {f"dW[{l}]": dW[l] for l in range(2, net.L + 1)}
-    grads |= {f"db[{l}]": db[l] for l in range(2, net.L + 1)}
-    grads |= {f"delta[{l}]": net.delta[l] for l in range(2, net.L + 1)}
-    grads["input gradient"] = net.input_gradient()
-    return {name: to_numpy(g) for name, g in grads.items()}
-
-
-def torch_columns(net, x, y, grads, rows):
-    """Fill each row's torch columns from torch_ref.autograd (imported here: scratchnet never needs torch)."""
-    oracle = importlib.import_module("torch_ref.autograd")
-    expected = by_row_name(oracle.torch_gradients(net, x, y))
-    rtol, atol = TORCH_TOLERANCE[str(net.dtype)]
+def torch_columns(grads, expected, rows, dtype):
+    """Fill each row's torch columns: scratchnet's `grads` against the oracle's `expected` (both Gradients.rows())."""
+    rtol, atol = TORCH_TOLERANCE[dtype]
     for row in rows:
         actual, want = grads[row.name], expected[row.name]
         row.torch_abs = float(np.abs(actual.astype(np.float64) - want).max())
@@ -113,27 +100,19 @@ def torch_columns(net, x, y, grads, rows):
         row.torch_ok = bool(np.allclose(actual, want, rtol=rtol, atol=atol))
 
 
-def by_row_name(ref):
-    """Autograd's TorchGradients as {row name: array}, the names of gradients()."""
-    named = {"loss": ref.loss, "input gradient": ref.input_gradient}
-    for l in ref.delta:
-        named |= {f"dW[{l}]": ref.dW[l], f"db[{l}]": ref.db[l], f"delta[{l}]": ref.delta[l]}
-    return named
-
-
-def rounding_column(net, x, y, grads, rows, with_torch):
+def rounding_column(net, x, y, grads, rows, oracle):
     """float32: fill each row's rounding column, max |float32 − float64| / scratchnet.roundoff's bound.
 
     The float64 values are scratchnet's, from the same float32 parameters and batch: the same computation
     without float32's rounding, so a difference within the bound is rounding. Whether they are right is
-    another question, asked of autograd in float64 when torch is installed (float64_ok).
+    another question, asked of the oracle (autograd) in float64 when one is given (float64_ok).
     """
     net64, x64, y = float64_copy(net), to_numpy(x).astype(np.float64), to_numpy(y)
-    exact = gradients(net64, x64, y)
+    exact = engine_gradients(net64, x64, y).rows()
     bounds = float32_gradient_bounds(net64, y)
     confirmed = {}
-    if with_torch:
-        autograd = by_row_name(importlib.import_module("torch_ref.autograd").torch_gradients(net64, x64, y))
+    if oracle is not None:
+        autograd = oracle(net64, x64, y).rows()
         rtol, atol = TORCH_TOLERANCE["float64"]
         confirmed = {name: bool(np.allclose(exact[name], autograd[name], rtol=rtol, atol=atol)) for name in exact}
     for row in rows:
@@ -215,19 +194,16 @@ def fd_columns(net, x, y, grads, rows, rng, h=1e-6):
             row.fd_method += " kink"
 
 
-def check(net, x, y, seed=0):
-    """Every row of the table for the batch (x, y); returns (rows, note), note saying why torch is absent."""
-    grads = gradients(net, x, y)
+def check(net, x, y, oracle=None, seed=0):
+    """Every row of the table for the batch (x, y); the torch columns from `oracle` (scratchnet.oracle), if given."""
+    grads = engine_gradients(net, x, y).rows()
     rows = [Row(name) for name in grads]
-    note = ""
-    try:
-        torch_columns(net, x, y, grads, rows)
-    except ImportError as e:
-        note = f"torch is not available ({e}): showing the finite-difference columns only"
+    if oracle is not None:
+        torch_columns(grads, oracle(net, x, y).rows(), rows, str(net.dtype))
     fd_columns(net, x, y, grads, rows, np.random.default_rng([seed, 2]))
     if net.dtype == np.float32:
-        rounding_column(net, x, y, grads, rows, with_torch=not note)
-    return rows, note
+        rounding_column(net, x, y, grads, rows, oracle)
+    return rows
 
 
 def format_table(rows, with_torch):
@@ -254,8 +230,8 @@ def format_table(rows, with_torch):
     return "\n".join(lines)
 
 
-def build_parser():
-    p = OneLineParser(prog="python -m scratchnet.gradcheck", description=__doc__,
+def build_parser(prog="python -m scratchnet.gradcheck"):
+    p = OneLineParser(prog=prog, description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 512, 512, 10], metavar="N",
                    help="layer widths n_1 … n_L (default 784 512 512 10: the tutorial's model)")
@@ -273,9 +249,13 @@ def build_parser():
     return p
 
 
-def main(argv=None):
-    """Check every gradient of one network on one random batch, print the table; return the exit status."""
-    args = build_parser().parse_args(argv)
+def main(argv=None, oracle=None, prog="python -m scratchnet.gradcheck"):
+    """Check every gradient of one network on one random batch, print the table; return the exit status.
+
+    oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.gradcheck passes), or None for the
+    central-difference columns only.
+    """
+    args = build_parser(prog).parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     check_seed(args.seed, name="--seed")
@@ -287,11 +267,12 @@ def main(argv=None):
     rng = np.random.default_rng([args.seed, 1])
     x = rng.uniform(0, 1, (args.batch_size, net.sizes[0])).astype(net.dtype)
     y = rng.integers(0, net.sizes[-1], args.batch_size)
-    rows, note = check(net, x, y, seed=args.seed)
+    rows = check(net, x, y, oracle, seed=args.seed)
     print(f"gradient check: sizes {'-'.join(map(str, net.sizes))}, {args.activation}, {args.loss}, "
           f"{args.dtype}, batch {args.batch_size}, seed {args.seed}")
-    if note:
-        print(note)
+    if oracle is None:
+        print("torch autograd's columns: python -m torch_ref.gradcheck (the same flags, needs torch); "
+              "showing the finite-difference columns only")
     else:
         rtol, atol = TORCH_TOLERANCE[args.dtype]
         print(f"torch: autograd in {args.dtype}, pass when every entry is within rtol {rtol:g} + atol {atol:g}")
@@ -304,7 +285,7 @@ def main(argv=None):
         print("    the same float32 parameters; above 1 fails, at most 1 passes a tolerance failure as rounding when")
         print("    autograd in float64 confirms the float64 value")
     print()
-    print(format_table(rows, with_torch=not note))
+    print(format_table(rows, with_torch=oracle is not None))
     failed = [row.name for row in rows if not row.passed]
     notes = rounding_notes(rows)
     if notes:

@@ -50,9 +50,9 @@ def _relu_backward(a, delta):
     np.multiply(delta, a > 0, out=delta)
 
 
-def _sgd(g, state, theta):
+def _sgd(alpha_grad, state, theta):
     if state[1] == 0:
-        np.subtract(theta, g, out=theta)
+        np.subtract(theta, alpha_grad, out=theta)
 
 
 # a^[l] = σ(z^[l]) = max(z^[l], 0), z^[l] = (W^[l] a^[l-1], already in a) + b^[l]; NaN stays NaN, as in np.maximum
@@ -60,8 +60,8 @@ bias_relu = Elementwise("bias_relu", _bias_relu, "T b", "T a",
                         "T z = a + b; a = (z > 0 || z != z) ? z : (T)0")
 # (BP2) δ^[l] = σ′(z^[l]) ⊙ ((W^[l+1])ᵀ δ^[l+1], already in delta), σ′(z^[l]) = [a^[l] > 0] for ReLU
 relu_backward = Elementwise("relu_backward", _relu_backward, "T a", "T delta", "delta = delta * (T)(a > 0)")
-# θ ← θ − g with g = α ∂C/∂θ over the flat buffer, unless a step has diverged (state[1] ≠ 0)
-sgd = Elementwise("sgd", _sgd, "T g, raw int32 state", "T theta", "if (state[1] == 0) theta -= g")
+# θ ← θ − α ∂C/∂θ over the flat buffer (alpha_grad holds α ∂C/∂θ), unless a step has diverged (state[1] ≠ 0)
+sgd = Elementwise("sgd", _sgd, "T alpha_grad, raw int32 state", "T theta", "if (state[1] == 0) theta -= alpha_grad")
 
 
 def _softmax_cross_entropy_numpy(z, b, y, lr, delta, C, state):

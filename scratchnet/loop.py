@@ -22,12 +22,12 @@ def train(step, net, splits, cfg, state, control):
     """
     (x, y), (x_test, y_test) = splits
     N, m = len(x), cfg.batch_size
-    for t in range(state.epoch + 1, cfg.epochs + 1):
-        print(epoch_header(t))
+    for epoch in range(state.epoch + 1, cfg.epochs + 1):
+        print(epoch_header(epoch))
         sampler = np.random.default_rng()
         sampler.bit_generator.state = state.sampler_state  # the epoch's batches, as first drawn (on resume too)
         batches = epoch_batches(N, m, cfg.sampling, sampler, get_xp(x))
-        control.start_epoch(t)
+        control.start_epoch(epoch)
         for batch in range(state.step, len(batches)):      # after a resume, from the step it stopped at
             idx = batches[batch]
             C = step.step(x[idx], y[idx])
@@ -41,9 +41,9 @@ def train(step, net, splits, cfg, state, control):
         train_loss = float(state.loss_sum) / state.step    # the mean over batches of the batch-mean C
         accuracy, test_loss = evaluate(net, x_test, y_test, m)
         print(test_lines(accuracy, test_loss))
-        state.epoch, state.step, state.loss_sum = t, 0, 0.0
+        state.epoch, state.step, state.loss_sum = epoch, 0, 0.0
         state.sampler_state = sampler.bit_generator.state  # the next epoch draws on from here
-        control.end_epoch(t, train_loss, test_loss, accuracy)
+        control.end_epoch(epoch, train_loss, test_loss, accuracy)
     print("Done!")
 
 
@@ -58,9 +58,9 @@ def evaluate(net, x, y, batch_size):
     return int(correct) / len(x), float(loss) / n_batches
 
 
-def epoch_header(t):
-    """The tutorial's first lines of epoch t."""
-    return f"Epoch {t}\n-------------------------------"
+def epoch_header(epoch):
+    """The tutorial's first lines of an epoch (numbered from 1)."""
+    return f"Epoch {epoch}\n-------------------------------"
 
 
 def loss_line(C, current, N):

@@ -5,13 +5,22 @@ scratchnet.train and torch_ref.train record the same fields, so that their files
 
 import json
 import math
+from dataclasses import asdict
 
 from scratchnet.fileio import atomic_write
 
 
-def epoch_record(t, train_loss, test_loss, accuracy, seconds, N):
-    """Epoch t's entry: the losses and test accuracy, the seconds its N training samples took, and samples/s."""
-    return {"epoch": t, "train_loss": train_loss, "test_loss": test_loss, "test_accuracy": accuracy,
+def run_metrics(cfg, engine, epochs):
+    """What a run's main returns and --metrics-out holds: {"config": …, "engine": engine, "epochs": [records …]}.
+
+    "epochs" is a copy of the list given: what the caller keeps appending to (a RunState's metrics) stays its own.
+    """
+    return {"config": asdict(cfg), "engine": engine, "epochs": list(epochs)}
+
+
+def epoch_record(epoch, train_loss, test_loss, accuracy, seconds, N):
+    """An epoch's entry: the losses and test accuracy, the seconds its N training samples took, and samples/s."""
+    return {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "test_accuracy": accuracy,
             "seconds": seconds, "samples_per_second": N / seconds}
 
 

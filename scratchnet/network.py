@@ -54,7 +54,7 @@ class Network:
             apart from the initial weights' and the batch sampler's).
 
     Shapes:
-        x = a^[1]: (m, n_1);  W[l]: (n_l, n_{l-1});  b[l]: (n_l,);  z[l], a[l], delta[l], mask[l]: (m, n_l).
+        x = a^[1]: (m, n_1);  W[l]: (n_l, n_{l-1});  b[l]: (n_l,);  z[l], a[l], delta[l], r[l]: (m, n_l).
 
     Training is forward(x) → cost(y) → backward(δ^[L]) (→ input_gradient()) on one batch: forward keeps every
     a^[l], z^[l] (the training cache) and the later steps read them, refusing to run without it or on another batch's.
@@ -78,7 +78,7 @@ class Network:
         self.a, self.z, self.delta = {}, {}, {}
         self.dropout = dropout                                            # p
         self.rng = rng if rng is not None else np.random.default_rng([seed, 1])
-        self.mask = {}  # r^[l] of the last forward pass, keyed by hidden layer l; {} when it dropped nothing
+        self.r = {}  # r^[l] of the last forward pass, keyed by hidden layer l; {} when it dropped nothing
 
     @classmethod
     def from_parameters(cls, W, b, activation="relu", loss="cross-entropy", dropout=0.0, rng=None):
@@ -128,25 +128,25 @@ class Network:
                               dtype=self.dtype)
                 for l in range(2, self.L)}
 
-    def forward(self, x, mask=None):
+    def forward(self, x, r=None):
         """a^[L] for the batch x = a^[1], keeping every z^[l] and a^[l] for cost and backward.  (m, n_1) → (m, n_L).
 
-        mask: {l: r^[l]} from draw_masks while training, kept as self.mask for backward; None drops nothing.
+        r: the masks {l: r^[l]} from draw_masks while training, kept as self.r for backward; None drops nothing.
         """
-        self.a, self.z = self._propagate(x, mask or {})
-        self.mask = mask or {}
+        self.a, self.z = self._propagate(x, r or {})
+        self.r = r or {}
         self.delta = {}  # the δ^[l] of the batch before are not this batch's
         return self.a[self.L]
 
-    def _propagate(self, x, mask):
+    def _propagate(self, x, r):
         """The forward recurrence: every a^[l] and z^[l] of the batch x, in new dicts keyed by l."""
         check_input(x, self.sizes[0])
         a, z = {1: x}, {}
         for l in range(2, self.L + 1):
             z[l] = a[l - 1] @ self.W[l].T + self.b[l]  # z^[l] = W^[l] a^[l-1] + b^[l]   (m, n_l)
             a[l] = self.sigma[l](z[l])                 # a^[l] = σ(z^[l])                 (m, n_l)
-            if l in mask:
-                a[l] = a[l] * mask[l] / (1 - self.dropout)  # (D1) a^[l] ⊙ r^[l]/(1 − p), dropout
+            if l in r:
+                a[l] = a[l] * r[l] / (1 - self.dropout)  # (D1) a^[l] ⊙ r^[l]/(1 − p), dropout
         return a, z
 
     def cost(self, y):
@@ -175,8 +175,8 @@ class Network:
             db[l] = delta.sum(axis=0)            # (BP3) ∂C/∂b^[l] = δ^[l], summed over the batch
             if l > 2:                            # (BP2) δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ δ^[l]
                 delta = self.sigma_prime[l - 1](self.z[l - 1]) * (delta @ self.W[l])
-                if l - 1 in self.mask:
-                    delta = delta * self.mask[l - 1] / (1 - self.dropout)  # (D2) δ^[l-1] ⊙ r^[l-1]/(1 − p)
+                if l - 1 in self.r:
+                    delta = delta * self.r[l - 1] / (1 - self.dropout)  # (D2) δ^[l-1] ⊙ r^[l-1]/(1 − p)
                 self.delta[l - 1] = delta
         return dW, db
 

@@ -13,7 +13,6 @@ import os
 import shlex
 import tempfile
 import time
-from dataclasses import asdict
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.fileio import WriteError, check_outputs
 from scratchnet.interrupt import InterruptError, InterruptFlag
 from scratchnet.loop import train
-from scratchnet.metrics import epoch_record, write_metrics
+from scratchnet.metrics import epoch_record, run_metrics, write_metrics
 from scratchnet.plot import predictions_path, require_matplotlib
 from scratchnet.sampling import batches_per_epoch
 
@@ -84,11 +83,6 @@ def start_or_resume(cfg, net, opt):
     return state
 
 
-def metrics_of(cfg, state):
-    """What main returns and --metrics-out holds: {"config": …, "engine": "scratchnet", "epochs": [metrics …]}."""
-    return {"config": asdict(cfg), "engine": "scratchnet", "epochs": state.metrics}
-
-
 class RunControl:
     """The loop's `control`: the progress bar, --save-every checkpoints and Ctrl-C during an epoch; the
     metrics, the checkpoint and --metrics-out after it."""
@@ -97,8 +91,8 @@ class RunControl:
         self.cfg, self.step, self.N, self.state, self.interrupt = cfg, step, N, state, interrupt
         self.saved = None  # (path, epoch, step) of the last checkpoint written
 
-    def start_epoch(self, t):
-        self.progress = Progress(batches_per_epoch(self.N, self.cfg.batch_size), f"epoch {t}/{self.cfg.epochs}")
+    def start_epoch(self, epoch):
+        self.progress = Progress(batches_per_epoch(self.N, self.cfg.batch_size), f"epoch {epoch}/{self.cfg.epochs}")
         self.start = time.perf_counter()
 
     def print(self, line):
@@ -118,15 +112,15 @@ class RunControl:
         self.seconds = time.perf_counter() - self.start
         self.progress.close()
 
-    def end_epoch(self, t, train_loss, test_loss, accuracy):
+    def end_epoch(self, epoch, train_loss, test_loss, accuracy):
         cfg = self.cfg
-        self.state.metrics.append(epoch_record(t, train_loss, test_loss, accuracy, self.seconds, self.N))
+        self.state.metrics.append(epoch_record(epoch, train_loss, test_loss, accuracy, self.seconds, self.N))
         if cfg.save:
             self.save(cfg.save)
         if cfg.metrics_out:
-            write_metrics(metrics_of(cfg, self.state), cfg.metrics_out)
+            write_metrics(run_metrics(cfg, "scratchnet", self.state.metrics), cfg.metrics_out)
         if self.interrupt.requested:  # it came during the test, or while saving: honoured here
-            self.save_and_stop(f"after epoch {t}")
+            self.save_and_stop(f"after epoch {epoch}")
 
     def save(self, path):
         """Write the checkpoint, whole, to `path`; a signal waits for it. When the disk refuses, write it in the

@@ -23,8 +23,9 @@ from scratchnet.checkpoint import resumed_config
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags
 from scratchnet.console import run_cli
 from scratchnet.data import load_data
+from scratchnet.metrics import run_metrics
 from scratchnet.plot import plot_curves, plot_predictions, plot_samples, predictions_path
-from scratchnet.run import PROG, check_request, metrics_of, run, start_or_resume
+from scratchnet.run import PROG, check_request, run, start_or_resume
 from scratchnet.sampling import batches_per_epoch
 from scratchnet.step import make_step, wants_fused
 
@@ -42,7 +43,7 @@ def main(cfg: TrainConfig):
     schedule = build_schedule(cfg, batches_per_epoch(len(x_train), cfg.batch_size))
     state = start_or_resume(cfg, net, opt)
     run(cfg, make_step(cfg, net, opt, schedule, fused), splits, state)
-    metrics = metrics_of(cfg, state)
+    metrics = run_metrics(cfg, "scratchnet", state.metrics)
     if cfg.plot:
         plot_curves({"scratchnet": metrics["epochs"]}, cfg.plot)
     if cfg.plot_samples:

@@ -7,14 +7,20 @@ import sys
 import numpy as np
 
 from scratchnet.backend import to_numpy
-from scratchnet.central_differences import float64_copy
-from scratchnet.gradcheck import gradients
+from scratchnet.central_differences import (
+    central_difference_along,
+    cost_at,
+    float64_copy,
+    rounding_floor,
+)
+from scratchnet.oracle import engine_gradients
 from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
 
 # scratchnet against torch autograd, per dtype. float32's rtol 1e-4 / atol 1e-6 is a rule of thumb that holds
 # for |x| ≤ 1 and unsaturated units only (two summation orders of ≤ 64 terms differ by a few 1e-6 relative);
 # assert_within_float32_bound compares against the exact values with the bound that rounding allows instead.
 TOLERANCE = {"float64": {"rtol": 1e-9, "atol": 1e-12}, "float32": {"rtol": 1e-4, "atol": 1e-6}}
+KINK = 1e-3  # no hidden ReLU z^[l] closer than this to 0: ±h moves z by at most h·|x| ≤ 1e-5 (h = 1e-6, |x| ≤ 10)
 
 
 def assert_close(actual, expected, name, rtol, atol=0.0):
@@ -22,21 +28,14 @@ def assert_close(actual, expected, name, rtol, atol=0.0):
     np.testing.assert_allclose(to_numpy(actual), to_numpy(expected), rtol=rtol, atol=atol, err_msg=name)
 
 
-def rel_error(a, b):
-    """max |a − b| / max(|a|, |b|), cs231n's relative error of two whole arrays (0 when both are 0)."""
-    a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
-    return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)
-
-
-def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, mask=None):
+def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, r=None):
     """Run net on (x, y) and compare, in backprop order, C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x.
 
-    `expected` holds loss, delta, dW, db (dicts keyed by l) and input_gradient, e.g. torch_ref's
-    TorchGradients. The first quantity that differs is named in the failure ("delta[3]"). `mask`: the
-    dropout masks {l: r^[l]} of the forward pass (None: no dropout).
+    `expected` is an oracle's answer (scratchnet.oracle.Gradients), torch_ref.autograd.torch_gradients' say.
+    The first quantity that differs is named in the failure ("delta[3]"). `r`: the dropout masks {l: r^[l]}
+    of the forward pass (None: no dropout).
     """
-    net.forward(x, mask)
+    net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     assert_close(C, expected.loss, "loss", rtol, atol)
@@ -50,37 +49,33 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, mask=None):
 def assert_within_float32_bound(net, x, y, expected):
     """Run the float32 net on (x, y) and compare C, δ^[l], dW[l], db[l] (l = L..2), ∂C/∂x with the exact values.
 
-    `expected` (a TorchGradients, say) holds the exact values: those of net's float32 parameters and batch in
-    float64. Each entry must lie within scratchnet.roundoff's float32 rounding bound; the failure names the
-    first quantity that does not, and how many times its bound it is off.
+    `expected` (an oracle's scratchnet.oracle.Gradients) holds the exact values: those of net's float32
+    parameters and batch in float64. Each entry must lie within scratchnet.roundoff's float32 rounding bound;
+    the failure names the first quantity that does not, and how many times its bound it is off.
     """
-    float32 = gradients(net, x, y)
+    float32 = engine_gradients(net, x, y).rows()
     net64, y = float64_copy(net), to_numpy(y)
-    gradients(net64, to_numpy(x).astype(np.float64), y)  # the bound reads the exact z, a and δ from net64
+    engine_gradients(net64, to_numpy(x).astype(np.float64), y)  # the bound reads the exact z, a and δ from net64
     bounds = float32_gradient_bounds(net64, y)
-    exact = {"loss": expected.loss}
-    for l in range(net.L, 1, -1):
-        exact |= {f"delta[{l}]": expected.delta[l], f"dW[{l}]": expected.dW[l], f"db[{l}]": expected.db[l]}
-    exact["input gradient"] = expected.input_gradient
-    for name, value in exact.items():
-        ratio = error_to_bound(float32[name], value, bounds[name])
+    exact = expected.rows()
+    for name in bounds:  # backprop order: C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x
+        ratio = error_to_bound(float32[name], exact[name], bounds[name])
         assert ratio <= 1, f"{name}: float32 lies {ratio:.3g} times its rounding bound from the exact value"
 
 
-def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
+def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, r=None):
     """Every δ^[l], dW[l], db[l] (l = L..2) and ∂C/∂x of a small float64 net against central differences.
 
     Entry by entry, in backprop order; passes when max |analytic − numeric| ≤ rel · max |numeric| + the
     rounding floor 10 ε max(1, |C|) / h (scratchnet.central_differences.rounding_floor), below which no central
-    difference resolves anything. The first quantity that differs is named in the failure.
+    difference resolves anything. The first quantity that differs is named in the failure. `r`: dropout masks
+    {l: r^[l]}, the same on every side (None: no dropout).
     """
-    from scratchnet.central_differences import central_difference_along, cost_at, rounding_floor
-
-    net.forward(x)
+    net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     probe = copy.deepcopy(net)  # the central differences run forward on a copy: net keeps this batch's cache
-    floor = rounding_floor(cost_at(probe, x, y), h)
+    floor = rounding_floor(cost_at(probe, x, y, r), h)
 
     def check(g, quantity, l, name):
         g = to_numpy(g)
@@ -88,7 +83,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
         for i in np.ndindex(g.shape):
             e = np.zeros(g.shape)
             e[i] = 1.0
-            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h)
+            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h, r)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
 
     for l in range(net.L, 1, -1):
@@ -96,6 +91,26 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
         check(dW[l], "W", l, f"dW[{l}]")
         check(db[l], "b", l, f"db[{l}]")
     check(net.input_gradient(), "x", 1, "input gradient")
+
+
+def away_from_kink(net, x, r=None):
+    """Whether every hidden ReLU z^[l] of net on the batch x (with dropout masks `r`) is farther than KINK from 0.
+
+    Central differences step ±h; across the kink C is not differentiable there and the quotient is no derivative.
+    """
+    net.forward(x, r)
+    return all(np.abs(to_numpy(net.z[l])).min() > KINK for l in range(2, net.L) if net.activation[l] == "relu")
+
+
+def relu_sides_agree(net, ref):
+    """Every hidden ReLU unit is on (z > 0) both in net's last forward pass and in the oracle's `ref`, or off in both.
+
+    A z^[l] within rounding of 0 can land on either side of the kink in the two engines; σ′ is then 1 in one
+    and 0 in the other: a tie at a point where the gradient does not exist, not an error. Rare (none in
+    6,000 examples), but nothing rules it out, so such examples are discarded, never passed.
+    """
+    return all(np.array_equal(to_numpy(net.z[l]) > 0, ref.z[l] > 0)
+               for l in range(2, net.L) if net.activation[l] == "relu")
 
 
 def blocking(module):
@@ -124,7 +139,10 @@ def run_train(*args, prelude=""):
 
 
 def assert_same_parameters(net, model, when, rtol=1e-12, atol=1e-14):
-    """Every W^[l], b^[l] of net against the torch model's Linear layers, named with `when` on failure."""
+    """Every W^[l], b^[l] of net against the torch model's Linear layers, named with `when` on failure.
+
+    rtol = atol = 0 asks for the very same values (a bridge copy); the default allows two updates' rounding.
+    """
     for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
         assert_close(net.W[l], linear.weight.detach().cpu().numpy(), f"W[{l}] {when}", rtol=rtol, atol=atol)
         assert_close(net.b[l], linear.bias.detach().cpu().numpy(), f"b[{l}] {when}", rtol=rtol, atol=atol)

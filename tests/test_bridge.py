@@ -27,17 +27,17 @@ from torch_ref.bridge import (
 )
 from torch_ref.model import NeuralNetwork
 
-from helpers import assert_close
+from helpers import assert_close, assert_same_parameters
 
 DTYPES = ["float32", "float64"]
 SIZES = [7, 5, 3, 4]  # no two widths alike, so a transposed or swapped W cannot fit
 
 
-def assert_same_parameters(net, model):
+def assert_exact_copy(net, model):
+    """The model's Linear layers hold net's W^[l], b^[l] bit for bit, in net's dtype."""
     for l, linear in zip(range(2, net.L + 1), model.linears(), strict=True):
         assert linear.weight.dtype == getattr(torch, str(net.dtype)), f"W[{l}] dtype"
-        assert_close(linear.weight.detach().numpy(), net.W[l], f"W[{l}]", rtol=0)
-        assert_close(linear.bias.detach().numpy(), net.b[l], f"b[{l}]", rtol=0)
+    assert_same_parameters(net, model, "through the bridge", rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("loss", ["cross-entropy", "quadratic"])
@@ -45,7 +45,7 @@ def assert_same_parameters(net, model):
 def test_scratchnet_to_torch_and_back_is_exact(dtype, loss):
     net = Network(SIZES, activation=["tanh", "sigmoid"], loss=loss, dtype=dtype, seed=5)
     model = to_torch(net)
-    assert_same_parameters(net, model)
+    assert_exact_copy(net, model)
     back = from_torch(model)
     assert (back.sizes, back.activation, back.loss, back.dtype) == (net.sizes, net.activation, net.loss, net.dtype)
     for l in range(2, net.L + 1):
@@ -58,7 +58,7 @@ def test_torch_to_scratchnet_and_back_is_exact(dtype):
     torch.manual_seed(0)
     model = NeuralNetwork(SIZES, activation="relu", dtype=getattr(torch, dtype))
     net = from_torch(model)
-    assert_same_parameters(net, model)
+    assert_exact_copy(net, model)
     back = to_torch(net)
     assert str(back) == str(model)
     for l, (linear, linear_back) in enumerate(zip(model.linears(), back.linears(), strict=True), start=2):

@@ -2,9 +2,9 @@
 
 With the masks r^[l] of every hidden layer fixed (drawn by the network's seeded generator, then handed to
 both engines), C, every δ^[l], dW[l], db[l] and ∂C/∂x equal torch autograd's on the same network multiplying
-by the same masks (torch_ref.autograd.torch_gradients(net, x, y, mask)), to rtol 1e-9 in float64 and 1e-4 in
+by the same masks (torch_ref.autograd.torch_gradients(net, x, y, r)), to rtol 1e-9 in float64 and 1e-4 in
 float32, for any network hypothesis draws (L = 3..5, widths 1..32, any hidden σ, both costs, p in
-{0.1, 0.5, 0.9}). Without torch, dW[l], db[l] and ∂C/∂x equal central differences of the masked cost, entry by
+{0.1, 0.5, 0.9}). Without torch, δ^[l], dW[l], db[l] and ∂C/∂x equal central differences of the masked cost, entry by
 entry (float64, ReLU units kept 1e-3 away from the kink). The masks themselves: entries 0 or 1, a fraction
 1 − p of them kept, reproducible from the seed, drawn from a Generator passed in when one is; evaluation drops
 nothing; training draws fresh masks each step. Planted bugs (a backward that forgets the mask, a forward that
@@ -21,19 +21,23 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from scratchnet import Network
-from scratchnet.backend import to_numpy
-from scratchnet.central_differences import rounding_floor
 from scratchnet.optim import SGD
 from scratchnet.step import ReferenceStep
 from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases
-from helpers import TOLERANCE, assert_close, assert_gradients_close
+from helpers import (
+    TOLERANCE,
+    assert_close,
+    assert_gradients_close,
+    assert_matches_central_differences,
+    away_from_kink,
+    relu_sides_agree,
+)
 from test_suite_catches_bugs import Bug, load_engine
 
 H = 1e-6
 REL = 1e-7
-KINK = 1e-3
 P = (0.1, 0.5, 0.9)
 
 
@@ -45,19 +49,13 @@ def with_dropout(case, p, xp=np, network=Network):
     return net, x, y
 
 
-def relu_sides_agree(net, ref):
-    """As in test_gradients_torch: a z^[l] within rounding of 0 may fall on either side of the kink."""
-    return all(np.array_equal(to_numpy(net.z[l]) > 0, ref.z[l] > 0)
-               for l in range(2, net.L) if net.activation[l] == "relu")
-
-
 def check_against_torch(case, p, xp):
     net, x, y = with_dropout(case, p, xp)
-    mask = net.draw_masks(case.m)
-    ref = torch_gradients(net, x, y, mask)
-    net.forward(x, mask)
+    r = net.draw_masks(case.m)
+    ref = torch_gradients(net, x, y, r)
+    net.forward(x, r)
     assume(relu_sides_agree(net, ref))
-    assert_gradients_close(net, x, y, ref, **TOLERANCE[case.dtype], mask=mask)
+    assert_gradients_close(net, x, y, ref, **TOLERANCE[case.dtype], r=r)
 
 
 @given(case=network_cases(layers=(3, 5), dtypes=("float64",)), p=st.sampled_from(P))
@@ -71,48 +69,12 @@ def test_masked_gradients_match_torch_float32(xp, case, p):
     check_against_torch(case, p, xp)
 
 
-def masked_cost(net, x, y, mask):
-    net.forward(x, mask)
-    return float(net.cost(y)[0])
-
-
-def assert_masked_central_differences(net, x, y, mask):
-    """dW[l], db[l] (l = L..2) and ∂C/∂x of the masked pass against (C(θ + h) − C(θ − h)) / 2h, entry by entry."""
-    net.forward(x, mask)
-    dW, db = net.backward(net.cost(y)[1])
-    dx = net.input_gradient()
-    floor = rounding_floor(masked_cost(net, x, y, mask), H)
-
-    def check(g, theta, name, cost):
-        numeric = np.zeros(g.shape)
-        for i in np.ndindex(g.shape):
-            old = theta[i]
-            theta[i] = old + H
-            C_plus = cost()
-            theta[i] = old - H
-            C_minus = cost()
-            theta[i] = old
-            numeric[i] = (C_plus - C_minus) / (2 * H)
-        assert_close(g, numeric, name, rtol=0, atol=REL * np.abs(numeric).max(initial=0) + floor)
-
-    for l in range(net.L, 1, -1):
-        check(dW[l], net.W[l], f"dW[{l}]", lambda: masked_cost(net, x, y, mask))
-        check(db[l], net.b[l], f"db[{l}]", lambda: masked_cost(net, x, y, mask))
-    x_moved = x.copy()
-    check(dx, x_moved, "input gradient", lambda: masked_cost(net, x_moved, y, mask))
-
-
-def away_from_kink(net, x, mask):
-    net.forward(x, mask)
-    return all(np.abs(net.z[l]).min() > KINK for l in range(2, net.L) if net.activation[l] == "relu")
-
-
 @given(case=network_cases(layers=(3, 4), max_width=8, max_batch=8), p=st.sampled_from(P))
 def test_masked_gradients_match_central_differences(case, p):
     net, x, y = with_dropout(case, p)
-    mask = net.draw_masks(case.m)
-    assume(away_from_kink(net, x, mask))
-    assert_masked_central_differences(net, x, y, mask)
+    r = net.draw_masks(case.m)
+    assume(away_from_kink(net, x, r))
+    assert_matches_central_differences(net, x, y, REL, H, r)
 
 
 def test_a_mask_set_by_hand():
@@ -123,21 +85,21 @@ def test_a_mask_set_by_hand():
     net.forward(x, {2: r})
     assert_close(net.a[2], np.maximum(net.z[2], 0) * r * 2, "a[2] = σ(z[2]) ⊙ r / (1 − p)", rtol=1e-15)
     net.backward(net.cost(np.array([0, 1]))[1])
-    assert (net.delta[2][r == 0] == 0).all() and net.mask == {2: r}
+    assert (net.delta[2][r == 0] == 0).all() and net.r == {2: r}
 
 
 def test_masks_are_bernoulli_1_minus_p_from_the_seeded_generator():
     net = Network([5, 300, 200, 3], dropout=0.2, seed=7)
-    masks = net.draw_masks(1000)
-    assert sorted(masks) == [2, 3]
-    assert masks[2].shape == (1000, 300) and masks[3].shape == (1000, 200) and masks[2].dtype == np.float32
-    for l, r in masks.items():
-        assert set(np.unique(r)) <= {0.0, 1.0}
-        kept, n = r.mean(), r.size
+    r = net.draw_masks(1000)
+    assert sorted(r) == [2, 3]
+    assert r[2].shape == (1000, 300) and r[3].shape == (1000, 200) and r[2].dtype == np.float32
+    for l, r_l in r.items():
+        assert set(np.unique(r_l)) <= {0.0, 1.0}
+        kept, n = r_l.mean(), r_l.size
         assert abs(kept - 0.8) < 5 * np.sqrt(0.8 * 0.2 / n), f"r[{l}] keeps {kept:.4f}, expected 0.8"
     again = Network([5, 300, 200, 3], dropout=0.2, seed=7).draw_masks(1000)
-    for l in masks:
-        np.testing.assert_array_equal(again[l], masks[l], err_msg=f"r[{l}] from the same seed")
+    for l in r:
+        np.testing.assert_array_equal(again[l], r[l], err_msg=f"r[{l}] from the same seed")
     given_rng = Network([5, 300, 200, 3], dropout=0.2, rng=np.random.default_rng(123)).draw_masks(1000)
     expected = np.random.default_rng(123).random((1000, 300), dtype=np.float32) >= 0.2
     np.testing.assert_array_equal(given_rng[2], expected, err_msg="r[2] from the Generator passed in")
@@ -149,16 +111,16 @@ def test_evaluation_drops_nothing_and_training_draws_fresh_masks():
     x, y = rng.uniform(0, 1, (16, 10)).astype(np.float32), rng.integers(0, 3, 16)
     plain, dropped = Network([10, 8, 8, 3], seed=1), Network([10, 8, 8, 3], seed=1, dropout=0.5)
     np.testing.assert_array_equal(dropped.forward(x), plain.forward(x), err_msg="a[L] at evaluation")
-    assert dropped.mask == {}
+    assert dropped.r == {}
     step = ReferenceStep(dropped, SGD(dropped, lr=0.1))
     step.step(x, y)
-    first = {l: r.copy() for l, r in dropped.mask.items()}
+    first = {l: r_l.copy() for l, r_l in dropped.r.items()}
     assert sorted(first) == [2, 3] and first[2].shape == (16, 8)
     step.step(x, y)
-    assert not np.array_equal(dropped.mask[2], first[2]), "the second step reused the first step's mask"
-    cache, masks = dropped.a, dropped.mask
+    assert not np.array_equal(dropped.r[2], first[2]), "the second step reused the first step's mask"
+    cache, r = dropped.a, dropped.r
     a_L = dropped.infer(x)
-    assert dropped.a is cache and dropped.mask is masks, "evaluation must leave the training cache alone"
+    assert dropped.a is cache and dropped.r is r, "evaluation must leave the training cache alone"
     np.testing.assert_array_equal(a_L, dropped.forward(x), err_msg="infer drops no unit")
 
 
@@ -171,10 +133,10 @@ def test_p_outside_0_1_is_refused():
 
 
 BUGS = {
-    "backward forgets the mask (D2)": Bug("network.py", "delta = delta * self.mask[l - 1] / (1 - self.dropout)",
-                                          "delta = delta", "delta[3]", "dW[3]"),
-    "forward forgets 1/(1 − p) (D1)": Bug("network.py", "a[l] * mask[l] / (1 - self.dropout)",
-                                          "a[l] * mask[l]", "loss", "dW[3]"),
+    "backward forgets the mask (D2)": Bug("network.py", "delta = delta * self.r[l - 1] / (1 - self.dropout)",
+                                          "delta = delta", "delta[3]", "delta[3]"),
+    "forward forgets 1/(1 − p) (D1)": Bug("network.py", "a[l] * r[l] / (1 - self.dropout)",
+                                          "a[l] * r[l]", "loss", "delta[3]"),
 }
 
 
@@ -183,21 +145,21 @@ def planted_case(bug):
     network = load_engine(bug)
     net = network([4, 4, 4, 4], activation=["sigmoid", "tanh"], dtype="float64", seed=5, dropout=0.5)
     rng = np.random.default_rng(5)
-    mask = {l: (rng.random((3, 4)) >= 0.5).astype(np.float64) for l in (2, 3)}
-    mask[3][:, 0] = 1.0  # keep at least one unit of layer 3 in every sample
-    return net, rng.uniform(-1, 1, (3, 4)), np.array([0, 3, 1]), mask
+    r = {l: (rng.random((3, 4)) >= 0.5).astype(np.float64) for l in (2, 3)}
+    r[3][:, 0] = 1.0  # keep at least one unit of layer 3 in every sample
+    return net, rng.uniform(-1, 1, (3, 4)), np.array([0, 3, 1]), r
 
 
 def test_the_unmodified_engine_passes_both_checkers_under_dropout():
-    net, x, y, mask = planted_case(None)
-    assert_gradients_close(net, x, y, torch_gradients(net, x, y, mask), **TOLERANCE["float64"], mask=mask)
-    assert_masked_central_differences(net, x, y, mask)
+    net, x, y, r = planted_case(None)
+    assert_gradients_close(net, x, y, torch_gradients(net, x, y, r), **TOLERANCE["float64"], r=r)
+    assert_matches_central_differences(net, x, y, REL, H, r)
 
 
 @pytest.mark.parametrize("bug", BUGS.values(), ids=BUGS.keys())
 def test_a_planted_dropout_bug_is_caught_by_both_checkers(bug):
-    net, x, y, mask = planted_case(bug)
+    net, x, y, r = planted_case(bug)
     with pytest.raises(AssertionError, match=rf"\n{re.escape(bug.torch_names)}\n"):
-        assert_gradients_close(net, x, y, torch_gradients(net, x, y, mask), **TOLERANCE["float64"], mask=mask)
+        assert_gradients_close(net, x, y, torch_gradients(net, x, y, r), **TOLERANCE["float64"], r=r)
     with pytest.raises(AssertionError, match=rf"\n{re.escape(bug.fd_names)}\n"):
-        assert_masked_central_differences(net, x, y, mask)
+        assert_matches_central_differences(net, x, y, REL, H, r)

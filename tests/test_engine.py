@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from scratchnet import SGD, Network
+from scratchnet.central_differences import directional_derivative
 from scratchnet.errors import UsageError
 from scratchnet.losses import cross_entropy
 from scratchnet.sampling import minibatches
@@ -133,8 +134,6 @@ def test_empty_batch_is_refused():
 
 
 def test_directional_derivative_restores_the_parameters_exactly():
-    from scratchnet.central_differences import directional_derivative
-
     net = Network([5, 4, 3], dtype="float64")
     before, arrays = {l: net.W[l].copy() for l in net.W}, dict(net.W)
     rng = np.random.default_rng(1)

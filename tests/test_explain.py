@@ -17,6 +17,7 @@ import pytest
 
 from scratchnet.explain import main, make_batch, trace
 from scratchnet.network import Network
+from torch_ref.explain import main as explain_with_torch
 
 from conftest import REPO
 from helpers import blocking
@@ -24,9 +25,9 @@ from helpers import blocking
 BLOCK_TORCH = blocking("torch")
 
 
-def run_explain(*args, block_torch=False):
+def run_explain(*args, block_torch=False, module="scratchnet.explain"):
     code = (BLOCK_TORCH if block_torch else "") + "from scratchnet.console import run_cli\n" \
-        "from scratchnet.explain import main\nrun_cli(main, sys.argv[1:])\n"
+        f"from {module} import main\nrun_cli(main, sys.argv[1:])\n"
     return subprocess.run([sys.executable, "-c", "import sys\n" + code, *args], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
@@ -84,7 +85,8 @@ def test_printed_values_are_the_engines_without_torch():
     """With torch blocked: the one-line note, the tags in order, and every number is the engine's, rounded."""
     done = run_explain("--sizes", "4", "3", "3", "2", "--seed", "0", block_torch=True)
     assert done.returncode == 0, done.stderr
-    assert "torch is not installed" in done.stdout and "torch autograd" not in done.stdout
+    assert "python -m torch_ref.explain (the same flags) shows them" in done.stdout
+    assert "torch autograd" not in done.stdout
     tags = re.findall(r"^\((BP\d)\)", done.stdout, flags=re.MULTILINE)
     assert tags == expected_tags(4)
     blocks = printed_blocks(done.stdout)
@@ -103,9 +105,8 @@ def test_headers_name_equation_and_shape():
         assert header in text
 
 
-def test_torch_column_when_torch_is_installed():
-    pytest.importorskip("torch_ref.autograd")
-    text = main(["--sizes", "4", "3", "3", "2"])
+def test_torch_column_from_torch_ref_explain():
+    text = explain_with_torch(["--sizes", "4", "3", "3", "2"])
     differences = [float(d) for d in re.findall(r"^ {7}.*max \|Δ\| = (\S+)$", text, flags=re.MULTILINE)]
     assert "torch autograd" in text
     assert len(differences) == 3 + 1 + 3 * 3 + 1  # z^[l], C, δ^[l] ∂C/∂b^[l] ∂C/∂W^[l], ∂C/∂a^[1]
@@ -130,6 +131,8 @@ def test_help_names_every_flag():
     for flag in ("--sizes", "--seed", "--activation", "--loss", "--batch-size", "--dtype", "--markdown", "--out"):
         assert flag in done.stdout
     assert "python -m scratchnet.explain --markdown" in done.stdout
+    done = run_explain("--help", module="torch_ref.explain")
+    assert done.returncode == 0 and done.stdout.startswith("usage: python -m torch_ref.explain"), done.stdout
 
 
 @pytest.mark.parametrize("args,message", [

@@ -1,9 +1,10 @@
-"""`python -m scratchnet.explain --html PAGE`: the page of one digit's pass, in its HTML and in a real browser.
+"""`python -m torch_ref.explain --html PAGE`: the page of one digit's pass, in its HTML and in a real browser.
 
 Compared: the page's panels (one per quantity: x, ∂C/∂x, and z^[l], a^[l], δ^[l], |∂C/∂W^[l]| per layer) with
 the network's layers; every code link on it with the links of docs/backprop.md; its pictures with the engine's
 values (the sign of every clear entry of δ^[L] against the colour of its pixel); nothing on it that reaches the
-network. Then the page in headless Chromium (tests/browser.py) at 1280 and 390 CSS pixels: no console error or
+network; autograd's agreement line (torch_ref.explain passes the oracle in; scratchnet.explain alone says how
+to get it). Then the page in headless Chromium (tests/browser.py) at 1280 and 390 CSS pixels: no console error or
 uncaught exception, no request but file: and data:, every picture decoded, every panel drawn inside the width
 (four a row on a laptop, one a row on a phone), the screenshot not blank and every panel's region of it holding
 a picture. A planted script error and a planted remote image show that the browser check can fail. Without
@@ -27,6 +28,7 @@ from scratchnet.doclinks import code_links
 from scratchnet.explain import main, make_batch, trace
 from scratchnet.explain_html import render_page
 from scratchnet.network import Network
+from torch_ref.explain import main as explain_with_torch
 
 import browser
 from conftest import REPO
@@ -46,10 +48,17 @@ def expected_panels(L):
 
 @pytest.fixture(scope="module")
 def page(mnist_dir, tmp_path_factory):
-    """The page of the default run (a short fresh training), test digit 3, written where a user would."""
+    """The page of the default run (a short fresh training), test digit 3, with autograd's agreement line."""
     path = tmp_path_factory.mktemp("page") / "backprop.html"
-    main(["--html", str(path), "--digit", "3", "--data-dir", mnist_dir])
+    explain_with_torch(["--html", str(path), "--digit", "3", "--data-dir", mnist_dir])
     return path
+
+
+def test_the_page_says_autograd_agrees(page):
+    agreement = r"torch autograd \(torch_ref.autograd\) agrees with every quantity: largest max \|Δ\| = ([0-9.e+-]+)"
+    match = re.search(agreement, page.read_text())
+    assert match, "no agreement line on the page"
+    assert float(match[1]) < 1e-5, "float32 against autograd in float32: rounding only"
 
 
 def images(fragment):
@@ -121,7 +130,9 @@ def test_the_page_beside_a_checkpoint(mnist_dir, tmp_path):
     train(TrainConfig(epochs=1, lr=0.1, train_size=640, test_size=100, data_dir=mnist_dir, save=str(ckpt)))
     page = tmp_path / "page.html"
     main(["--html", str(page), "--resume", str(ckpt), "--digit", "0", "--data-dir", mnist_dir])
-    assert f"loaded from {ckpt}: 1 epochs of sgd" in html.unescape(page.read_text())
+    text = html.unescape(page.read_text())
+    assert f"loaded from {ckpt}: 1 epochs of sgd" in text
+    assert "python -m torch_ref.explain (the same flags) shows them" in text, "scratchnet.explain alone: the note"
 
 
 @pytest.mark.parametrize("args,message", [

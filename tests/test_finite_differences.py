@@ -12,16 +12,9 @@ import pytest
 
 from scratchnet import Network
 from scratchnet.activations import relu_prime, sigmoid, sigmoid_prime, tanh_prime
-from scratchnet.central_differences import directional_derivative, numerical_gradients
+from scratchnet.central_differences import directional_derivative, numerical_gradients, relative_error
 
-from helpers import rel_error
-
-KINK = 1e-3  # no hidden z^[l] closer than this to 0, so that ±h never crosses the ReLU kink
-
-
-def away_from_kink(net, x):
-    net.forward(x)
-    return all(np.abs(net.z[l]).min() > KINK for l in range(2, net.L))
+from helpers import away_from_kink
 
 
 def make_case(sizes, activation, loss, m, seed):
@@ -46,8 +39,8 @@ def test_gradients_match_central_differences(sizes, activation, loss):
     dW, db = net.backward(delta_L)
     num_dW, num_db = numerical_gradients(net, x, y)
     for l in range(2, net.L + 1):
-        assert rel_error(dW[l], num_dW[l]) < 1e-7, f"dW[{l}]"
-        assert rel_error(db[l], num_db[l]) < 1e-7, f"db[{l}]"
+        assert relative_error(dW[l], num_dW[l]) < 1e-7, f"dW[{l}]"
+        assert relative_error(db[l], num_db[l]) < 1e-7, f"db[{l}]"
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -57,10 +50,10 @@ def test_large_layers_random_direction(activation):
     net.forward(x)
     dW, db = net.backward(net.cost(y)[1])
     rng = np.random.default_rng(0)
-    v_W = {l: rng.normal(size=net.W[l].shape) for l in net.W}
-    v_b = {l: rng.normal(size=net.b[l].shape) for l in net.b}
-    analytic = sum((v_W[l] * dW[l]).sum() + (v_b[l] * db[l]).sum() for l in net.W)
-    numeric = directional_derivative(net, x, y, v_W, v_b, h=1e-6)
+    direction_W = {l: rng.normal(size=net.W[l].shape) for l in net.W}
+    direction_b = {l: rng.normal(size=net.b[l].shape) for l in net.b}
+    analytic = sum((direction_W[l] * dW[l]).sum() + (direction_b[l] * db[l]).sum() for l in net.W)
+    numeric = directional_derivative(net, x, y, direction_W, direction_b, h=1e-6)
     assert abs(analytic - numeric) <= 1e-7 * abs(analytic)
 
 

@@ -1,9 +1,10 @@
-"""`python -m scratchnet.gradcheck` as a user runs it: the per-quantity table, pass/fail and the exit status.
+"""`python -m torch_ref.gradcheck` and `scratchnet.gradcheck` as a user runs them: the table, pass/fail, exit status.
 
-The default run (the tutorial's 784-512-512-10) passes every row against torch autograd and central
-differences; so do a small float32 run and a batch of 64, where h is halved around ReLU kinks; a planted
-wrong dW[3] fails that row and only it, with exit status 1; without torch, the finite-difference columns
-alone are shown after a one-line note; bad flags give one line and exit status 2; every flag has its help.
+The default run of torch_ref.gradcheck (the tutorial's 784-512-512-10) passes every row against torch autograd
+and central differences; so do a small float32 run and a batch of 64, where h is halved around ReLU kinks; a
+planted wrong dW[3] fails that row and only it, with exit status 1; scratchnet.gradcheck, with torch blocked,
+shows the finite-difference columns alone after a one-line note; bad flags give one line and exit status 2;
+every flag has its help.
 In float32 each row says how far it lies from its float64 value against what rounding allows: a tolerance
 failure that rounding explains is said so and passes; σ′ by cancellation is said to be beyond rounding.
 
@@ -29,8 +30,8 @@ NUMBER = r"(\d\.\de[+-]\d\d|—)"
 BLOCK_TORCH = blocking("torch")
 
 
-def run(*args, code=None):
-    command = [sys.executable, "-m", "scratchnet.gradcheck", *args] if code is None else [sys.executable, "-c", code]
+def run(*args, code=None, module="torch_ref.gradcheck"):
+    command = [sys.executable, "-m", module, *args] if code is None else [sys.executable, "-c", code]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
@@ -126,7 +127,7 @@ def test_a_wrong_gradient_fails_its_row_and_the_exit_status():
     code = """
 import sys
 from scratchnet.network import Network
-from scratchnet.gradcheck import main
+from torch_ref.gradcheck import main
 right = Network.backward
 def doubled_dW3(self, delta_L):
     dW, db = right(self, delta_L)
@@ -151,8 +152,9 @@ sys.exit(status)
 """
     done = run(code=code)
     assert done.returncode == 0, done.stdout + done.stderr
-    notes = [line for line in done.stdout.splitlines() if line.startswith("torch is not available")]
-    assert len(notes) == 1 and notes[0].endswith("showing the finite-difference columns only"), done.stdout
+    notes = [line for line in done.stdout.splitlines() if line.startswith("torch autograd's columns")]
+    assert len(notes) == 1 and "python -m torch_ref.gradcheck" in notes[0], done.stdout
+    assert notes[0].endswith("showing the finite-difference columns only"), done.stdout
     rows = table(done.stdout, with_torch=False)
     assert list(rows) == ROWS and all(row["result"] == "pass" for row in rows.values())
 
@@ -161,7 +163,7 @@ def test_bad_flags_give_one_line_and_status_2():
     for args, message in ((["--batch-size", "0"], "--batch-size must be at least 1"),
                           (["--sizes", "5"], "need at least two layers"),
                           (["--dtype", "float16"], "invalid choice")):
-        done = run(*args)
+        done = run(*args, module="scratchnet.gradcheck")
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
@@ -173,6 +175,7 @@ def test_every_flag_has_help():
     assert {f.option_strings[0] for f in flags} >= {"--sizes", "--dtype", "--batch-size", "--seed"}
     for action in flags:
         assert action.help and len(action.help) > 10, action.option_strings
-    done = run("--help")
-    assert done.returncode == 0 and "python -m scratchnet.gradcheck" in done.stdout
-    assert "(default 8)" in done.stdout
+    for module in ("scratchnet.gradcheck", "torch_ref.gradcheck"):
+        done = run("--help", module=module)
+        assert done.returncode == 0 and done.stdout.startswith(f"usage: python -m {module}"), done.stdout
+        assert "python -m torch_ref.gradcheck" in done.stdout and "(default 8)" in done.stdout

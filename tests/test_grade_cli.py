@@ -1,4 +1,4 @@
-"""python -m scratchnet.grade for teachers: --gradescope, --json, --oracle torch, exit codes, usage errors.
+"""python -m scratchnet.grade for teachers: --gradescope, --json, torch as a second oracle, exit codes, usage errors.
 
 Gradescope's results.json is checked against its documented format (a score, execution_time, output, and
 tests with name, score, max_score, status, output); exit status 0 when everything passes, 1 when a
@@ -74,8 +74,21 @@ def test_usage_errors_are_one_line_and_exit_2(args, message):
 
 
 def test_the_torch_oracle_agrees(wrong):
-    pytest.importorskip("torch")
-    report = grade(str(wrong), oracle="torch")
-    assert any(note.startswith("oracles: scratchnet's reference and torch autograd agree on all 8 cases")
+    autograd = pytest.importorskip("torch_ref.autograd")
+    report = grade(str(wrong), oracle=autograd.torch_gradients)
+    assert any(note.startswith("oracles: scratchnet's reference and torch_ref.autograd agree on all 8 cases")
                for note in report.notes), report.notes
+    assert not report.passed
+
+
+def test_an_oracle_that_disagrees_stops_the_grading(wrong):
+    autograd = pytest.importorskip("torch_ref.autograd")
+
+    def off_by_a_little(net, x, y):
+        answer = autograd.torch_gradients(net, x, y)
+        answer.dW[2] = answer.dW[2] * (1 + 1e-6)
+        return answer
+
+    report = grade(str(wrong), oracle=off_by_a_little)
+    assert any("DISAGREE" in note for note in report.notes), report.notes
     assert not report.passed

@@ -16,16 +16,10 @@ from hypothesis import assume, given
 from scratchnet.central_differences import central_difference_along, cost_at, rounding_floor
 
 from conftest import network_cases
-from helpers import assert_matches_central_differences
+from helpers import assert_matches_central_differences, away_from_kink
 
 H = 1e-6
 REL = 1e-7
-KINK = 1e-3  # no hidden ReLU z^[l] closer than this to 0: ±h moves z by at most h·|x| ≤ 1e-5
-
-
-def away_from_kink(net, x):
-    net.forward(x)
-    return all(np.abs(net.z[l]).min() > KINK for l in range(2, net.L) if net.activation[l] == "relu")
 
 
 @given(case=network_cases(layers=(2, 4), max_width=8, max_batch=8))

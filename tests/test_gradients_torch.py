@@ -24,20 +24,9 @@ from scratchnet.central_differences import float64_copy
 from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases
-from helpers import TOLERANCE, assert_gradients_close, assert_within_float32_bound
+from helpers import TOLERANCE, assert_gradients_close, assert_within_float32_bound, relu_sides_agree
 
 FLOAT64 = TOLERANCE["float64"]
-
-
-def relu_sides_agree(net, ref):
-    """Every hidden ReLU unit is on (z > 0) in both engines or off in both.
-
-    A z^[l] within rounding of 0 can land on either side of the kink in the two engines; σ′ is then 1 in one
-    and 0 in the other: a tie at a point where the gradient does not exist, not an error. Rare (none in
-    6,000 examples), but nothing rules it out, so such examples are discarded, never passed.
-    """
-    return all(np.array_equal(to_numpy(net.z[l]) > 0, ref.z[l] > 0)
-               for l in range(2, net.L) if net.activation[l] == "relu")
 
 
 def check_against_torch(case, xp, tolerance):

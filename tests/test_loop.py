@@ -20,6 +20,7 @@ from scratchnet.build import build
 from scratchnet.config import TrainConfig
 from scratchnet.data import load_data
 from scratchnet.loop import evaluate
+from scratchnet.metrics import epoch_record, run_metrics
 from scratchnet.train import main as scratchnet_main
 from torch_ref.bridge import to_torch
 from torch_ref.model import loss_function
@@ -57,3 +58,12 @@ def test_evaluate_is_torch_refs_test(mnist_dir):
     expected_accuracy, expected_loss = torch_test(loader, to_torch(net), loss_function(cfg.loss), cfg)
     assert accuracy == expected_accuracy
     np.testing.assert_allclose(loss, expected_loss, rtol=1e-12, err_msg="Avg loss")
+
+
+def test_the_returned_metrics_are_a_copy_not_the_running_record():
+    """run_metrics copies the epochs: what main returned (or --metrics-out wrote) never changes after the fact."""
+    running = [epoch_record(1, 2.3, 2.2, 0.31, 2.0, 60000)]
+    metrics = run_metrics(TrainConfig(), "scratchnet", running)
+    running.append(epoch_record(2, 2.1, 2.0, 0.45, 2.0, 60000))
+    assert metrics["epochs"] == running[:1] and metrics["epochs"] is not running
+    assert metrics["engine"] == "scratchnet" and metrics["config"]["epochs"] == TrainConfig().epochs

@@ -144,7 +144,7 @@ def test_evaluating_another_batch_leaves_the_training_cache_alone(reader):
     x1, y1 = batch(6, seed=1)
     x2, y2 = batch(6, seed=2)  # the same batch size: only the cache itself can tell them apart
     net, C, delta_L, dW = trained_once(x1, y1)
-    cache = {name: dict(getattr(net, name)) for name in ("a", "z", "delta", "mask")}
+    cache = {name: dict(getattr(net, name)) for name in ("a", "z", "delta", "r")}
     calls = {"predict": lambda: net.predict(x2), "infer": lambda: net.infer(x2),
              "evaluate": lambda: net.evaluate(x2, y2), "train.evaluate": lambda: evaluate(net, x2, y2, 4)}
     calls[reader]()

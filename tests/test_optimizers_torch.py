@@ -83,12 +83,12 @@ def test_training_with_dropout_matches_torch_for_100_steps(rule):
     hyper = {"momentum": 0.9, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}
     opt, torch_opt = make_optimizers(rule, net, model, 0.01, hyper)
     for t in range(1, STEPS + 1):
-        mask = net.draw_masks(len(x))
-        net.forward(x, mask)
+        r = net.draw_masks(len(x))
+        net.forward(x, r)
         opt.step(*net.backward(net.cost(y)[1]))
         torch_opt.zero_grad()
-        masks = {l: torch.from_numpy(r) for l, r in mask.items()}
-        torch.nn.CrossEntropyLoss()(model(torch.from_numpy(x), masks), torch.from_numpy(y)).backward()
+        r_t = {l: torch.from_numpy(r_l) for l, r_l in r.items()}
+        torch.nn.CrossEntropyLoss()(model(torch.from_numpy(x), r_t), torch.from_numpy(y)).backward()
         torch_opt.step()
         assert_same_parameters(net, model, f"after step {t} ({rule})")
 

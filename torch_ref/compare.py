@@ -48,8 +48,8 @@ from scratchnet.config import TrainConfig, build_parser, check_batch_size, confi
 from scratchnet.console import Progress, run_cli
 from scratchnet.data import load_data
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
-from scratchnet.loop import LOG_EVERY, evaluate
-from scratchnet.metrics import write_metrics
+from scratchnet.loop import LOG_EVERY, epoch_header, evaluate
+from scratchnet.metrics import epoch_record, write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.step import ReferenceStep
 from torch_ref.bridge import to_torch
@@ -133,7 +133,7 @@ def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, ba
     """One step of each engine per batch index in `batches`, both on the same arrays and dropout masks.
 
     `reference` is scratchnet's ReferenceStep (it sets α_t before its step), torch's `scheduler` (or None) steps after
-    its own; torch drops by the very masks r^[l] that scratchnet's step drew (net.mask).
+    its own; torch drops by the very masks r^[l] that scratchnet's step drew (net.r).
     Appends each engine's batch loss to losses[name] and adds its time to seconds[name]; prints both
     losses and their difference every LOG_EVERY steps (counted over the whole run) and at the last batch.
     """
@@ -146,9 +146,9 @@ def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, ba
         except DivergenceError as error:  # scratchnet stops before its update; torch takes its step all the same
             C_s, diverged = float("nan"), error
         middle = time.perf_counter()
-        masks_t = {l: torch.from_numpy(r) for l, r in e.net.mask.items()} or None
+        r_t = {l: torch.from_numpy(r_l) for l, r_l in e.net.r.items()} or None
         C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y), scheduler,
-                         masks_t).item()
+                         r_t).item()
         seconds["scratchnet"] += middle - start
         seconds["torch_ref"] += time.perf_counter() - middle
         step = len(losses["scratchnet"])
@@ -211,14 +211,14 @@ def side_by_side(cfg, splits, steps=0):
     history = {"scratchnet": [], "torch_ref": []}
     # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
     with one_thread_each(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for t in range(1, cfg.epochs + 1):
+        for epoch in range(1, cfg.epochs + 1):
             first = len(losses["scratchnet"])
             if first == total:
                 break
             batches = list(islice(minibatches(N, m, cfg.sampling, rng), total - first))
-            print(f"Epoch {t}\n-------------------------------")
+            print(epoch_header(epoch))
             print(f"{'step':>6}  {'scratchnet loss':>18}  {'torch_ref loss':>18}  {'|difference|':>13}")
-            progress = Progress(len(batches), f"epoch {t}/{cfg.epochs}")
+            progress = Progress(len(batches), f"epoch {epoch}/{cfg.epochs}")
             seconds = {"scratchnet": 0.0, "torch_ref": 0.0}
             engines.model.train()
             train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds,
@@ -229,9 +229,8 @@ def side_by_side(cfg, splits, steps=0):
             print(f"Test accuracy: scratchnet {100 * accuracy_s:>0.1f}%, torch_ref {100 * accuracy_t:>0.1f}%   "
                   f"Avg loss: {test_loss_s:>8f} vs {test_loss_t:>8f}\n")
             for name, (accuracy, test_loss) in tested.items():
-                history[name].append({"epoch": t, "train_loss": float(np.mean(losses[name][first:])),
-                                      "test_loss": test_loss, "test_accuracy": accuracy, "seconds": seconds[name],
-                                      "samples_per_second": len(batches) * m / seconds[name]})
+                history[name].append(epoch_record(epoch, float(np.mean(losses[name][first:])), test_loss, accuracy,
+                                                  seconds[name], len(batches) * m))
     report = make_report(cfg, engines, losses, history)
     print_parameter_differences(report, engines.net.sizes)
     return report, engines

@@ -10,7 +10,7 @@ With the defaults, `print(NeuralNetwork())` prints what the tutorial prints:
         ...
 
 With dropout p > 0 an `nn.Dropout(p)` follows each hidden σ. `model(x)` then drops units with torch's own
-random masks (in train mode); `model(x, masks)` multiplies by given masks instead, r^[l]/(1 − p), so that
+random masks (in train mode); `model(x, r)` multiplies by given masks r = {l: r^[l]} instead, r^[l]/(1 − p), so that
 torch_ref.compare can feed scratchnet and torch the very same masks. Autograd does every backward pass.
 """
 
@@ -48,21 +48,21 @@ class NeuralNetwork(nn.Module):
         self.flatten = nn.Flatten()
         self.linear_relu_stack = nn.Sequential(*layers)
 
-    def forward(self, x, masks=None, z=None):
+    def forward(self, x, r=None, z=None):
         """The logits (or σ(z^[L])) for x.
 
-        masks: {l: r^[l]}, tensors of 0 and 1 of shape (m, n_l), one per hidden layer l = 2..L−1: each nn.Dropout
+        r: {l: r^[l]}, tensors of 0 and 1 of shape (m, n_l), one per hidden layer l = 2..L−1: each nn.Dropout
             then multiplies by r^[l]/(1 − p) instead of drawing its own mask ({} : no dropout, as in evaluation).
         z: a dict to fill with each z^[l], the Linear outputs, kept for autograd (retain_grad), so that after
             backward z[l].grad is δ^[l]: what torch_ref.autograd compares with scratchnet.
         """
         x = self.flatten(x)
-        if masks is None and z is None:
+        if r is None and z is None:
             return self.linear_relu_stack(x)
         l = 1  # x is the output of layer l
         for module in self.linear_relu_stack:
             if isinstance(module, nn.Dropout):
-                x = x * masks[l] / (1 - self.dropout) if masks else x  # the given mask in place of nn.Dropout's own
+                x = x * r[l] / (1 - self.dropout) if r else x  # the given mask in place of nn.Dropout's own
             else:
                 x = module(x)
             if isinstance(module, nn.Linear):

@@ -20,7 +20,6 @@ The dropout masks are always torch's own: for runs with identical masks, use `py
 
 import sys
 import time
-from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -30,7 +29,7 @@ from scratchnet.config import TrainConfig, build_parser, check_batch_size, confi
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
-from scratchnet.metrics import epoch_record, write_metrics
+from scratchnet.metrics import epoch_record, run_metrics, write_metrics
 from scratchnet.run import check_request as scratchnet_check_request
 from scratchnet.run import divergence_cause
 from scratchnet.sampling import batches_per_epoch
@@ -68,12 +67,12 @@ def make_scheduler(optimizer, cfg, steps_per_epoch):
     return None
 
 
-def train_step(model, loss_fn, optimizer, X, y, scheduler=None, masks=None):
+def train_step(model, loss_fn, optimizer, X, y, scheduler=None, r=None):
     """One step as the tutorial takes it: forward, loss, autograd, update, then the scheduler's step.
 
-    masks: {l: r^[l]} to use in place of nn.Dropout's own (torch_ref.compare), or None. Returns the batch loss (0-d).
+    r: {l: r^[l]} to use in place of nn.Dropout's own (torch_ref.compare), or None. Returns the batch loss (0-d).
     """
-    pred = model(X, masks)
+    pred = model(X, r)
     loss = loss_fn(pred, y)
     loss.backward()
     optimizer.step()
@@ -169,28 +168,28 @@ def main(cfg: TrainConfig, init="torch"):
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, len(train_dataloader))
 
-    metrics = {"config": asdict(cfg), "engine": "torch_ref", "epochs": []}
-    for t in range(1, cfg.epochs + 1):
-        print(epoch_header(t))
-        progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
+    records = []
+    for epoch in range(1, cfg.epochs + 1):
+        print(epoch_header(epoch))
+        progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {epoch}/{cfg.epochs}")
         start = time.perf_counter()
         try:
             train_loss = train(train_dataloader, model, loss_fn, optimizer, scheduler, cfg, progress)
         except DivergenceError as e:
-            raise ScratchnetError(f"epoch {t}, step {e.t}: {e.what}; {divergence_cause(cfg)}") from None
+            raise ScratchnetError(f"epoch {epoch}, step {e.t}: {e.what}; {divergence_cause(cfg)}") from None
         seconds = time.perf_counter() - start
         progress.close()
         accuracy, test_loss = test(test_dataloader, model, loss_fn, cfg)
         print(test_lines(accuracy, test_loss))
-        metrics["epochs"].append(epoch_record(t, train_loss, test_loss, accuracy, seconds, len(training_data)))
+        records.append(epoch_record(epoch, train_loss, test_loss, accuracy, seconds, len(training_data)))
         if cfg.metrics_out:
-            write_metrics(metrics, cfg.metrics_out)
+            write_metrics(run_metrics(cfg, "torch_ref", records), cfg.metrics_out)
     print("Done!")
     if cfg.plot:
         from scratchnet.plot import plot_curves
 
-        plot_curves({"torch_ref": metrics["epochs"]}, cfg.plot)
-    return metrics
+        plot_curves({"torch_ref": records}, cfg.plot)
+    return run_metrics(cfg, "torch_ref", records)
 
 
 def cli(argv=None):

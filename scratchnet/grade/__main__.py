@@ -4,6 +4,7 @@
     python -m scratchnet.grade submissions/*.py --json > grades.json     # a class, as data
     python -m scratchnet.grade submission.py --gradescope /autograder/results/results.json
     python -m scratchnet.grade --help
+    python -m torch_ref.grade hw/backprop_rows.py                        # the same, torch autograd as a 2nd oracle
 
 Each submission (.py, or .ipynb whose code cells run in order) runs in its own child process, with a time
 limit per call and a memory limit (not a security sandbox: grade untrusted code in a container). Exit
@@ -26,8 +27,8 @@ from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
 from scratchnet.grade.handout import LAYOUTS
 
 
-def build_parser():
-    p = OneLineParser(prog="python -m scratchnet.grade", description=__doc__,
+def build_parser(prog="python -m scratchnet.grade"):
+    p = OneLineParser(prog=prog, description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE", help="submissions: .py files or .ipynb notebooks")
     p.add_argument("--layout", choices=LAYOUTS,
@@ -45,15 +46,16 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print one JSON document for all submissions instead of text")
     p.add_argument("--gradescope", metavar="PATH",
                    help="write Gradescope's results.json (one test per equation) for the one submission given")
-    p.add_argument("--oracle", choices=("scratchnet", "torch"), default="scratchnet",
-                   help="torch: also run torch autograd on the cases and check that it agrees with scratchnet's "
-                        "reference (needs torch; default: scratchnet's reference alone)")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     return p
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
+    """Grade every FILE of argv, print the reports, exit 0 (all pass) or 1.
+
+    oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.grade passes), or None.
+    """
+    args = build_parser(prog).parse_args(argv)
     if args.cases < 1 or args.time_limit <= 0 or args.memory_mb < 64 or args.jobs < 1:
         raise UsageError("--cases and --jobs must be ≥ 1, --time-limit > 0, --memory-mb ≥ 64")
     if args.gradescope:
@@ -65,7 +67,7 @@ def main(argv=None):
 
     def one(path):
         report = grade(path, layout=args.layout, n_cases=args.cases, seed=args.seed, time_limit=args.time_limit,
-                       memory_mb=args.memory_mb, oracle="torch" if args.oracle == "torch" else None)
+                       memory_mb=args.memory_mb, oracle=oracle)
         progress.update(progress.done + 1)
         return report
 

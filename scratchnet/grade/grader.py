@@ -5,7 +5,7 @@
     assert report.passed, report.text()
 
 The oracle is scratchnet's reference engine (scratchnet/grade/cases.py); torch is needed only for
-oracle="torch", which also checks that autograd agrees with the engine on the same cases.
+a second oracle passed in (python -m torch_ref.grade passes autograd), checked against the engine on the same cases.
 """
 
 import os
@@ -16,7 +16,7 @@ from scratchnet.grade.diagnosis import diagnose
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 from scratchnet.grade.handout import FUNCTIONS, LAYOUTS, declared_layout
 from scratchnet.grade.layouts import Layout
-from scratchnet.grade.oracle import torch_agreement
+from scratchnet.grade.oracle import oracle_agreement
 from scratchnet.grade.report import Report
 from scratchnet.grade.sandbox import run_submission
 from scratchnet.grade.source import load, syntax_problem
@@ -33,7 +33,8 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
         n_cases: how many networks (the first eight are the default cases; more are drawn at random).
         seed: draws other weights and batches for the same networks.
         time_limit: seconds each call may run.  memory_mb: address space the submission may add.
-        oracle: None, or "torch" to check the engine's answers against torch autograd as well.
+        oracle: None, or a second oracle (scratchnet.oracle's interface, e.g. torch_ref.autograd.torch_gradients)
+            whose answers on the same cases must agree with the engine's before any student is judged.
     """
     start = time.perf_counter()
     submission = load(path)
@@ -53,8 +54,8 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
     report.layout = layout
     references = [reference(case) for case in cases(n_cases, seed)]
     report.cases = [ref.case for ref in references]
-    if oracle == "torch":
-        line, agree = torch_agreement(references)
+    if oracle is not None:
+        line, agree = oracle_agreement(references, oracle)
         report.notes.append(line)
         if not agree:
             return report.broken("the two oracles disagree: report this as a bug in scratchnet",

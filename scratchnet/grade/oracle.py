@@ -1,30 +1,24 @@
-"""The second oracle, on request: torch autograd on the grader's own cases, compared with scratchnet's engine.
+"""A second oracle, when one is passed in: its answers on the grader's own cases, compared with the engine's.
 
-The grader never needs torch: its answers come from the engine. `--oracle torch` (and `grade(...,
-oracle="torch")`) also runs torch_ref.autograd, imported here and only here, on every case, and says whether
-both oracles agree to float64 precision before any student is judged against them.
+The grader never needs torch: its answers come from scratchnet's reference engine. `python -m torch_ref.grade`
+(and `grade(..., oracle=torch_ref.autograd.torch_gradients)`) passes torch autograd in, as an oracle of
+scratchnet.oracle's interface, oracle(net, x, y) -> Gradients; it runs on every case, and the report says
+whether both oracles agree to float64 precision before any student is judged against them.
 """
 
-import importlib
-
-from scratchnet.errors import UsageError
 from scratchnet.grade.observe import rel_error
 
 AGREEMENT = 1e-9  # the float64 tolerance of tests/helpers.py
 
 
-def torch_agreement(references):
-    """One line: the largest relative difference between the engine and torch autograd over all cases."""
-    try:
-        autograd = importlib.import_module("torch_ref.autograd")  # torch only on request: scratchnet never needs it
-    except ImportError as e:
-        raise UsageError(f"--oracle torch needs PyTorch ({e}): pip install -e '.[test]', or grade without it") from None
+def oracle_agreement(references, oracle):
+    """One line and a bool: the largest relative difference between the engine and `oracle` over all cases."""
     worst = 0.0
     for ref in references:
-        theirs = autograd.torch_gradients(ref.net, ref.x, ref.y)
+        theirs = oracle(ref.net, ref.x, ref.y)
         pairs = [(ref.C, theirs.loss)] + [(getattr(ref, k)[l], getattr(theirs, k)[l])
                                           for k in ("delta", "dW", "db") for l in ref.dW]
-        worst = max(worst, *(rel_error(ours, torch) for ours, torch in pairs))
+        worst = max(worst, *(rel_error(ours, other) for ours, other in pairs))
     verdict = "agree" if worst <= AGREEMENT else "DISAGREE"
-    return (f"oracles: scratchnet's reference and torch autograd {verdict} on all {len(references)} cases "
-            f"(largest relative difference {worst:.1e})"), worst <= AGREEMENT
+    return (f"oracles: scratchnet's reference and {getattr(oracle, '__module__', 'the oracle')} {verdict} on all "
+            f"{len(references)} cases (largest relative difference {worst:.1e})"), worst <= AGREEMENT
