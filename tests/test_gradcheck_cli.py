@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from scratchnet import Network
 from scratchnet.activations import sigmoid
@@ -81,13 +82,15 @@ def test_small_float32_run_passes():
 
 def float32_check(activation, loss, x_scale, sigma_prime=None):
     """check() of a 20-16-16-5 float32 network on 8 inputs uniform in ±x_scale; sigma_prime replaces σ′ in
-    every float32 layer (the float64 values the rounding column compares with keep the engine's)."""
+    every float32 layer (the float64 values the rounding column compares with keep the engine's). Autograd is
+    the oracle that confirms the float64 values."""
+    autograd = pytest.importorskip("torch_ref.autograd")
     net = Network([20, 16, 16, 5], activation=activation, loss=loss, dtype="float32", seed=0)
     if sigma_prime is not None:
         net.sigma_prime = dict.fromkeys(net.sigma_prime, sigma_prime)
     rng = np.random.default_rng(1)
     x = (rng.uniform(-1, 1, (8, 20)) * x_scale).astype(np.float32)
-    rows, _ = check(net, x, rng.integers(0, 5, 8))
+    rows = check(net, x, rng.integers(0, 5, 8), oracle=autograd.torch_gradients)
     return {row.name: row for row in rows}, rounding_notes(rows)
 
 
