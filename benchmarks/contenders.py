@@ -15,6 +15,7 @@ scratchnet contenders and the floor run their BLAS on the --threads policy (scra
 time of every step.
 """
 
+import functools
 import math
 import time
 
@@ -22,8 +23,10 @@ import numpy as np
 
 from scratchnet import SGD, Network
 from scratchnet.backend import xp_for_device
+from scratchnet.blas import cpu_blas
 from scratchnet.data import load_mnist
 from scratchnet.fused import FusedStep
+from scratchnet.fused_cpu import BlasStep
 from scratchnet.train import train_step
 
 
@@ -109,14 +112,19 @@ class Scratchnet:
 
 
 class ScratchnetFused(Scratchnet):
-    """The same engine's fused step (scratchnet.fused): preallocated arrays, α folded into δ^[L], one flat
-    update; on a GPU one CUDA kernel per elementwise equation and cuBLAS called directly."""
+    """The same engine's fused step: on the CPU with the update inside numpy's BLAS calls (scratchnet.fused_cpu;
+    scratchnet.fused where no OpenBLAS is found); on a GPU one CUDA kernel per elementwise equation and cuBLAS
+    called directly (scratchnet.fused)."""
 
     name = "scratchnet fused"
 
     def reset(self):
         super().reset()
-        self.fused = FusedStep(self.net, self.opt, self.work.batch_size)
+        blas = cpu_blas() if self.xp is np else None
+        if blas:
+            self.fused = BlasStep(self.net, self.opt, self.work.batch_size, blas)
+        else:
+            self.fused = FusedStep(self.net, self.opt, self.work.batch_size)
 
     def step(self, x, y):
         self.fused.step(x, y)
@@ -137,7 +145,10 @@ class ScratchnetGraph(ScratchnetFused):
 
 
 class GemmFloor:
-    """Only the matrix products of scratchnet's step, in the engine's order and layout, into out= buffers."""
+    """Only the 8 matrix products of scratchnet's step, in the engine's order and layout, into preallocated
+    outputs, with β = 0, through the BLAS path the fused step takes (numpy's OpenBLAS bound once per batch
+    size, scratchnet.blas; np.matmul where that is not found). The batch's values do not change a product's
+    time, so the operands are fixed arrays of the right shapes."""
 
     name = "GEMM floor"
 
@@ -145,31 +156,39 @@ class GemmFloor:
         self.work = work
         net, m, dtype = work.initial, work.batch_size, work.x_train.dtype
         self.W = net.W
-        self.a = {l: np.ones((m, net.sizes[l - 1]), dtype) for l in range(2, net.L + 1)}  # also z, δ^[l]
+        self.a = {l: np.ones((m, net.sizes[l - 1]), dtype) for l in range(1, net.L + 1)}  # also z^[l]
         self.delta = {l: np.ones((m, net.sizes[l - 1]), dtype) for l in range(2, net.L + 1)}
         self.dW = {l: np.empty_like(net.W[l]) for l in net.W}
         self.L = net.L
+        self.blas = cpu_blas() if work.device == "cpu" else None
         self.threads = work.threads
+        self.plans = {}
         self.batch = 0
 
     def reset(self):
         self.batch = 0
 
+    def _products(self, rows):
+        """The step's products on `rows` rows, as calls: bound BLAS products, or np.matmul into out=."""
+        W, a, delta, dW = self.W, self.a, self.delta, self.dW
+        operands = [(a[l - 1][:rows], W[l].T, a[l][:rows]) for l in range(2, self.L + 1)]  # z^[l] = a^[l-1] W^[l]ᵀ
+        for l in range(self.L, 1, -1):
+            operands.append((delta[l][:rows].T, a[l - 1][:rows], dW[l]))                   # (BP4) δ^[l]ᵀ a^[l-1]
+            if l > 2:
+                operands.append((delta[l][:rows], W[l], delta[l - 1][:rows]))              # (BP2) δ^[l] W^[l]
+        if self.blas:
+            return [self.blas.bind_gemm(A, B, C) for A, B, C in operands]
+        return [functools.partial(np.matmul, A, B, out=C) for A, B, C in operands]
+
     def steps(self, n):
-        w, m, W, a, delta, dW = self.work, self.work.batch_size, self.W, self.a, self.delta, self.dW
-        clock = time.perf_counter
+        w, m, clock = self.work, self.work.batch_size, time.perf_counter
         for _ in range(n):
             began = clock()
-            start = self.batch * m
-            x = w.x_train[start:start + m]
-            rows = len(x)
-            a[1] = x
-            for l in range(2, self.L + 1):
-                np.matmul(a[l - 1][:rows], W[l].T, out=a[l][:rows])       # z^[l] = a^[l-1] W^[l]ᵀ
-            for l in range(self.L, 1, -1):
-                np.matmul(delta[l][:rows].T, a[l - 1][:rows], out=dW[l])  # (BP4) δ^[l]ᵀ a^[l-1]
-                if l > 2:
-                    np.matmul(delta[l][:rows], W[l], out=delta[l - 1][:rows])  # (BP2) δ^[l] W^[l]
+            rows = min(m, len(w.x_train) - self.batch * m)
+            if rows not in self.plans:
+                self.plans[rows] = self._products(rows)
+            for product in self.plans[rows]:
+                product()
             if self.threads:
                 self.threads.timed(clock() - began)
             self.batch = (self.batch + 1) % w.batches_per_epoch
