@@ -59,8 +59,9 @@ def product_times(sizes, m, repeats, rate):
     rng = np.random.default_rng(0)
     rows = []
     for label, (M, N, K), (trans_a, trans_b) in products(sizes, m):
-        a = rng.standard_normal((K, M), dtype=np.float32).T if trans_a else rng.standard_normal((M, K), dtype=np.float32)
-        b = rng.standard_normal((N, K), dtype=np.float32).T if trans_b else rng.standard_normal((K, N), dtype=np.float32)
+        a = rng.standard_normal((K, M) if trans_a else (M, K), dtype=np.float32)
+        b = rng.standard_normal((N, K) if trans_b else (K, N), dtype=np.float32)
+        a, b = (a.T if trans_a else a), (b.T if trans_b else b)  # stored as the engine stores them
         out = np.empty((M, N), np.float32)
         seconds = []
         for _ in range(repeats + 1):  # the first one warms up

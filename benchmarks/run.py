@@ -1,6 +1,6 @@
 """Side-by-side benchmark: scratchnet against PyTorch and JAX on the same work, as ratios measured in one run.
 
-    python -m benchmarks.run                    # the tutorial's model, idle and busy, then the sweep (~6 min)
+    python -m benchmarks.run                    # the tutorial's model, idle and busy, then the sweep (< 6 min)
     python -m benchmarks.run --quick            # a few hundred steps and a small sweep (the CI smoke test)
     python -m benchmarks.run --threads 1        # every engine on one thread (default: scratchnet auto, peers theirs)
     python -m benchmarks.run --only "JAX jit,scratchnet fused"   # some contenders (the baselines always run)
@@ -42,7 +42,7 @@ PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit", "torch CUDA grap
 BASELINES = ("torch eager", "scratchnet")  # never left out: the ratios and the sweep's step count need them
 
 
-class LeftOut(Exception):
+class LeftOutError(Exception):
     """A contender could not be built or run here; the benchmark of the others still means something."""
 
 
@@ -66,10 +66,10 @@ class Contender:
     def receive(self):
         line = self.process.stdout.readline()
         if not line:
-            raise LeftOut(f"its process ended (exit status {self.process.wait()}; see {self.log})")
+            raise LeftOutError(f"its process ended (exit status {self.process.wait()}; see {self.log})")
         reply = json.loads(line)
         if "error" in reply:
-            raise LeftOut(f"{reply['error']} (see {self.log})")
+            raise LeftOutError(f"{reply['error']} (see {self.log})")
         return reply
 
     def ask(self, op, **arguments):
@@ -107,7 +107,7 @@ class Field:
         for c in asked:
             try:
                 replies[c.name] = c.receive()
-            except LeftOut as e:
+            except LeftOutError as e:
                 self.drop(c, e)
         return replies
 
@@ -118,7 +118,7 @@ class Field:
             for c in [c for c in self.contenders if among is None or c.name in among]:
                 try:
                     seconds.setdefault(c.name, []).append(c.ask("steps", n=steps)["seconds"])
-                except LeftOut as e:
+                except LeftOutError as e:
                     self.drop(c, e)
                     seconds.pop(c.name, None)
         return seconds
@@ -214,7 +214,8 @@ def step_breakdown(field, steps, repeats):
     for _ in range(repeats):
         for name, reply in field.ask_all("phases", among=names, n=steps).items():
             spent.setdefault(name, []).append([s / steps * 1e6 for s in reply["phases"]])
-    return {name: dict(zip(("forward", "backward", "update"), [statistics.median(p) for p in zip(*s)], strict=True))
+    return {name: dict(zip(("forward", "backward", "update"), [statistics.median(p) for p in zip(*s, strict=True)],
+                          strict=True))
             for name, s in spent.items()}
 
 
@@ -243,8 +244,8 @@ def build_parser():
                                                           "medians (default 3)")
     p.add_argument("--busy-repeats", type=int, default=3, help="repeats with one core kept busy (default 3; 0: "
                                                                "no busy column; on the CPU only)")
-    p.add_argument("--busy-steps", type=int, default=200, help="steps per busy repeat, extrapolated to an epoch "
-                                                               "(default 200: a busy torch step can take 20 × longer)")
+    p.add_argument("--busy-steps", type=int, default=100, help="steps per busy repeat, extrapolated to an epoch "
+                                                               "(default 100: a busy torch step can take 20 × longer)")
     p.add_argument("--threads", default="auto",
                    help="BLAS threads of the scratchnet contenders and the floor: N, or auto (default: timed on the "
                         "steps, scratchnet.threads); also torch's threads when N, and XLA's one thread when 1")
@@ -284,6 +285,7 @@ def main(argv=None):
     if args.device == "cuda":
         args.busy_repeats = 0  # a busy core slows the host's launches, not the GPU: not what the column asks
     names = chosen(args)
+    began = time.monotonic()
     os.makedirs(args.out, exist_ok=True)
     machine = machine_info(args.device)
     info(kernel_line(machine))
@@ -305,20 +307,22 @@ def main(argv=None):
             widths = (512, 2048) if args.quick else (512, 1024, 2048, 4096, 8192)
         else:
             batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
-            widths = (128,) if args.quick else (128, 512, 1024, 2048, 4096)
+            widths = (128,) if args.quick else (128, 1024, 2048, 4096)  # width 512 is batch 64 of the other axis
         info("sweep: time per epoch by batch size and by width")
-        results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.4)
+        results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.3)
     finally:
         field.close()
     results["left_out"] = field.left_out
     results["machine"]["load_after"] = os.getloadavg()
+    results["elapsed_s"] = time.monotonic() - began
     table = markdown(results)
     print(table)
     with atomic_write(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with atomic_write(os.path.join(args.out, "results.md"), "w") as f:
         f.write(table + "\n")
-    info(f"wrote {os.path.join(args.out, 'results.json')}, results.md and {plot(results, args.out)}")
+    info(f"wrote {os.path.join(args.out, 'results.json')}, results.md and {plot(results, args.out)} "
+         f"({results['elapsed_s']:.0f} s)")
     if results["left_out"]:
         raise ScratchnetError(f"left out of the benchmark: {', '.join(results['left_out'])} (see results.md)")
     return results

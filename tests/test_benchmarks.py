@@ -104,7 +104,8 @@ def test_each_contender_ran_in_a_process_of_its_own(quick):
 def test_busy_over_idle_is_each_contenders_own_slowdown(quick):
     _, results, _ = quick
     for row in results["main"].values():
-        assert row["busy_over_idle"] == pytest.approx(row["busy"]["seconds_per_epoch"] / row["idle"]["seconds_per_epoch"])
+        busy, idle = row["busy"]["seconds_per_epoch"], row["idle"]["seconds_per_epoch"]
+        assert row["busy_over_idle"] == pytest.approx(busy / idle)
 
 
 def test_bad_flags_are_one_line_and_exit_2():
