@@ -10,14 +10,12 @@ The peers are in benchmarks/torch_contenders.py and benchmarks/jax_contender.py;
 process of its own (benchmarks/worker.py), so that no two thread pools share one.
 
 Each contender runs `steps(n)` minibatches in dataset order, wrapping around at the end of an epoch, and
-`sync()` waits for the device, so that the clock is read only when the work is done. On the CPU the
-scratchnet contenders and the floor run their BLAS on the --threads policy (scratchnet.threads), told the
-time of every step.
+`sync()` waits for the device, so that the clock is read only when the work is done. The worker process sets
+the BLAS threads of the scratchnet contenders and the floor (--threads, scratchnet.threads).
 """
 
 import functools
 import math
-import time
 
 import numpy as np
 
@@ -38,18 +36,15 @@ def load_mnist_arrays(data_dir, dtype="float32"):
 
 
 class Work:
-    """What every contender trains: data, layer sizes, initial weights (scratchnet's seed-0 draw), m, α; and
-    `threads`, the BLAS thread policy (scratchnet.threads) that scratchnet's CPU contenders time their steps
-    for, one per process so that what `auto` learnt carries over from one sweep point to the next (or None)."""
+    """What every contender trains: data, layer sizes, initial weights (scratchnet's seed-0 draw), m, α."""
 
-    def __init__(self, x_train, y_train, x_test, y_test, sizes, batch_size, lr=1e-3, data_dir="data", device="cpu",
-                 threads=None):
+    def __init__(self, x_train, y_train, x_test, y_test, sizes, batch_size, lr=1e-3, data_dir="data", device="cpu"):
         if device == "cuda":  # full batches only, the same for every GPU contender
             keep = len(x_train) // batch_size * batch_size
             x_train, y_train = x_train[:keep], y_train[:keep]
         self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
         self.sizes, self.batch_size, self.lr, self.data_dir = sizes, batch_size, lr, data_dir
-        self.device, self.threads = device, threads
+        self.device = device
         self.initial = Network(sizes, dtype=x_train.dtype, seed=0)
         self.batches_per_epoch = math.ceil(len(x_train) / batch_size)
 
@@ -62,7 +57,6 @@ class Scratchnet:
         self.xp = xp_for_device(work.device)
         self.net = Network(work.sizes, dtype=work.x_train.dtype, xp=self.xp)
         self.x, self.y = self.xp.asarray(work.x_train), self.xp.asarray(work.y_train)
-        self.threads = work.threads
         self.reset()
 
     def reset(self):
@@ -76,13 +70,10 @@ class Scratchnet:
         train_step(self.net, self.opt, x, y)
 
     def steps(self, n):
-        m, clock = self.work.batch_size, time.perf_counter
+        m = self.work.batch_size
         for _ in range(n):
             start = self.batch * m
-            began = clock()
             self.step(self.x[start:start + m], self.y[start:start + m])
-            if self.threads:
-                self.threads.timed(clock() - began)
             self.batch = (self.batch + 1) % self.work.batches_per_epoch
 
     def sync(self):
@@ -161,7 +152,6 @@ class GemmFloor:
         self.dW = {l: np.empty_like(net.W[l]) for l in net.W}
         self.L = net.L
         self.blas = cpu_blas() if work.device == "cpu" else None
-        self.threads = work.threads
         self.plans = {}
         self.batch = 0
 
@@ -181,16 +171,13 @@ class GemmFloor:
         return [functools.partial(np.matmul, A, B, out=C) for A, B, C in operands]
 
     def steps(self, n):
-        w, m, clock = self.work, self.work.batch_size, time.perf_counter
+        w, m = self.work, self.work.batch_size
         for _ in range(n):
-            began = clock()
             rows = min(m, len(w.x_train) - self.batch * m)
             if rows not in self.plans:
                 self.plans[rows] = self._products(rows)
             for product in self.plans[rows]:
                 product()
-            if self.threads:
-                self.threads.timed(clock() - began)
             self.batch = (self.batch + 1) % w.batches_per_epoch
 
     def accuracy(self):

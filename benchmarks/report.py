@@ -17,20 +17,20 @@ def _threads(record):
     if not record:
         return "—"
     if "policy" in record:
-        at = ", ".join(f"{n}: {k}" for n, k in record["steps_at"].items() if k)
-        return f"auto ({at} steps)" if record["policy"].startswith("auto") else record["policy"].split(" (")[0]
-    return str(record.get("torch_threads") or ("1 (XLA flag)" if "intra_op" in record.get("xla_flags", "")
-                                                else "XLA default"))
+        return record["policy"].split(":")[0].replace(" BLAS thread", " thread").replace(" (", ", ").rstrip(")")
+    if "torch_threads" in record:
+        return f"{record['torch_threads']} (torch's)"
+    return "1 (XLA flag)" if "intra_op" in record.get("xla_flags", "") else "a thread per core (XLA's)"
 
 
 def contender_table(results):
     busy = results["busy_repeats"] > 0
     head = ("| contender | s/epoch | samples/s | peak MiB | × torch eager | × fastest peer | × GEMM floor | "
-            "× compute limit | test accuracy | BLAS threads |")
+            "× compute limit | test accuracy | threads |")
     rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     if busy:
-        head += " busy s/epoch | busy ÷ idle | busy × fastest peer | threads when busy |"
-        rule += "---:|---:|---:|---|"
+        head += " busy s/epoch | busy ÷ idle | busy × fastest peer |"
+        rule += "---:|---:|---:|"
     lines = [head, rule]
     for name, r in results["main"].items():
         idle = r["idle"]
@@ -38,16 +38,16 @@ def contender_table(results):
         line = (f"| {name} | {idle['seconds_per_epoch']:.3f} | {idle['samples_per_second']:,.0f} | "
                 f"{_figure(r['peak_memory_mib'], 0)} | {idle['ratio_to_torch_eager']:.2f} | "
                 f"{_figure(idle['ratio_to_fastest_peer'], 2)} | {_figure(idle['ratio_to_gemm_floor'], 2)} | "
-                f"{_figure(idle['ratio_to_compute_limit'], 2)} | {acc} | {_threads(r['threads_idle'])} |")
+                f"{_figure(idle['ratio_to_compute_limit'], 2)} | {acc} | {_threads(r['threads'])} |")
         if busy:
             b = r["busy"] or {}
             line += (f" {_figure(b.get('seconds_per_epoch'), 3)} | {_figure(r['busy_over_idle'], 2)} | "
-                     f"{_figure(b.get('ratio_to_fastest_peer'), 2)} | {_threads(r.get('threads_busy'))} |")
+                     f"{_figure(b.get('ratio_to_fastest_peer'), 2)} |")
         lines.append(line)
     limit = results.get("compute_limit")
     if limit:
         lines.append(f"| compute limit | {limit['seconds_per_epoch']:.3f} | — | — | — | — | — | 1.00 | — | all |"
-                     + (" — | — | — | — |" if busy else ""))
+                     + (" — | — | — |" if busy else ""))
     fastest = results["fastest_peer"]
     lines += ["", f"Fastest peer: {fastest['idle']} idle" + (f", {fastest['busy']} busy" if busy else "") + "."]
     if limit:

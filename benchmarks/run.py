@@ -176,7 +176,6 @@ def main_comparison(field, args, steps, busy_steps):
             info(f"busy (core {busy.core} kept busy): {len(field.contenders)} contenders × {args.busy_repeats} "
                  f"repeats × {busy_steps} steps")
             busy_s = field.interleaved(busy_steps, args.busy_repeats)
-        threads_busy = field.ask_all("threads")
     limit_s = limit["seconds_per_epoch"] if limit else None
     idle, fastest_idle = figures(per_epoch(idle_s, steps, batches_per_epoch), limit_s, samples, idle_s, steps)
     busy, fastest_busy = (figures(per_epoch(busy_s, busy_steps, batches_per_epoch), limit_s, samples, busy_s,
@@ -188,22 +187,9 @@ def main_comparison(field, args, steps, busy_steps):
                                   if c.name in busy and c.name in idle else None),
                "test_accuracy": accuracy.get(c.name, {}).get("accuracy"),
                "peak_memory_mib": memory.get(c.name, {}).get("peak_memory_mib"),
-               "threads_idle": threads.get(c.name, {}).get("threads")}
-        if busy_s:
-            row["threads_busy"] = steps_since(threads.get(c.name), threads_busy.get(c.name))
+               "threads": threads.get(c.name, {}).get("threads")}
         rows[c.name] = row
     return rows, {"idle": fastest_idle, "busy": fastest_busy}, limit
-
-
-def steps_since(before, after):
-    """The threads record `after`, its steps at each count counted since `before` (what the busy repeats ran)."""
-    if not after:
-        return None
-    record = dict(after["threads"])
-    if "steps_at" in record:
-        earlier = before["threads"]["steps_at"] if before else {}
-        record["steps_at"] = {n: k - earlier.get(n, 0) for n, k in record["steps_at"].items()}
-    return record
 
 
 def step_breakdown(field, steps, repeats):
@@ -247,8 +233,8 @@ def build_parser():
     p.add_argument("--busy-steps", type=int, default=100, help="steps per busy repeat, extrapolated to an epoch "
                                                                "(default 100: a busy torch step can take 20 × longer)")
     p.add_argument("--threads", default="auto",
-                   help="BLAS threads of the scratchnet contenders and the floor: N, or auto (default: timed on the "
-                        "steps, scratchnet.threads); also torch's threads when N, and XLA's one thread when 1")
+                   help="BLAS threads of the scratchnet contenders and the floor: N, or auto (default: all cores but "
+                        "one, scratchnet.threads); with N also torch's threads, and with 1 XLA's")
     p.add_argument("--only", default="", help="comma-separated contenders to run (the baselines torch eager and "
                                               "scratchnet always run)")
     p.add_argument("--quick", action="store_true",

@@ -30,7 +30,7 @@ from benchmarks.contenders import Work, load_mnist_arrays
 from benchmarks.limits import best_sgemm_rate, product_times
 from benchmarks.memory import STEPS, PeakRSS
 from scratchnet.blas import blas_line
-from scratchnet.threads import make_threads, parse_threads
+from scratchnet.threads import BlasThreads, parse_threads
 
 WARMUP_STEPS = 20
 
@@ -61,13 +61,13 @@ class Worker:
     def __init__(self, cls, data, args):
         self.cls, self.data, self.args = cls, data, args
         self.contender = None
-        self.policy = make_threads(args.threads) if args.engine == "numpy" and args.device == "cpu" else None
+        self.blas_threads = BlasThreads(args.threads) if args.engine == "numpy" else None
 
     def build(self, sizes, batch_size, memory=False):
         self.contender = None  # the previous point's arrays go before this one's are measured
         (x_train, y_train), (x_test, y_test) = self.data
         work = Work(x_train, y_train, x_test, y_test, sizes, batch_size, data_dir=self.args.data_dir,
-                    device=self.args.device, threads=self.policy)
+                    device=self.args.device)
         with PeakRSS() as rss:
             contender = self.cls(work)
             contender.steps(STEPS if memory else 2)  # a contender that fails fails here, before any timing
@@ -99,7 +99,6 @@ class Worker:
         return {"phases": self.contender.phases(n, time.perf_counter).tolist()}
 
     def threads(self):
-        policy = self.policy
         record = {"blas": [{key: pool.get(key) for key in ("internal_api", "version", "num_threads", "filepath")}
                            for pool in threadpool_info() if pool.get("user_api") == "blas"],
                   "cpu_blas": blas_line(),
@@ -108,10 +107,8 @@ class Worker:
             record["torch_threads"] = sys.modules["torch"].get_num_threads()
         if self.args.engine == "jax":
             record["xla_flags"] = os.environ.get("XLA_FLAGS", "") or "XLA's default (a thread per core)"
-        if policy is not None:
-            record["policy"] = policy.describe()
-            record["steps_at"] = {str(k): v for k, v in getattr(policy, "steps_at", {}).items()}
-            record["choices"] = getattr(policy, "choices", [])
+        if self.blas_threads is not None:
+            record["policy"] = self.blas_threads.describe()
         return {"threads": record}
 
     def limits(self, repeats):
@@ -146,7 +143,12 @@ def main():
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # anything a library prints goes to stderr, never into the replies
     cls = contender_classes(args.engine, args.threads)[args.name]
-    serve(Worker(cls, load_mnist_arrays(args.data_dir), args), sys.stdin, replies)
+    worker = Worker(cls, load_mnist_arrays(args.data_dir), args)
+    if worker.blas_threads is None:
+        serve(worker, sys.stdin, replies)
+    else:
+        with worker.blas_threads:  # numpy's BLAS on --threads for the whole process
+            serve(worker, sys.stdin, replies)
 
 
 if __name__ == "__main__":

@@ -85,19 +85,20 @@ def test_record_names_the_blas_its_path_and_the_threads(quick):
     machine = results["machine"]
     assert machine["blas"], "threadpoolctl must name the BLAS that ran"
     assert machine["cpu_blas"].startswith("CPU BLAS: ")
-    fused = results["main"]["scratchnet fused"]
-    assert fused["threads_idle"]["policy"].startswith("auto")
-    busy_steps = sum(fused["threads_busy"]["steps_at"].values())
-    assert busy_steps == 50, fused["threads_busy"]  # the busy repeat's steps, counted apart from the idle ones
-    assert results["main"]["torch eager"]["threads_idle"]["torch_threads"] >= 1
-    assert "xla_flags" in results["main"]["JAX jit"]["threads_idle"]
+    cores = machine["cores"]
+    for name in ("scratchnet", "scratchnet fused", "GEMM floor"):
+        threads = results["main"][name]["threads"]
+        assert threads["policy"].startswith(f"{max(cores - 1, 1)} BLAS thread"), threads  # auto: a core left free
+        assert {pool["num_threads"] for pool in threads["blas"]} == {max(cores - 1, 1)}, threads["blas"]
+    assert results["main"]["torch eager"]["threads"]["torch_threads"] >= 1
+    assert "xla_flags" in results["main"]["JAX jit"]["threads"]
 
 
 def test_each_contender_ran_in_a_process_of_its_own(quick):
     _, results, out = quick
     logs = {p.stem for p in (out / "logs").iterdir()}
     assert len(logs) == len(results["main"]), logs
-    loaded = {name: row["threads_idle"]["engines_loaded"] for name, row in results["main"].items()}
+    loaded = {name: row["threads"]["engines_loaded"] for name, row in results["main"].items()}
     assert loaded["JAX jit"] == ["jax"] and loaded["torch eager"] == ["torch"] and loaded["scratchnet fused"] == []
 
 
