@@ -1,6 +1,6 @@
 """The NumPy contenders, each training the same model from the same initial weights on the same batches.
 
-    scratchnet:        the reference engine (scratchnet.train.train_step: network.py's forward, backward, SGD);
+    scratchnet:        the reference engine (scratchnet.step.ReferenceStep: network.py's forward, backward, SGD);
     scratchnet fused:  the same engine's fused step (scratchnet.fused);
     GEMM floor:        only the matrix products of scratchnet's step, same shapes, dtype, transposes and BLAS,
                        into preallocated outputs: the time no engine built on this BLAS can beat.
@@ -22,17 +22,7 @@ import numpy as np
 from scratchnet import SGD, Network
 from scratchnet.backend import xp_for_device
 from scratchnet.blas import cpu_blas
-from scratchnet.data import load_mnist
-from scratchnet.fused import FusedStep
-from scratchnet.fused_cpu import BlasStep
-from scratchnet.train import train_step
-
-
-def load_mnist_arrays(data_dir, dtype="float32"):
-    """MNIST as the tutorial feeds it: pixels/255 in float32, int64 labels; training, then test."""
-    (xi, yi), (xt, yt) = load_mnist(data_dir, train=True), load_mnist(data_dir, train=False)
-    return [(images.reshape(len(images), -1).astype(dtype) / 255, labels.astype(np.int64))
-            for images, labels in ((xi, yi), (xt, yt))]
+from scratchnet.step import ReferenceStep, fused_step
 
 
 class Work:
@@ -64,10 +54,11 @@ class Scratchnet:
             self.net.W[l][...] = self.xp.asarray(self.work.initial.W[l])
             self.net.b[l][...] = self.xp.asarray(self.work.initial.b[l])
         self.opt = SGD(self.net, lr=self.work.lr)
+        self.trainer = ReferenceStep(self.net, self.opt)
         self.batch = 0
 
     def step(self, x, y):
-        train_step(self.net, self.opt, x, y)
+        self.trainer.step(x, y)
 
     def steps(self, n):
         m = self.work.batch_size
@@ -98,6 +89,7 @@ class Scratchnet:
         return spent
 
     def accuracy(self):
+        self.trainer.check()  # the fused step's sync point: net.W, net.b ← θ
         x_test, y_test = self.xp.asarray(self.work.x_test), self.xp.asarray(self.work.y_test)
         return float((self.net.predict(x_test) == y_test).mean())
 
@@ -111,14 +103,7 @@ class ScratchnetFused(Scratchnet):
 
     def reset(self):
         super().reset()
-        blas = cpu_blas() if self.xp is np else None
-        if blas:
-            self.fused = BlasStep(self.net, self.opt, self.work.batch_size, blas)
-        else:
-            self.fused = FusedStep(self.net, self.opt, self.work.batch_size)
-
-    def step(self, x, y):
-        self.fused.step(x, y)
+        self.trainer = fused_step(self.net, self.opt, self.work.batch_size)
 
 
 class ScratchnetGraph(ScratchnetFused):
@@ -132,7 +117,7 @@ class ScratchnetGraph(ScratchnetFused):
 
     def reset(self):
         super().reset()
-        self.fused.capture()
+        self.trainer.capture()
 
 
 class GemmFloor:

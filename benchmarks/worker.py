@@ -24,12 +24,15 @@ import sys
 import time
 import traceback
 
+import numpy as np
 from threadpoolctl import threadpool_info
 
-from benchmarks.contenders import Work, load_mnist_arrays
+from benchmarks.contenders import Work
 from benchmarks.limits import best_sgemm_rate, product_times
 from benchmarks.memory import STEPS, PeakRSS
 from scratchnet.blas import blas_line
+from scratchnet.config import TrainConfig
+from scratchnet.data import load_data
 from scratchnet.threads import BlasThreads, parse_threads
 
 WARMUP_STEPS = 20
@@ -143,7 +146,8 @@ def main():
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # anything a library prints goes to stderr, never into the replies
     cls = contender_classes(args.engine, args.threads)[args.name]
-    worker = Worker(cls, load_mnist_arrays(args.data_dir), args)
+    data = load_data(TrainConfig(data_dir=args.data_dir), np)  # all of MNIST, float32, as the tutorial feeds it
+    worker = Worker(cls, data, args)
     if worker.blas_threads is None:
         serve(worker, sys.stdin, replies)
     else:

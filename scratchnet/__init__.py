@@ -1,6 +1,6 @@
 """scratchnet: a neural network whose every gradient is written out by hand, beside its equation.
 
-Read in this order: docs/backprop.md, activations.py, losses.py, network.py, optim.py, train.py.
+Read in this order: docs/backprop.md, activations.py, losses.py, network.py, optim.py, step.py, loop.py.
 """
 
 from scratchnet.data import load_mnist

@@ -6,7 +6,8 @@ v_W{l}, v_b{l}), plus one JSON string `meta`: the format version, the full Train
 (epochs done, steps done in the current epoch, the batch sampler's state at the start of that epoch, the
 loss summed so far in it), the metrics so far, the optimizer's step count t (which is also where the
 learning-rate schedule stands), the state of the dropout masks' generator, and a manifest (library
-versions, the SHA-256 of the data files). No pickle anywhere: loading uses allow_pickle=False.
+versions). No pickle anywhere: loading uses allow_pickle=False. Format 2 (this one) always holds the step
+count and the dropout generator; format 1 could lack them, and is refused rather than guessed at.
 """
 
 import json
@@ -18,11 +19,10 @@ import numpy as np
 
 from scratchnet.backend import get_xp, to_numpy
 from scratchnet.config import TrainConfig
-from scratchnet.data import MNIST_FILES
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # What a checkpoint is tied to: its arrays (shape, activation, cost, dtype, optimizer state), and its place
 # in the epoch, counted in batches of one size, of one training set, drawn by one scheme.
 ARCHITECTURE = ("hidden", "activation", "loss", "dtype", "optimizer", "batch_size", "train_size", "sampling")
@@ -50,8 +50,7 @@ def save_checkpoint(path, net, opt, cfg, state):
             arrays[f"{name}{l}"] = to_numpy(buffer[l])
     meta = {"format_version": FORMAT_VERSION, "config": asdict(cfg), "state": asdict(state),
             "optimizer": {"t": opt.t}, "dropout_rng": net.rng.bit_generator.state,
-            "manifest": {"numpy": np.__version__, "python": platform.python_version(),
-                         "data_sha256": {spec.name: spec.sha256 for spec in MNIST_FILES.values()}}}
+            "manifest": {"numpy": np.__version__, "python": platform.python_version()}}
     meta["state"]["loss_sum"] = float(state.loss_sum)
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(path) as f:
@@ -113,11 +112,7 @@ def _show(value):
 
 
 def restore(net, opt, arrays, meta):
-    """Copy the checkpoint's parameters, optimizer state and dropout generator into net and opt; return its RunState.
-
-    A checkpoint written before optimizers counted steps or networks drew masks (format 1 all the same) leaves
-    t = 0 and the generator as seeded: such runs used neither a schedule nor dropout.
-    """
+    """Copy the checkpoint's parameters, optimizer state and dropout generator into net and opt; return its RunState."""
     xp = get_xp(net.W[2])
     for l in net.W:
         net.W[l][...] = xp.asarray(arrays[f"W{l}"])
@@ -126,7 +121,6 @@ def restore(net, opt, arrays, meta):
         for l in net.W:
             if f"{name}{l}" in arrays:
                 buffer[l] = xp.asarray(arrays[f"{name}{l}"])
-    opt.t = meta.get("optimizer", {}).get("t", 0)
-    if "dropout_rng" in meta:
-        net.rng.bit_generator.state = meta["dropout_rng"]
+    opt.t = meta["optimizer"]["t"]
+    net.rng.bit_generator.state = meta["dropout_rng"]
     return RunState(**meta["state"])

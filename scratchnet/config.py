@@ -13,6 +13,7 @@ from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
 from scratchnet.sampling import SAMPLING
 from scratchnet.schedules import SCHEDULES
+from scratchnet.threads import parse_threads
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 STEPS = ("auto", "reference", "fused")
@@ -40,7 +41,8 @@ class TrainConfig:
     seed: int = 0                      # seeds the initial W, b, the batch sampler and the dropout masks
     sampling: str = "sequential"       # minibatch scheme (scratchnet.sampling)
     device: str = "cpu"                # where the arrays live
-    step: str = "auto"                 # the training step: reference, fused, or auto (fused on cuda when it can)
+    step: str = "auto"                 # the training step: reference, fused, or auto (fused when the model allows)
+    threads: str = "auto"              # numpy's BLAS threads: N, or auto (all the cores but one)
     data_dir: str = "data"             # holds MNIST/raw/, fetched there when missing
     train_size: int = 0                # N, use the first N training samples (0: all 60000)
     test_size: int = 0                 # use the first N test samples (0: all 10000)
@@ -124,10 +126,14 @@ def build_parser(prog, description):
                         f"(cuda when CuPy sees a GPU, else cpu) (default {d.device})")
     p.add_argument("--step", choices=STEPS, default=d.step,
                    help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
-                        "read), fused (scratchnet.fused: the same equations on preallocated arrays, one CUDA "
-                        "kernel each on a GPU; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
-                        f"fused on cuda when the model allows, else reference (default {d.step}; scratchnet.train "
-                        "only)")
+                        "read), fused (the same equations on preallocated arrays: on the CPU with the update inside "
+                        "numpy's BLAS calls, scratchnet.fused_cpu; one CUDA kernel each on a GPU, scratchnet.fused; "
+                        "ReLU, cross-entropy and plain SGD without dropout only), or auto: fused when the model "
+                        f"allows, else reference (default {d.step}; scratchnet.train only)")
+    p.add_argument("--threads", default=d.threads, metavar="N|auto",
+                   help="threads of numpy's BLAS: N, or auto, all the cores but one, which stays fast when another "
+                        "program takes a core, where all of them can be 5-20 × slower (scratchnet.threads; "
+                        f"default {d.threads}; scratchnet.train only)")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
     p.add_argument("--train-size", type=int, default=d.train_size, metavar="N",
@@ -234,6 +240,7 @@ def validate(cfg):
         raise UsageError(f"unknown recipe {cfg.recipe!r}: use one of {', '.join(RECIPES)}")
     if cfg.step not in STEPS:
         raise UsageError(f"unknown step {cfg.step!r}: use one of {', '.join(STEPS)}")
+    parse_threads(str(cfg.threads))
 
 
 def validate_optimizer(cfg):

@@ -16,3 +16,14 @@ class UsageError(ScratchnetError, ValueError):
     """A request that cannot be carried out as asked (bad flag value, bad shape, bad label)."""
 
     exit_code = 2
+
+
+class DivergenceError(ScratchnetError):
+    """The loss became NaN or infinite (exit status 1); the parameters are those of the step before.
+
+    `t` numbers the bad step as opt.t counts steps (1, 2, … over the whole run), `what` says what went wrong.
+    """
+
+    def __init__(self, what, t):
+        super().__init__(what)
+        self.what, self.t = what, t

@@ -3,6 +3,7 @@
     python -m scratchnet.explain                                      # 4-3-3-2, ReLU, cross-entropy, m = 2
     python -m scratchnet.explain --sizes 2 3 2 --loss quadratic --activation sigmoid --batch-size 1
     python -m scratchnet.explain --markdown --out worked_example.md   # the same as a handout (Markdown, LaTeX)
+    python -m scratchnet.explain --html runs/backprop.html --digit 7  # one MNIST digit's pass, drawn as a page
     python -m scratchnet.explain --help
 
 Each a^[l], z^[l], δ^[l], ∂C/∂W^[l] and ∂C/∂b^[l] is printed with its shape, its equation and tag, and
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scratchnet import explain_html
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
 from scratchnet.config import OneLineParser
@@ -171,12 +173,17 @@ def render_text(steps, header, note, precision=4):
         out.append(f"{step.tag:<6} {step.equation}      shape {shape}    code: {step.code}")
         out += ["       " + line for line in value_block(step, precision, with_torch)]
     out.append("")
-    if note:
-        out.append(note)
-    elif with_torch:
-        worst = max(max_difference(step) for step in steps if step.torch is not None)
-        out.append(f"torch autograd (torch_ref.autograd) agrees with every quantity: largest max |Δ| = {worst:.1e}")
+    if note or with_torch:
+        out.append(autograd_line(steps, note))
     return "\n".join(out) + "\n"
+
+
+def autograd_line(steps, note):
+    """The line on autograd: the largest difference from it over every step it answers, or the note saying why not."""
+    if note:
+        return note
+    worst = max(max_difference(step) for step in steps if step.torch is not None)
+    return f"torch autograd (torch_ref.autograd) agrees with every quantity: largest max |Δ| = {worst:.1e}"
 
 
 LATEX = [  # (regular expression, replacement), applied in order
@@ -247,12 +254,40 @@ def build_parser():
                    help="print a Markdown worked example (equations in LaTeX) a teacher can hand out")
     p.add_argument("--out", default="", metavar="FILE",
                    help="write the output to FILE (e.g. example.md) instead of printing it")
+    p.add_argument("--html", default="", metavar="PAGE",
+                   help="instead, write PAGE: one MNIST test digit through the tutorial's 784-512-512-10 network, "
+                        "every a^[l], z^[l], δ^[l], ∂C/∂W^[l] and ∂C/∂x drawn, one self-contained HTML file "
+                        "(needs matplotlib; --sizes and the other network flags do not apply)")
+    p.add_argument("--resume", default="", metavar="CKPT",
+                   help="with --html: the network of this checkpoint (python -m scratchnet.train --save CKPT); "
+                        "without it, a short run trained for the page (100 steps, a few seconds)")
+    p.add_argument("--digit", type=int, default=None, metavar="N", help="with --html: test digit N (default 0)")
+    p.add_argument("--data-dir", default="data", metavar="DIR",
+                   help="with --html: the folder that holds MNIST/raw/ (default data)")
     return p
+
+
+def html_page(args):
+    """--html: one test digit's pass through a trained network, traced, checked by autograd, drawn as a page."""
+    check_writable(args.html, "--html")
+    digit = args.digit or 0
+    net, x, y, about = explain_html.network_and_digit(args.data_dir, args.resume, digit)
+    steps = trace(net, x, y)
+    agreement = autograd_line(steps, add_autograd(steps, net, x, y))
+    text = explain_html.write_page(args.html, steps, net, about, digit, agreement)
+    print(f"wrote {args.html} ({len(text.encode()):,} bytes): test digit {digit}; {agreement}")
+    return text
 
 
 def main(argv=None):
     """Parse argv, trace one pass, print it (or write it to --out); return the text."""
     args = build_parser().parse_args(argv)
+    if (args.resume or args.digit is not None) and not args.html:
+        raise UsageError("--resume and --digit choose what --html draws: add --html PAGE")
+    if args.html and (args.markdown or args.out):
+        raise UsageError("--html writes its own page: drop --markdown and --out")
+    if args.html:
+        return html_page(args)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.out:

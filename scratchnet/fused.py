@@ -12,18 +12,20 @@ Three things differ from the reference, and none changes the mathematics:
   place, and σ′(z^[l]) = [z^[l] > 0] = [a^[l] > 0] is read back from a^[l].
 - α enters at δ^[L]. The δ recursion (BP2) and the gradients (BP3), (BP4) are linear in δ^[L], so starting
   from α δ^[L] makes them produce α ∂C/∂W^[l] and α ∂C/∂b^[l], and the update θ ← θ − α ∂C/∂θ becomes one
-  subtraction over one flat buffer that holds every W^[l] and b^[l] (net.W[l], net.b[l] are views into it).
-- The divergence check stays on the device. The cost kernel counts the steps and records the first whose
-  C is NaN or infinite; from then on the update is skipped, so the parameters stay the last good ones. The
-  host asks `first_bad_step()` when it prints the loss: on a GPU nothing waits for the device in between.
+  subtraction over one flat buffer θ that holds every W^[l] and b^[l]. The step owns θ: it copies the
+  Network's W, b in when it is made and back at each `check()`, the two points where the two meet.
+- The divergence check stays on the device. The cost kernel counts the steps (from opt.t on) and records
+  the first whose C is NaN or infinite; from then on the update is skipped, so the parameters stay the last
+  good ones. The loop calls `check()` when it prints the loss: on a GPU nothing waits for the device in between.
 
-Shapes: as in network.py, a batch of m samples is stacked as rows: a[l], delta[l] (m, n_l); x (m, n_1), y (m,).
+Shapes: as in network.py, a batch of m samples is stacked as rows: a[l], alpha_delta[l] (m, n_l); z_L (m, n_L);
+x (m, n_1), y (m,).
 """
 
 import numpy as np
 
 from scratchnet.backend import get_xp
-from scratchnet.errors import UsageError
+from scratchnet.errors import DivergenceError, UsageError
 from scratchnet.kernels import bias_relu, matmul_into, relu_backward, sgd, softmax_cross_entropy
 from scratchnet.optim import SGD
 
@@ -41,49 +43,68 @@ def fused_problem(net, opt):
     return None
 
 
+def refuse_batch(x, y, net, max_batch):
+    """A UsageError for a batch a fused step was not built for: more than max_batch rows, or other dtypes.
+
+    Shapes: x (m, n_1) in net's dtype, y (m,) int64."""
+    if len(x) > max_batch:
+        raise UsageError(f"this fused step was built for batches of at most {max_batch} rows, got {len(x)}: "
+                         "build a new one")
+    if y.dtype != np.int64 or x.dtype != net.dtype:
+        raise UsageError(f"the fused step takes x in the network's {net.dtype} and int64 labels, "
+                         f"got {x.dtype} and {y.dtype}")
+
+
+def diverged(t):
+    """The DivergenceError of a fused step whose step t (as opt.t numbers them) had a NaN or infinite C."""
+    return DivergenceError("the loss became NaN or infinite; the fused step kept the parameters of the step before",
+                           t)
+
+
 class FusedStep:
     """One SGD step of net on a batch, fused (module docstring): `step(x, y)` returns C as a 0-d array.
 
     Args:
-        net: the Network; its W[l], b[l] become views into one flat parameter buffer θ.
+        net: the Network; its W[l], b[l] are copied into θ here and copied back at every check().
         opt: its plain SGD optimizer; α is read from opt.lr at every step, and opt.t counts the steps.
         max_batch: the largest m that step() will be given; every array is allocated for it once.
+        schedule: α_t (scratchnet.schedules), set as opt.lr before each step, or None.
 
+    The step owns its arrays, and meets the Network at two named points only: here (θ ← net's W, b) and at
+    check() (net's W, b ← θ, written in place). Between them net.W and net.b are stale: read them after check().
     Unlike Network.forward and cost, step() does not check each batch for NaN inputs or labels outside
     0..n_L−1 (on a GPU that would wait for the device every step): check the data once, as scratchnet.train
     does when it loads it. A NaN input shows up as a divergence.
     """
 
-    def __init__(self, net, opt, max_batch):
+    def __init__(self, net, opt, max_batch, schedule=None):
         problem = fused_problem(net, opt)
         if problem:
             raise UsageError(problem)
         xp = self.xp = get_xp(net.W[2])
-        self.net, self.opt, self.L = net, opt, net.L
-        dtype, n = net.dtype, net.sizes
-        layers = range(2, self.L + 1)
+        self.net, self.opt, self.schedule, self.L, self.max_batch = net, opt, schedule, net.L, max_batch
+        dtype, n, layers = net.dtype, net.sizes, range(2, net.L + 1)
         total = sum(net.W[l].size + net.b[l].size for l in layers)
         self.theta = xp.empty(total, dtype)                # θ: every W^[l], b^[l], one after the other
         self.alpha_grad = xp.empty(total, dtype)           # α ∂C/∂θ in the same layout
-        self.alpha_dW, self.alpha_db, offset = {}, {}, 0
+        self.W, self.b, self.alpha_dW, self.alpha_db, offset = {}, {}, {}, {}, 0
         for l in layers:
-            for params, grads in ((net.W, self.alpha_dW), (net.b, self.alpha_db)):
+            for params, mine, grads in ((net.W, self.W, self.alpha_dW), (net.b, self.b, self.alpha_db)):
                 size, shape = params[l].size, params[l].shape
-                self.theta[offset:offset + size] = params[l].ravel()
-                params[l] = self.theta[offset:offset + size].reshape(shape)  # the Network now updates in θ
+                mine[l] = self.theta[offset:offset + size].reshape(shape)      # W^[l] or b^[l], a view into θ
                 grads[l] = self.alpha_grad[offset:offset + size].reshape(shape)
+                mine[l][...] = params[l]                   # sync point 1: θ ← the Network's parameters
                 offset += size
-        self.W, self.b = dict(net.W), dict(net.b)          # to notice a W[l] or b[l] replaced behind our back
-        self.a = {l: xp.empty((max_batch, n[l - 1]), dtype) for l in layers}        # a^[l]; a[L] holds z^[L]
-        self.delta = {l: xp.empty((max_batch, n[l - 1]), dtype) for l in layers}    # α δ^[l]
+        self.a = {l: xp.empty((max_batch, n[l - 1]), dtype) for l in range(2, self.L)}  # hidden a^[l]; a[1] = x
+        self.z_L = xp.empty((max_batch, n[-1]), dtype)     # z^[L]
+        self.alpha_delta = {l: xp.empty((max_batch, n[l - 1]), dtype) for l in layers}  # α δ^[l]
         self.ones = xp.ones((1, max_batch), dtype)         # 1ᵀ: 1ᵀ (α δ^[l]) sums α δ^[l] over the batch
         self.alpha_db_row = {l: self.alpha_db[l].reshape(1, -1) for l in layers}
-        self.lr = np.array([opt.lr], dtype)                # α, on the host; copied to the device when it changes
-        self.lr_device = xp.asarray(self.lr)
+        self.alpha = xp.full(1, opt.lr, dtype)             # α on the device, for the kernels and the graph
+        self.alpha_on_device = opt.lr                      # its value, known on the host: copied when α changes
         self.C = xp.zeros((), dtype)                       # the last step's C
-        self.state = xp.zeros(2, np.int32)                 # steps taken, first step with a non-finite C (0: none)
-        self.max_batch = max_batch
-        self.steps = 0                                     # steps asked for, counted on the host
+        # opt.t as the device counts it (the cost kernel adds 1 a step), and the first t whose C was not finite
+        self.state = xp.asarray(np.array([opt.t, 0], np.int32))
         self.graph = None                                  # the CUDA graph of one step, once capture() made it
 
     def step(self, x, y):
@@ -92,41 +113,38 @@ class FusedStep:
         Returns C as a 0-d array that the next step overwrites (read it, or add it up, before then).
         After capture(), a full batch replays the CUDA graph instead of launching each kernel.
         """
-        net, m = self.net, len(x)
-        if m > self.max_batch or any(net.W[l] is not self.W[l] or net.b[l] is not self.b[l] for l in self.W):
-            raise UsageError("this fused step was built for a larger batch or for other parameter arrays: "
-                             "build a new FusedStep")
-        if y.dtype != np.int64 or x.dtype != net.dtype:
-            raise UsageError(f"the fused step takes x in the network's {net.dtype} and int64 labels, "
-                             f"got {x.dtype} and {y.dtype}")
-        if self.opt.lr != self.lr[0]:
-            self.lr[0] = self.opt.lr
-            self.lr_device.fill(self.opt.lr)                # on the device too, without waiting for it
+        m, opt = len(x), self.opt
+        refuse_batch(x, y, self.net, self.max_batch)
+        if self.schedule is not None:
+            opt.lr = self.schedule.lr_at(opt.t)            # α_t, t = the steps taken so far
+        if opt.lr != self.alpha_on_device:
+            self.alpha.fill(opt.lr)                        # on the device, without waiting for it
+            self.alpha_on_device = opt.lr
         if self.graph is not None and m == self.max_batch:
-            self.x_graph[...] = x                           # the graph reads its batch from these two arrays
+            self.x_graph[...] = x                          # the graph reads its batch from these two arrays
             self.y_graph[...] = y
             self.graph.launch(stream=self.xp.cuda.get_current_stream())
         else:
             self._equations(self.xp.ascontiguousarray(x), self.xp.ascontiguousarray(y))
-        self.opt.t += 1
-        self.steps += 1
+        opt.t += 1  # this step is the optimizer's step (SGD.step's update, fused): it counts in opt.t, as SGD.step's
         return self.C
 
     def _equations(self, x, y):
         """The step itself, equation by equation, on the first m = len(x) rows of every buffer."""
-        L, a, delta, m = self.L, self.a, self.delta, len(x)
+        L, a, alpha_delta, m = self.L, self.a, self.alpha_delta, len(x)
         a[1] = x                                            # a^[1] = x                            (m, n_1)
-        for l in range(2, L + 1):
+        for l in range(2, L):
             matmul_into(a[l - 1][:m], self.W[l].T, a[l][:m])  # W^[l] a^[l-1]                     (m, n_l)
-            if l < L:
-                bias_relu(self.b[l], a[l][:m])              # a^[l] = max(W^[l] a^[l-1] + b^[l], 0)  (m, n_l)
-        softmax_cross_entropy(a[L][:m], self.b[L], y, self.lr_device, delta[L][:m], self.C, self.state)  # (BP1)
+            bias_relu(self.b[l], a[l][:m])                  # a^[l] = max(W^[l] a^[l-1] + b^[l], 0)  (m, n_l)
+        matmul_into(a[L - 1][:m], self.W[L].T, self.z_L[:m])  # W^[L] a^[L-1]; the kernel adds b^[L]  (m, n_L)
+        softmax_cross_entropy(self.z_L[:m], self.b[L], y, self.alpha, alpha_delta[L][:m], self.C, self.state)  # (BP1)
         for l in range(L, 1, -1):
-            matmul_into(delta[l][:m].T, a[l - 1][:m], self.alpha_dW[l])  # (BP4) α ∂C/∂W^[l] = (α δ^[l]) (a^[l-1])ᵀ
-            matmul_into(self.ones[:, :m], delta[l][:m], self.alpha_db_row[l])  # (BP3) α ∂C/∂b^[l] = Σ_batch α δ^[l]
+            delta = alpha_delta[l][:m]
+            matmul_into(delta.T, a[l - 1][:m], self.alpha_dW[l])  # (BP4) α ∂C/∂W^[l] = (α δ^[l]) (a^[l-1])ᵀ
+            matmul_into(self.ones[:, :m], delta, self.alpha_db_row[l])  # (BP3) α ∂C/∂b^[l] = Σ_batch α δ^[l]
             if l > 2:
-                matmul_into(delta[l][:m], self.W[l], delta[l - 1][:m])  # (BP2), first (W^[l])ᵀ α δ^[l]
-                relu_backward(a[l - 1][:m], delta[l - 1][:m])  # (BP2) α δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ α δ^[l]
+                matmul_into(delta, self.W[l], alpha_delta[l - 1][:m])  # (BP2), first (W^[l])ᵀ α δ^[l]
+                relu_backward(a[l - 1][:m], alpha_delta[l - 1][:m])  # (BP2) α δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ α δ^[l]
         sgd(self.alpha_grad, self.state, self.theta)        # θ ← θ − α ∂C/∂θ, every W^[l] and b^[l] at once
 
     def capture(self):
@@ -153,9 +171,21 @@ class FusedStep:
             self.graph = stream.end_capture()
 
     def first_bad_step(self):
-        """The number (1, 2, …, as `steps` counts them) of the first step whose C was NaN or ±∞.
-
-        None while every C was finite. Reading it waits for the device: call it when printing the loss.
-        """
+        """The t (as opt.t numbers steps: 1, 2, …) of the first step whose C was NaN or ±∞; None while every C
+        was finite. Reading it waits for the device."""
         bad = int(self.state[1])
         return bad or None
+
+    def check(self):
+        """Sync point 2: wait for the device, copy θ into the Network's W, b (in place), and raise
+        DivergenceError if a step diverged. Then net holds the parameters of the last good step.
+
+        The loop calls it where it must wait for the device anyway: when it prints the loss, saves a
+        checkpoint, stops for Ctrl-C, and at the end of an epoch.
+        """
+        for l in self.W:
+            self.net.W[l][...] = self.W[l]
+            self.net.b[l][...] = self.b[l]
+        bad = self.first_bad_step()
+        if bad:
+            raise diverged(bad)

@@ -12,9 +12,10 @@ mean (scratchnet.fused's docstring says why that changes nothing but rounding). 
 first: it reads W^[l] before the update writes it. Every product is bound to its preallocated arrays once
 per batch size (scratchnet.blas.Product), so a step is a list of calls; the batch is copied into a^[1].
 
-The divergence check needs no device: C is on the host once the cost is computed, before backward starts.
-A non-finite C is recorded (`first_bad_step()`), and that step and every later one leave W and b as they
-are, as scratchnet.fused does on a GPU.
+The step updates the Network's own W^[l], b^[l] in place: there is no θ to copy back, so net holds the
+parameters after every step. The divergence check needs no device either: C is on the host once the cost
+is computed, before backward starts. A non-finite C is recorded, that step and every later one leave W
+and b as they are, and `check()` raises, as scratchnet.fused does on a GPU.
 
 Shapes: as in network.py, a[l], delta[l] (m, n_l) with samples as rows; W[l] (n_l, n_{l-1}); b[l] (n_l,).
 """
@@ -22,7 +23,7 @@ Shapes: as in network.py, a[l], delta[l] (m, n_l) with samples as rows; W[l] (n_
 import numpy as np
 
 from scratchnet.errors import UsageError
-from scratchnet.fused import fused_problem
+from scratchnet.fused import diverged, fused_problem, refuse_batch
 from scratchnet.kernels import bias_relu, relu_backward, softmax_cross_entropy
 
 
@@ -34,22 +35,27 @@ class BlasStep:
         opt: its plain SGD optimizer; α is read from opt.lr at every step, and opt.t counts the steps.
         max_batch: the largest m that step() will be given; every array is allocated for it once.
         blas: a scratchnet.blas.CpuBlas (cpu_blas()).
+        schedule: α_t (scratchnet.schedules), set as opt.lr before each step, or None.
+
+    Like scratchnet.fused.FusedStep, step() does not check each batch for NaN inputs or labels outside
+    0..n_L−1: a NaN input shows up as a divergence.
     """
 
-    def __init__(self, net, opt, max_batch, blas):
+    def __init__(self, net, opt, max_batch, blas, schedule=None):
         problem = fused_problem(net, opt)
         if problem:
             raise UsageError(problem)
         if not all(isinstance(net.W[l], np.ndarray) and net.W[l].flags.c_contiguous for l in net.W):
             raise UsageError("the BLAS step needs the network's W^[l] as C-ordered NumPy arrays (--device cpu)")
         self.net, self.opt, self.L, self.blas, self.max_batch = net, opt, net.L, blas, max_batch
+        self.schedule = schedule
         dtype, n, layers = net.dtype, net.sizes, range(1, net.L + 1)
         self.a = {l: np.empty((max_batch, n[l - 1]), dtype) for l in layers}  # a^[l]; a[1] holds x, a[L] z^[L]
         self.delta = {l: np.empty((max_batch, n[l - 1]), dtype) for l in layers if l > 1}  # α δ^[l]
         self.ones = np.ones(max_batch, dtype)                                   # 1: sums over the batch
         self.lr = np.array([opt.lr], dtype)                                     # α, as the cost kernel reads it
         self.C = np.zeros((), dtype)
-        self.state = np.zeros(2, np.int32)  # steps taken, first step with a non-finite C (0: none)
+        self.state = np.array([opt.t, 0], np.int32)  # opt.t as the cost counts it, the first t whose C was not finite
         self.plans = {}                     # m → the bound products of a step on m rows
 
     def _plan(self, m):
@@ -71,17 +77,15 @@ class BlasStep:
 
         Returns C as a 0-d array that the next step overwrites (read it, or add it up, before then).
         """
-        net, m = self.net, len(x)
-        if m > self.max_batch:
-            raise UsageError("this BLAS step was built for a smaller batch: build a new BlasStep")
-        if y.dtype != np.int64 or x.dtype != net.dtype:
-            raise UsageError(f"the BLAS step takes x in the network's {net.dtype} and int64 labels, "
-                             f"got {x.dtype} and {y.dtype}")
+        net, opt, m = self.net, self.opt, len(x)
+        refuse_batch(x, y, net, self.max_batch)
+        if self.schedule is not None:
+            opt.lr = self.schedule.lr_at(opt.t)             # α_t, t = the steps taken so far
         if m not in self.plans:
             self.plans[m] = self._plan(m)
         forward, backward = self.plans[m]
         a, delta, L = self.a, self.delta, self.L
-        self.lr[0] = self.opt.lr
+        self.lr[0] = opt.lr
         a[1][:m] = x                                        # a^[1] = x                            (m, n_1)
         for l, product in zip(range(2, L + 1), forward, strict=True):
             product()                                       # W^[l] a^[l-1]                        (m, n_l)
@@ -94,10 +98,10 @@ class BlasStep:
                     product()
                 if l > 2:
                     relu_backward(a[l - 1][:m], delta[l - 1][:m])  # (BP2) α δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ α δ^[l]
-        self.opt.t += 1
+        opt.t += 1  # this step is the optimizer's step (SGD.step's update, fused): it counts in opt.t, as SGD.step's
         return self.C
 
-    def first_bad_step(self):
-        """The number (1, 2, …) of the first step whose C was NaN or ±∞; None while every C was finite."""
-        bad = int(self.state[1])
-        return bad or None
+    def check(self):
+        """Raise DivergenceError if a step's C was NaN or ±∞ (net holds the parameters of the step before it)."""
+        if self.state[1]:
+            raise diverged(int(self.state[1]))

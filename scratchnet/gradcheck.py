@@ -1,4 +1,4 @@
-"""Gradients by central differences, the torch-free oracle: (C(θ + h) − C(θ − h)) / 2h; and its CLI.
+"""python -m scratchnet.gradcheck: every gradient of one network against autograd and central differences.
 
     python -m scratchnet.gradcheck                                  # the tutorial's 784-512-512-10, float64
     python -m scratchnet.gradcheck --dtype float32 --batch-size 32
@@ -12,8 +12,8 @@ entry by entry; large ones along a random direction v: vᵀg against (C(θ + hv)
 θ ± hv would put a hidden ReLU unit on the other side of its kink, h is halved until it does not
 ("h/4" in the table): across a kink the quotient is not a derivative at all.
 
-Used by the test suite too. The error of the central difference is O(h²) from truncation plus
-O(ε·C/h) from rounding; in float64 with h = 1e-6 both stay far below 1e-7 relative.
+The central differences are scratchnet.central_differences (the torch-free oracle the tests use too);
+torch autograd is torch_ref.autograd, imported when torch is installed. This module is the table.
 """
 
 import argparse
@@ -25,135 +25,18 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
+from scratchnet.central_differences import (
+    central_difference_along,
+    cost_at,
+    float64_copy,
+    relative_error,
+    rounding_floor,
+)
 from scratchnet.config import OneLineParser
 from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
-from scratchnet.losses import LOSSES, cross_entropy, quadratic
+from scratchnet.losses import LOSSES
 from scratchnet.network import Network
-
-
-def cost_at(net, x, y):
-    """C for the batch (x, y) with the network's current parameters."""
-    net.forward(x)
-    C, _ = net.cost(y)
-    return float(C)
-
-
-def numerical_gradients(net, x, y, h=1e-6):
-    """∂C/∂W^[l] and ∂C/∂b^[l] for every l, one central difference per entry (small networks only)."""
-    dW, db = {}, {}
-    for l in range(2, net.L + 1):
-        dW[l] = _numerical_gradient(net, net.W[l], x, y, h)
-        db[l] = _numerical_gradient(net, net.b[l], x, y, h)
-    return dW, db
-
-
-def _numerical_gradient(net, theta, x, y, h):
-    grad = np.zeros(theta.shape, dtype=np.float64)
-    for i in np.ndindex(theta.shape):
-        old = theta[i]
-        theta[i] = old + h
-        C_plus = cost_at(net, x, y)
-        theta[i] = old - h
-        C_minus = cost_at(net, x, y)
-        theta[i] = old
-        grad[i] = (C_plus - C_minus) / (2 * h)
-    return grad
-
-
-def directional_derivative(net, x, y, v_W, v_b, h=1e-6):
-    """(C(θ + hv) − C(θ − hv)) / 2h for a direction v over all parameters: vᵀ∇C in two evaluations.
-
-    The check for large layers, where one difference per entry would be too slow.
-    """
-    W, b = dict(net.W), dict(net.b)  # the original arrays, put back exactly afterwards
-    costs = []
-    for sign in (+1, -1):
-        net.W = {l: W[l] + sign * h * v_W[l] for l in W}
-        net.b = {l: b[l] + sign * h * v_b[l] for l in b}
-        costs.append(cost_at(net, x, y))
-    net.W, net.b = W, b
-    return (costs[0] - costs[1]) / (2 * h)
-
-
-def relu_pattern(net, z):
-    """Which hidden ReLU units are on (z^[l] > 0), for l = 2..L−1: the cost is smooth while this holds."""
-    return {l: z[l] > 0 for l in range(2, net.L) if net.activation[l] == "relu" and l in z}
-
-
-def cost_from_layer(net, x, y, l, step):
-    """C with z^[l] replaced by z^[l] + step, the forward recurrence resumed at layer l; and every z^[k].
-
-    The derivative of this C with respect to step is δ^[l] = ∂C/∂z^[l], what (BP1)–(BP2) compute.
-    """
-    net.forward(x)
-    z = {k: net.z[k] for k in range(2, l)}
-    z[l] = net.z[l] + step
-    a = net.sigma[l](z[l])
-    for k in range(l + 1, net.L + 1):
-        z[k] = a @ net.W[k].T + net.b[k]                # z^[k] = W^[k] a^[k-1] + b^[k]
-        a = net.sigma[k](z[k])                          # a^[k] = σ(z^[k])
-    if net.loss == "cross-entropy":
-        C, _ = cross_entropy(z[net.L], y)
-    else:
-        C, _ = quadratic(a, z[net.L], y, net.sigma_prime[net.L])
-    return float(C), z
-
-
-def _cost_with_step(net, x, y, quantity, l, step):
-    """C and every z^[k] after θ += step, θ being W^[l], b^[l], z^[l] or x; parameters are restored exactly."""
-    if quantity == "z":
-        return cost_from_layer(net, x, y, l, step)
-    if quantity == "x":
-        C = cost_at(net, x + step, y)
-        return C, dict(net.z)
-    theta = net.W[l] if quantity == "W" else net.b[l]
-    old = theta.copy()
-    theta += step
-    C = cost_at(net, x, y)
-    theta[...] = old
-    return C, dict(net.z)
-
-
-def central_difference_along(net, x, y, quantity, l, v, h=1e-6):
-    """(C(θ + hv) − C(θ − hv)) / 2h ≈ vᵀ ∂C/∂θ, for θ = W^[l] ("W"), b^[l] ("b"), z^[l] ("z") or x ("x").
-
-    Returns the quotient and whether it can be trusted: False when a hidden ReLU unit is on at one end
-    and off at the other (the segment crosses a kink, where C is not differentiable).
-    """
-    C_plus, z_plus = _cost_with_step(net, x, y, quantity, l, h * v)
-    C_minus, z_minus = _cost_with_step(net, x, y, quantity, l, -h * v)
-    on_plus, on_minus = relu_pattern(net, z_plus), relu_pattern(net, z_minus)
-    smooth = all(bool((on_plus[k] == on_minus[k]).all()) for k in on_plus)
-    return (C_plus - C_minus) / (2 * h), smooth
-
-
-def float64_copy(net):
-    """net in float64 on NumPy, parameters cast exactly: finite differences need double precision."""
-    hidden = [net.activation[l] for l in range(2, net.L)]
-    copy = Network(net.sizes, activation=hidden, loss=net.loss, dtype="float64")
-    for l in net.W:
-        copy.W[l] = to_numpy(net.W[l]).astype(np.float64)
-        copy.b[l] = to_numpy(net.b[l]).astype(np.float64)
-    return copy
-
-
-def rounding_floor(C, h):
-    """10 ε max(1, |C|) / h: below this a central difference cannot tell two derivatives apart.
-
-    Each C(θ ± hv) carries a rounding error of a few ε|C|; divided by 2h it becomes ≈ ε|C|/h.
-    """
-    return 10 * np.finfo(np.float64).eps * max(1.0, abs(C)) / h
-
-
-def relative_error(a, b):
-    """max |a − b| / max(|a|, |b|) over whole arrays (cs231n's rel_error); 0 when both are 0."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
-    return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)
-
-
-# --- the command line: every gradient of one network against torch autograd and central differences ---
 
 TORCH_TOLERANCE = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}  # (rtol, atol), as in the tests
 FD_TOLERANCE = {"float64": 1e-6, "float32": 1e-4}  # relative; float32 gradients against a float64 oracle

@@ -13,7 +13,8 @@ import math
 
 import numpy as np
 
-from scratchnet.backend import cublas, cupy, get_xp
+from scratchnet.backend import get_xp
+from scratchnet.cublas import cublas
 from scratchnet.errors import UsageError
 
 
@@ -32,10 +33,11 @@ class Elementwise:
         self.kernel = None  # compiled on the first call with CuPy arrays
 
     def __call__(self, *args):
-        if get_xp(*args) is np:
+        xp = get_xp(*args)
+        if xp is np:
             return self.numpy_fn(*args)
         if self.kernel is None:
-            self.kernel = cupy.ElementwiseKernel(*self.spec)
+            self.kernel = xp.ElementwiseKernel(*self.spec)
         return self.kernel(*args)
 
 
@@ -124,7 +126,7 @@ _CUDA_TYPES = {np.float32: "typedef float T;\n#define EXP expf\n#define LOG logf
 
 
 @functools.cache
-def _softmax_cross_entropy_kernel(dtype):
+def _softmax_cross_entropy_kernel(cupy, dtype):
     return cupy.RawKernel(_CUDA_TYPES[dtype.type] + f"#define THREADS {THREADS}\n" + _SOFTMAX_CROSS_ENTROPY_CUDA,
                           "softmax_cross_entropy")
 
@@ -135,28 +137,30 @@ def softmax_cross_entropy(z, b, y, lr, delta, C, state):
     Also counts the step in state[0] and records in state[1] the first step whose C is not finite.
     Shapes: z, delta (m, n_L); b (n_L,); y (m,) int64; lr (1,) holds α; C () ; state (2,) int32.
     """
-    if get_xp(z) is np:
+    xp = get_xp(z)
+    if xp is np:
         return _softmax_cross_entropy_numpy(z, b, y, lr, delta, C, state)
     m, n = z.shape
-    kernel = _softmax_cross_entropy_kernel(np.dtype(z.dtype))
+    kernel = _softmax_cross_entropy_kernel(xp, np.dtype(z.dtype))
     kernel((1,), (THREADS,), (z, b, y, lr, np.int32(m), np.int32(n), delta, C, state))
 
 
 def matmul_into(a, b, out):
     """out = a @ b for 2-d arrays of one dtype, out C-contiguous, a and b C- or F-contiguous (a transpose of one).
 
-    NumPy: np.matmul. CuPy: one cuBLAS gemm called directly (scratchnet.backend.Cublas), which costs less
+    NumPy: np.matmul. CuPy: one cuBLAS gemm called directly (scratchnet.cublas.Cublas), which costs less
     Python per call than cupy.matmul and can be captured in a CUDA graph. cuBLAS is column-major, so it
     computes outᵀ = bᵀ aᵀ: to it a C-contiguous matrix is already its transpose, an F-contiguous one is not.
     """
-    if get_xp(a) is np:
+    xp = get_xp(a)
+    if xp is np:
         np.matmul(a, b, out=out)
         return
     if not (a.dtype == b.dtype == out.dtype and out.flags.c_contiguous
             and all(v.flags.c_contiguous or v.flags.f_contiguous for v in (a, b))):
         raise UsageError("matmul_into takes arrays of one dtype, each C- or F-contiguous, out C-contiguous")
     M, N, K = out.shape[0], out.shape[1], a.shape[1]
-    blas = cublas()
+    blas = cublas(xp)
     op_b, ld_b = (blas.OP_N, N) if b.flags.c_contiguous else (blas.OP_T, K)
     op_a, ld_a = (blas.OP_N, K) if a.flags.c_contiguous else (blas.OP_T, M)
     blas.gemm(out.dtype, op_b, op_a, N, M, K, b.data.ptr, ld_b, a.data.ptr, ld_a, out.data.ptr, N)

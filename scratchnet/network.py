@@ -19,10 +19,22 @@ import math
 
 import numpy as np
 
-from scratchnet.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from scratchnet.activations import ACTIVATIONS
 from scratchnet.backend import get_xp
-from scratchnet.errors import UsageError
-from scratchnet.losses import LOSSES, cross_entropy, quadratic
+from scratchnet.checks import (
+    check_activations,
+    check_backward_done,
+    check_delta_fits,
+    check_dropout,
+    check_dtype,
+    check_input,
+    check_labels_fit,
+    check_loss,
+    check_parameters,
+    check_seed,
+    check_sizes,
+)
+from scratchnet.losses import cross_entropy, quadratic
 
 
 class Network:
@@ -43,22 +55,22 @@ class Network:
 
     Shapes:
         x = a^[1]: (m, n_1);  W[l]: (n_l, n_{l-1});  b[l]: (n_l,);  z[l], a[l], delta[l], mask[l]: (m, n_l).
+
+    Training is forward(x) → cost(y) → backward(δ^[L]) (→ input_gradient()) on one batch: forward keeps every
+    a^[l], z^[l] (the training cache) and the later steps read them, refusing to run without it or on another batch's.
+    Evaluation, infer(x), evaluate(x, y) and predict(x), keeps nothing. Network.from_parameters(W, b) builds a
+    network from given W^[l], b^[l] instead of drawing them.
     """
 
     def __init__(self, sizes, activation="relu", loss="cross-entropy", dtype="float32", seed=0, xp=np,
                  dropout=0.0, rng=None):
-        self.sizes = [int(n) for n in sizes]
+        self.sizes = check_sizes(sizes)                                   # [n_1, …, n_L]
         self.L = len(self.sizes)
-        if self.L < 2 or min(self.sizes) < 1:
-            raise UsageError(f"layer sizes {self.sizes} need at least two layers of width ≥ 1")
-        if loss not in LOSSES:
-            raise UsageError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
-        if np.dtype(dtype) not in (np.float32, np.float64):
-            raise UsageError(f"dtype {dtype} is not supported: use float32 or float64")
-        if not 0 <= dropout < 1:
-            raise UsageError(f"dropout p must be in [0, 1), got {dropout}")
+        check_loss(loss)
+        check_dropout(dropout)
+        check_seed(seed, rng)
         self.loss = loss
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.activation = self._activation_names(activation)
         self.sigma = {l: ACTIVATIONS[name][0] for l, name in self.activation.items()}
         self.sigma_prime = {l: ACTIVATIONS[name][1] for l, name in self.activation.items()}
@@ -68,14 +80,28 @@ class Network:
         self.rng = rng if rng is not None else np.random.default_rng([seed, 1])
         self.mask = {}  # r^[l] of the last forward pass, keyed by hidden layer l; {} when it dropped nothing
 
+    @classmethod
+    def from_parameters(cls, W, b, activation="relu", loss="cross-entropy", dropout=0.0, rng=None):
+        """A Network holding copies of the given W^[l], b^[l]; its sizes, dtype and array module are theirs.
+
+        Args:
+            W, b: dicts keyed by the layer number l = 2..L, or lists [W^[2], …, W^[L]] and [b^[2], …, b^[L]]:
+                float32 or float64 arrays (numpy, or cupy for a GPU), W^[l] (n_l, n_{l-1}), b^[l] (n_l,).
+            activation, loss, dropout, rng: as for Network.
+
+        Every shape, dtype and value is checked first; a UsageError names the layer. The network trains its own
+        copies: the arrays passed in never change. torch_ref.bridge builds on this for torch modules and state_dicts.
+        """
+        W, b = check_parameters(W, b)
+        sizes = [W[2].shape[1]] + [W[l].shape[0] for l in range(2, len(W) + 2)]   # n_1, then n_l = rows of W^[l]
+        net = cls(sizes, activation, loss, dtype=W[2].dtype, xp=get_xp(W[2]), dropout=dropout, rng=rng)
+        net.W = {l: W[l].copy() for l in W}   # in place of the W^[l], b^[l] that the constructor drew
+        net.b = {l: b[l].copy() for l in b}
+        return net
+
     def _activation_names(self, activation):
         """σ for each layer l = 2..L: the hidden choice, then the one the loss needs at the output."""
-        hidden = [activation] * (self.L - 2) if isinstance(activation, str) else list(activation)
-        if len(hidden) != self.L - 2:
-            raise UsageError(f"{len(hidden)} activations given for {self.L - 2} hidden layers")
-        for name in hidden:
-            if name not in HIDDEN_ACTIVATIONS:
-                raise UsageError(f"unknown activation {name!r}: use one of {', '.join(HIDDEN_ACTIVATIONS)}")
+        hidden = check_activations(activation, self.L - 2)
         output = "identity" if self.loss == "cross-entropy" else "sigmoid"
         return dict(zip(range(2, self.L + 1), [*hidden, output], strict=False))
 
@@ -103,31 +129,36 @@ class Network:
                 for l in range(2, self.L)}
 
     def forward(self, x, mask=None):
-        """a^[L] for the batch x = a^[1], keeping every z^[l] and a^[l] for backward.  (m, n_1) → (m, n_L).
+        """a^[L] for the batch x = a^[1], keeping every z^[l] and a^[l] for cost and backward.  (m, n_1) → (m, n_L).
 
-        mask: {l: r^[l]} from draw_masks while training, kept as self.mask for backward; None (evaluation)
-        drops nothing.
+        mask: {l: r^[l]} from draw_masks while training, kept as self.mask for backward; None drops nothing.
         """
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise UsageError(f"input has shape {tuple(x.shape)}; this network takes (m, {self.sizes[0]})")
-        if not get_xp(x).isfinite(x).all():
-            raise UsageError("input holds NaN or infinity: clean or impute the data before training on it")
-        self.a = {1: x}
-        self.z = {}
+        self.a, self.z = self._propagate(x, mask or {})
         self.mask = mask or {}
-        for l in range(2, self.L + 1):
-            self.z[l] = self.a[l - 1] @ self.W[l].T + self.b[l]  # z^[l] = W^[l] a^[l-1] + b^[l]   (m, n_l)
-            self.a[l] = self.sigma[l](self.z[l])                 # a^[l] = σ(z^[l])                 (m, n_l)
-            if l in self.mask:
-                self.a[l] = self.a[l] * self.mask[l] / (1 - self.dropout)  # (D1) a^[l] ⊙ r^[l]/(1 − p), dropout
+        self.delta = {}  # the δ^[l] of the batch before are not this batch's
         return self.a[self.L]
+
+    def _propagate(self, x, mask):
+        """The forward recurrence: every a^[l] and z^[l] of the batch x, in new dicts keyed by l."""
+        check_input(x, self.sizes[0])
+        a, z = {1: x}, {}
+        for l in range(2, self.L + 1):
+            z[l] = a[l - 1] @ self.W[l].T + self.b[l]  # z^[l] = W^[l] a^[l-1] + b^[l]   (m, n_l)
+            a[l] = self.sigma[l](z[l])                 # a^[l] = σ(z^[l])                 (m, n_l)
+            if l in mask:
+                a[l] = a[l] * mask[l] / (1 - self.dropout)  # (D1) a^[l] ⊙ r^[l]/(1 − p), dropout
+        return a, z
 
     def cost(self, y):
         """C for the labels y of the last forward batch, and δ^[L] = ∂C/∂z^[L] (BP1)."""
-        L = self.L
+        check_labels_fit(self.a, y)
+        return self._cost(self.a[self.L], self.z[self.L], y)
+
+    def _cost(self, a_L, z_L, y):
+        """C and δ^[L] from the output layer's a^[L], z^[L]: the cross-entropy of the logits, or the quadratic cost."""
         if self.loss == "cross-entropy":
-            return cross_entropy(self.z[L], y)
-        return quadratic(self.a[L], self.z[L], y, self.sigma_prime[L])
+            return cross_entropy(z_L, y)
+        return quadratic(a_L, z_L, y, self.sigma_prime[self.L])
 
     def backward(self, delta_L):
         """Given δ^[L] = ∂C/∂z^[L], return ∂C/∂W^[l] and ∂C/∂b^[l] for l = L..2 (dicts keyed by l).
@@ -135,6 +166,7 @@ class Network:
         Every δ^[l] is kept in self.delta. Nothing passed in is modified. Under dropout, δ^[l] of a hidden
         layer also carries the factor r^[l]/(1 − p) of the mask that the forward pass applied (D2).
         """
+        check_delta_fits(self.a, self.z, delta_L)
         dW, db = {}, {}
         self.delta = {self.L: delta_L}
         delta = delta_L
@@ -150,11 +182,26 @@ class Network:
 
     def input_gradient(self):
         """∂C/∂a^[1] = (W^[2])ᵀ δ^[2] for the last backward pass, the gradient with respect to x.  (m, n_1)."""
+        check_backward_done(self.delta)
         return self.delta[2] @ self.W[2]
 
+    def infer(self, x):
+        """a^[L] for the batch x, dropping nothing and keeping nothing: the training cache stays as it was.
+
+        (m, n_1) → (m, n_L): the logits z^[L] under cross-entropy, σ(z^[L]) under the quadratic cost.
+        """
+        a, _ = self._propagate(x, {})
+        return a[self.L]
+
+    def evaluate(self, x, y):
+        """C and a^[L] for a labelled batch, dropping nothing and keeping nothing (a test set's loss)."""
+        a, z = self._propagate(x, {})
+        C, _ = self._cost(a[self.L], z[self.L], y)
+        return C, a[self.L]
+
     def predict(self, x):
-        """The predicted class of each row of x: argmax of a^[L].  (m, n_1) → (m,)."""
-        return get_xp(x).argmax(self.forward(x), axis=1)
+        """The predicted class of each row of x: argmax of a^[L], keeping nothing.  (m, n_1) → (m,)."""
+        return get_xp(x).argmax(self.infer(x), axis=1)
 
     def first_non_finite(self):
         """Name the first of W^[l], b^[l], z^[l], a^[l] (l = 2..L, in forward order) holding NaN or ±∞, or None."""

@@ -10,6 +10,8 @@ seeded `rng` they see the very same samples in the very same order.
 
 import math
 
+import numpy as np
+
 SAMPLING = ("sequential", "shuffle", "replacement")
 
 
@@ -27,6 +29,18 @@ def minibatches(N, m, scheme, rng):
             yield rng.integers(0, N, size=m)
     else:
         raise ValueError(f"unknown sampling scheme {scheme!r}: use one of {', '.join(SAMPLING)}")
+
+
+def epoch_batches(N, m, scheme, rng, xp=np):
+    """The list of one epoch's batch indices, each index array on xp's device (one transfer for the epoch)."""
+    batches = list(minibatches(N, m, scheme, rng))
+    if xp is np or scheme == "sequential":
+        return batches  # NumPy arrays, or slices: nothing to move
+    flat, start, moved = xp.asarray(np.concatenate(batches)), 0, []
+    for idx in batches:
+        moved.append(flat[start:start + len(idx)])
+        start += len(idx)
+    return moved
 
 
 def batches_per_epoch(N, m):

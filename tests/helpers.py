@@ -1,13 +1,18 @@
 """The comparison helper every test uses: it names the quantity and the layer when it fails."""
 
+import copy
 import subprocess
 import sys
 
 import numpy as np
 
 from scratchnet.backend import to_numpy
+from scratchnet.gradcheck import float64_copy, gradients
+from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
 
-# scratchnet against torch autograd, per dtype (the float32 figures are justified in test_gradients_torch.py)
+# scratchnet against torch autograd, per dtype. float32's rtol 1e-4 / atol 1e-6 is a rule of thumb that holds
+# for |x| ≤ 1 and unsaturated units only (two summation orders of ≤ 64 terms differ by a few 1e-6 relative);
+# assert_within_float32_bound compares against the exact values with the bound that rounding allows instead.
 TOLERANCE = {"float64": {"rtol": 1e-9, "atol": 1e-12}, "float32": {"rtol": 1e-4, "atol": 1e-6}}
 
 
@@ -41,19 +46,40 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, mask=None):
     assert_close(net.input_gradient(), expected.input_gradient, "input gradient", rtol, atol)
 
 
+def assert_within_float32_bound(net, x, y, expected):
+    """Run the float32 net on (x, y) and compare C, δ^[l], dW[l], db[l] (l = L..2), ∂C/∂x with the exact values.
+
+    `expected` (a TorchGradients, say) holds the exact values: those of net's float32 parameters and batch in
+    float64. Each entry must lie within scratchnet.roundoff's float32 rounding bound; the failure names the
+    first quantity that does not, and how many times its bound it is off.
+    """
+    float32 = gradients(net, x, y)
+    net64, y = float64_copy(net), to_numpy(y)
+    gradients(net64, to_numpy(x).astype(np.float64), y)  # the bound reads the exact z, a and δ from net64
+    bounds = float32_gradient_bounds(net64, y)
+    exact = {"loss": expected.loss}
+    for l in range(net.L, 1, -1):
+        exact |= {f"delta[{l}]": expected.delta[l], f"dW[{l}]": expected.dW[l], f"db[{l}]": expected.db[l]}
+    exact["input gradient"] = expected.input_gradient
+    for name, value in exact.items():
+        ratio = error_to_bound(float32[name], value, bounds[name])
+        assert ratio <= 1, f"{name}: float32 lies {ratio:.3g} times its rounding bound from the exact value"
+
+
 def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
     """Every δ^[l], dW[l], db[l] (l = L..2) and ∂C/∂x of a small float64 net against central differences.
 
     Entry by entry, in backprop order; passes when max |analytic − numeric| ≤ rel · max |numeric| + the
-    rounding floor 10 ε max(1, |C|) / h (scratchnet.gradcheck.rounding_floor), below which no central
+    rounding floor 10 ε max(1, |C|) / h (scratchnet.central_differences.rounding_floor), below which no central
     difference resolves anything. The first quantity that differs is named in the failure.
     """
-    from scratchnet.gradcheck import central_difference_along, cost_at, rounding_floor
+    from scratchnet.central_differences import central_difference_along, cost_at, rounding_floor
 
     net.forward(x)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
-    floor = rounding_floor(cost_at(net, x, y), h)
+    probe = copy.deepcopy(net)  # the central differences run forward on a copy: net keeps this batch's cache
+    floor = rounding_floor(cost_at(probe, x, y), h)
 
     def check(g, quantity, l, name):
         g = to_numpy(g)
@@ -61,7 +87,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6):
         for i in np.ndindex(g.shape):
             e = np.zeros(g.shape)
             e[i] = 1.0
-            numeric[i], _ = central_difference_along(net, x, y, quantity, l, e, h)
+            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
 
     for l in range(net.L, 1, -1):

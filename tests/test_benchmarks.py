@@ -35,6 +35,9 @@ def quick(mnist_dir, tmp_path_factory):
     return done.stdout, json.loads((out / "results.json").read_text()), out
 
 
+pytestmark = pytest.mark.slow  # one --quick run of every contender, each in its own process: minutes
+
+
 def test_every_contender_ran_idle_and_busy(quick):
     stdout, results, out = quick
     assert results["left_out"] == {}
@@ -70,6 +73,19 @@ def test_compute_limit_is_the_epochs_flops_over_the_best_rate(quick):
     assert limit["seconds_per_epoch"] == pytest.approx(limit["flops_per_epoch"] / limit["sgemm_flops_per_second"])
     assert [p["shape"] for p in limit["products"]][:3] == [[64, 512, 784], [64, 512, 512], [64, 10, 512]]
     assert len(limit["products"]) == 8
+
+
+def test_peak_memory_is_the_models_arrays_not_a_copy_of_the_data(quick):
+    """Each contender holds the model's arrays (W, b in float32: 2.55 MiB; the floor its operands) and none a
+    second copy of the training set (179 MiB in float32), except JAX, which puts it on its device once."""
+    _, results, _ = quick
+    for name, row in results["main"].items():
+        if name == "JAX jit":
+            assert row["peak_memory_mib"] >= 179, row["peak_memory_mib"]
+        else:
+            assert 2 <= row["peak_memory_mib"] < 179, (name, row["peak_memory_mib"])
+    for name in ("scratchnet", "scratchnet fused"):
+        assert results["main"][name]["peak_memory_mib"] >= 2.55, (name, "holds W, b and their gradients")
 
 
 def test_all_engines_agree_on_accuracy(quick):

@@ -32,14 +32,19 @@ INTERRUPT_AT = """
 import os, signal, sys
 import scratchnet.train as train
 from scratchnet.console import run_cli
-real_step, count = train.train_step, [0]
-def step_then_interrupt(*args):
-    C = real_step(*args)
-    count[0] += 1
-    if count[0] == {at}:
-        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of the epoch's loop
-    return C
-train.train_step = step_then_interrupt
+from scratchnet.fused_cpu import BlasStep
+from scratchnet.step import ReferenceStep
+count = [0]
+def interrupting(real_step):
+    def step_then_interrupt(*args):
+        C = real_step(*args)
+        count[0] += 1
+        if count[0] == {at}:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of the epoch's loop
+        return C
+    return step_then_interrupt
+for step in (ReferenceStep, BlasStep):  # whichever the run trains with (SGD: the fused step on the CPU)
+    step.step = interrupting(step.step)
 run_cli(train.cli, sys.argv[1:])
 """
 
@@ -61,6 +66,7 @@ ADAMW_DROPOUT_ONECYCLE = ["--optimizer", "adamw", "--momentum", "0", "--weight-d
                           "--dropout", "0.2", "--schedule", "onecycle"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype,sampling,extra", [("float32", "shuffle", []), ("float64", "replacement", []),
                                                   ("float32", "sequential", []),
                                                   ("float32", "shuffle", ADAMW_DROPOUT_ONECYCLE)],
@@ -91,6 +97,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(dtype, sampling, extra, mn
     assert meta_resumed["dropout_rng"] == meta_alone["dropout_rng"]
 
 
+@pytest.mark.slow
 def test_epochs_counts_the_total(mnist_dir, tmp_path, capsys):
     ckpt = str(tmp_path / "c.npz")
     cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", ckpt])
@@ -102,6 +109,7 @@ def test_epochs_counts_the_total(mnist_dir, tmp_path, capsys):
     assert load_checkpoint(ckpt)[1]["state"]["epoch"] == 3
 
 
+@pytest.mark.slow
 def test_save_every_writes_mid_epoch(mnist_dir, tmp_path):
     ckpt = tmp_path / "c.npz"
     main(TrainConfig(train_size=640, test_size=100, hidden=(8,), epochs=1, data_dir=mnist_dir, save=str(ckpt),
@@ -128,6 +136,7 @@ def corrupt(path, how):
     ("truncated", 1, "is corrupt or truncated"),
     ("garbage", 1, "is corrupt or truncated"),
 ])
+@pytest.mark.slow
 def test_a_checkpoint_that_does_not_fit_is_refused_and_kept(args, code, message, mnist_dir, tmp_path, capsys):
     ckpt = tmp_path / "c.npz"
     cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", str(ckpt)])
@@ -142,6 +151,7 @@ def test_a_checkpoint_that_does_not_fit_is_refused_and_kept(args, code, message,
     assert ckpt.read_bytes() == before, "a refused resume must not touch the checkpoint"
 
 
+@pytest.mark.slow
 def test_a_schedule_over_the_run_cannot_stretch_on_resume(mnist_dir, tmp_path, capsys):
     ckpt = str(tmp_path / "c.npz")
     cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", ckpt, "--schedule", "cosine"])
@@ -159,6 +169,7 @@ def test_missing_checkpoint_is_a_usage_error(tmp_path):
     assert done.returncode == 2 and done.stderr.strip() == f"error: --resume {tmp_path / 'nope.npz'}: no such file"
 
 
+@pytest.mark.slow
 def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(mnist_dir, tmp_path):
     ckpt = tmp_path / "c.npz"
     done = run_train("--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", "--epochs", "1",
@@ -220,14 +231,15 @@ def test_torch_ref_refuses_scratchnet_only_flags(flags, message, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_checkpoint_is_plain_npz_without_pickle(mnist_dir, tmp_path, capsys):
     ckpt = tmp_path / "c.npz"
     cli([*SMALL, "--data-dir", mnist_dir, "--epochs", "1", "--save", str(ckpt)])
     with np.load(ckpt, allow_pickle=False) as npz:
         meta = json.loads(str(npz["meta"]))
         assert npz["W2"].shape == (32, 784) and npz["W2"].dtype == np.float32
-    assert meta["format_version"] == 1 and meta["config"]["hidden"] == [32, 16]
-    assert set(meta["manifest"]) == {"numpy", "python", "data_sha256"}
+    assert meta["format_version"] == 2 and meta["config"]["hidden"] == [32, 16]
+    assert set(meta["manifest"]) == {"numpy", "python"}
     assert len(meta["state"]["metrics"]) == 1
 
 

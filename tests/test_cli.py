@@ -16,12 +16,13 @@ import pytest
 
 from scratchnet import backend
 from scratchnet.config import TrainConfig
-from scratchnet.data import MNIST_FILES
+from scratchnet.idx import MNIST_FILES
 from scratchnet.train import main
 
 from helpers import run_train
 
 
+@pytest.mark.slow
 def test_output_is_the_tutorials_line_by_line(mnist_dir, tmp_path):
     metrics_path = tmp_path / "m.json"
     done = run_train("--data-dir", mnist_dir, "--epochs", "2", "--train-size", "12800", "--test-size", "1000",
@@ -48,6 +49,7 @@ def test_output_is_the_tutorials_line_by_line(mnist_dir, tmp_path):
     assert float(printed[-1][1]) == pytest.approx(metrics["epochs"][-1]["test_loss"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_plot_is_written(mnist_dir, tmp_path):
     pytest.importorskip("matplotlib")
     plot = tmp_path / "curves.png"
@@ -121,6 +123,7 @@ def corrupt_data_dir(tmp_path, mnist_dir, how="truncated"):
     (["--data-dir", "CORRUPT:garbage"], 1, "train-images-idx3-ubyte has magic number"),
     (["--data-dir", "CORRUPT:file"], 2, "is a file: pass a folder with --data-dir"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_one_clear_line(args, code, message, mnist_dir, tmp_path):
     args = [corrupt_data_dir(tmp_path, mnist_dir, a.split(":")[1]) if a.startswith("CORRUPT") else a for a in args]
     if "--data-dir" not in args:
@@ -132,6 +135,7 @@ def test_bad_input_is_one_clear_line(args, code, message, mnist_dir, tmp_path):
     assert message in done.stderr
 
 
+@pytest.mark.slow
 def test_runtime_error_leaves_no_partial_output(mnist_dir, tmp_path):
     out = tmp_path / "m.json"
     done = run_train("--data-dir", corrupt_data_dir(tmp_path, mnist_dir), "--metrics-out", str(out))
@@ -157,6 +161,7 @@ def test_one_epoch_learns(mnist_dir):
     assert metrics["epochs"][0]["test_accuracy"] >= 0.95
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_data_file(mnist_dir, tmp_path):
     bad = corrupt_data_dir(tmp_path, mnist_dir, "truncated")

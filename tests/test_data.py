@@ -17,10 +17,11 @@ import threading
 import numpy as np
 import pytest
 
-from scratchnet.data import MNIST_FILES, DataError, IdxSpec, idx_bytes, load_mnist, parse_idx, read_idx
+from scratchnet.data import load_mnist
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fetch import fetch_mnist
 from scratchnet.fileio import atomic_write
+from scratchnet.idx import MNIST_FILES, DataError, IdxSpec, idx_bytes, parse_idx, read_idx
 
 rng = np.random.default_rng(0)
 IMAGES = rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)

@@ -17,12 +17,12 @@ import re
 
 import pytest
 
+from scratchnet.doclinks import CODE_LINK
+
 from conftest import REPO
 
 DOCS = [REPO / "docs" / "backprop.md", REPO / "README.md"]
 MAX_SPAN = 12
-CODE_LINK = re.compile(r"\[`(?P<tag>[^`]+)` · (?P<name>[\w./-]+) L(?P<a>\d+)(?:-L(?P<b>\d+))?\]"
-                       r"\((?P<path>[^)#\s]+)#L(?P<ta>\d+)(?:-L(?P<tb>\d+))?\)")
 ANY_LINE_LINK = re.compile(r"\]\([^)\s]*#L\d+[^)\s]*\)")
 RELATIVE_LINK = re.compile(r"\]\((?!https?://|#|mailto:)(?P<path>[^)#\s]+)(?:#[^)\s]*)?\)")
 BP_COMMENT = re.compile(r"#.*\((BP[1-4])\)")

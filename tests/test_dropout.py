@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
-from scratchnet.gradcheck import rounding_floor
+from scratchnet.central_differences import rounding_floor
 from scratchnet.optim import SGD
-from scratchnet.train import train_step
+from scratchnet.step import ReferenceStep
 from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases
@@ -150,13 +150,16 @@ def test_evaluation_drops_nothing_and_training_draws_fresh_masks():
     plain, dropped = Network([10, 8, 8, 3], seed=1), Network([10, 8, 8, 3], seed=1, dropout=0.5)
     np.testing.assert_array_equal(dropped.forward(x), plain.forward(x), err_msg="a[L] at evaluation")
     assert dropped.mask == {}
-    train_step(dropped, SGD(dropped, lr=0.1), x, y)
+    step = ReferenceStep(dropped, SGD(dropped, lr=0.1))
+    step.step(x, y)
     first = {l: r.copy() for l, r in dropped.mask.items()}
     assert sorted(first) == [2, 3] and first[2].shape == (16, 8)
-    train_step(dropped, SGD(dropped, lr=0.1), x, y)
+    step.step(x, y)
     assert not np.array_equal(dropped.mask[2], first[2]), "the second step reused the first step's mask"
-    dropped.predict(x)
-    assert dropped.mask == {}, "predict must not drop units"
+    cache, masks = dropped.a, dropped.mask
+    a_L = dropped.infer(x)
+    assert dropped.a is cache and dropped.mask is masks, "evaluation must leave the training cache alone"
+    np.testing.assert_array_equal(a_L, dropped.forward(x), err_msg="infer drops no unit")
 
 
 def test_p_outside_0_1_is_refused():
@@ -170,8 +173,8 @@ def test_p_outside_0_1_is_refused():
 BUGS = {
     "backward forgets the mask (D2)": Bug("network.py", "delta = delta * self.mask[l - 1] / (1 - self.dropout)",
                                           "delta = delta", "delta[3]", "dW[3]"),
-    "forward forgets 1/(1 − p) (D1)": Bug("network.py", "self.a[l] * self.mask[l] / (1 - self.dropout)",
-                                          "self.a[l] * self.mask[l]", "loss", "dW[3]"),
+    "forward forgets 1/(1 − p) (D1)": Bug("network.py", "a[l] * mask[l] / (1 - self.dropout)",
+                                          "a[l] * mask[l]", "loss", "dW[3]"),
 }
 
 

@@ -108,6 +108,14 @@ def test_sampling_schemes_cover_the_data_as_described():
         list(minibatches(10, 4, "bogus", rng))
 
 
+def test_sampling_with_replacement_draws_every_index_alike():
+    """Over 2000 epochs of N = 10, m = 4 (24000 draws), each index comes up 2400 ± 5σ times (σ ≈ 46)."""
+    rng = np.random.default_rng(0)
+    drawn = np.concatenate([idx for _ in range(2000) for idx in minibatches(10, 4, "replacement", rng)])
+    counts = np.bincount(drawn, minlength=10)
+    assert len(counts) == 10 and np.abs(counts - 2400).max() <= 5 * 46, counts
+
+
 def test_backward_leaves_its_input_alone():
     net = Network([4, 3, 2], dtype="float64")
     net.forward(np.random.default_rng(0).normal(size=(5, 4)))
@@ -125,13 +133,14 @@ def test_empty_batch_is_refused():
 
 
 def test_directional_derivative_restores_the_parameters_exactly():
-    from scratchnet.gradcheck import directional_derivative
+    from scratchnet.central_differences import directional_derivative
 
     net = Network([5, 4, 3], dtype="float64")
-    before = {l: net.W[l].copy() for l in net.W}
+    before, arrays = {l: net.W[l].copy() for l in net.W}, dict(net.W)
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(3, 5)), np.array([0, 2, 1])
     directional_derivative(net, x, y, {l: rng.normal(size=net.W[l].shape) for l in net.W},
                            {l: rng.normal(size=net.b[l].shape) for l in net.b}, h=0.1)
     for l in net.W:
         np.testing.assert_array_equal(net.W[l], before[l], err_msg=f"W[{l}]")
+        assert net.W[l] is arrays[l], f"W[{l}] must stay the Network's own array, not be rebound"

@@ -24,9 +24,10 @@ from scratchnet import SGD, Adam, Network
 from scratchnet.backend import to_numpy
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.config import TrainConfig
-from scratchnet.errors import UsageError
+from scratchnet.errors import DivergenceError, UsageError
 from scratchnet.fused import FusedStep, fused_problem
-from scratchnet.train import main, train_step
+from scratchnet.step import ReferenceStep
+from scratchnet.train import main
 
 from conftest import REPO, NetworkCase, network_cases
 from helpers import TOLERANCE, assert_close, run_train
@@ -39,10 +40,13 @@ def twins(case, xp, lr):
     ref, x, y = case.build(xp)
     fast, _, _ = case.build(xp)
     opt_ref, opt_fast = SGD(ref, lr=lr), SGD(fast, lr=lr)
-    return ref, opt_ref, fast, opt_fast, FusedStep(fast, opt_fast, max_batch=case.m), x, y
+    return ReferenceStep(ref, opt_ref), fast, opt_fast, FusedStep(fast, opt_fast, max_batch=case.m), x, y
 
 
-def assert_same_network(fast, ref, when, rtol, atol):
+def assert_same_network(fused, ref, when, rtol, atol):
+    """After fused.check(), the sync point: the fused network's W, b against the reference's."""
+    fused.check()
+    fast = fused.net
     for l in ref.W:
         assert_close(fast.W[l], ref.W[l], f"W[{l}] {when}", rtol=rtol, atol=atol)
         assert_close(fast.b[l], ref.b[l], f"b[{l}] {when}", rtol=rtol, atol=atol)
@@ -52,38 +56,43 @@ def assert_same_network(fast, ref, when, rtol, atol):
        lrs=st.lists(st.floats(1e-3, 0.5), min_size=1, max_size=4), data=st.data())
 def test_fused_steps_equal_the_reference(xp, case, lrs, data):
     """Each step: C, then every W^[l], b^[l], as the reference computes them; α changes between steps."""
-    ref, opt_ref, fast, opt_fast, fused, x, y = twins(case, xp, lrs[0])
+    reference, fast, opt_fast, fused, x, y = twins(case, xp, lrs[0])
     for t, lr in enumerate(lrs, start=1):
         rows = slice(0, data.draw(st.integers(1, case.m), label=f"batch size of step {t}"))
-        opt_ref.lr = opt_fast.lr = lr
-        C_ref = train_step(ref, opt_ref, x[rows], y[rows])
+        reference.opt.lr = opt_fast.lr = lr
+        C_ref = reference.step(x[rows], y[rows])
         C_fast = fused.step(x[rows], y[rows])
         assert_close(C_fast, C_ref, f"C at step {t}", rtol=1e-12, atol=1e-15)
-        assert_same_network(fast, ref, f"after step {t}", rtol=1e-10, atol=1e-13)
-    assert opt_fast.t == opt_ref.t == len(lrs) and fused.first_bad_step() is None
+        assert_same_network(fused, reference.net, f"after step {t}", rtol=1e-10, atol=1e-13)
+    assert opt_fast.t == reference.opt.t == len(lrs) and fused.first_bad_step() is None
 
 
 def test_float32_tutorial_model_stays_with_the_reference(xp):
     """784-512-512-10, float32, 30 steps of batch 64: the α folded into δ^[L] only moves the rounding."""
     case = NetworkCase([784, 512, 512, 10], "relu", "cross-entropy", "float32", m=64, seed=0, x_scale=1.0)
-    ref, opt_ref, fast, opt_fast, fused, _, _ = twins(case, xp, 0.05)
+    reference, fast, opt_fast, fused, _, _ = twins(case, xp, 0.05)
     rng = np.random.default_rng(0)
     for t in range(30):
         x = xp.asarray(rng.random((64, 784), dtype=np.float32))
         y = xp.asarray(rng.integers(0, 10, 64))
-        assert_close(fused.step(x, y), train_step(ref, opt_ref, x, y), f"C at step {t}", **TOLERANCE["float32"])
-    assert_same_network(fast, ref, "after 30 steps", **TOLERANCE["float32"])
+        assert_close(fused.step(x, y), reference.step(x, y), f"C at step {t}", **TOLERANCE["float32"])
+    assert_same_network(fused, reference.net, "after 30 steps", **TOLERANCE["float32"])
 
 
-def test_the_parameters_are_views_of_one_flat_buffer(xp):
+def test_the_step_owns_its_parameters_and_meets_the_network_at_check(xp):
+    """θ is the step's own flat buffer: filled from the Network when the step is made, copied back (into the
+    very same arrays) at check(), and not before."""
     net = Network([6, 5, 3], seed=2, xp=xp)
-    W2 = net.W[2].copy()
+    W2, W2_array = net.W[2].copy(), net.W[2]
     fused = FusedStep(net, SGD(net, lr=0.1), max_batch=4)
-    assert_close(net.W[2], W2, "W[2] kept its values when it moved into θ", rtol=0)
-    fused.step(xp.ones((4, 6), dtype=np.float32), xp.asarray(np.array([0, 1, 2, 0])))
-    assert not np.array_equal(to_numpy(net.W[2]), to_numpy(W2)), "the step moved W[2]"
-    assert_close(fused.theta[:30], net.W[2].ravel(), "θ holds W[2] first", rtol=0)
+    assert_close(fused.theta[:30], W2.ravel(), "θ holds W[2] first", rtol=0)
     assert_close(fused.theta[30:35], net.b[2], "then b[2]", rtol=0)
+    fused.step(xp.ones((4, 6), dtype=np.float32), xp.asarray(np.array([0, 1, 2, 0])))
+    assert_close(net.W[2], W2, "W[2] before check(): the Network is not touched", rtol=0)
+    fused.check()
+    assert net.W[2] is W2_array, "check() writes into the Network's own arrays"
+    assert not np.array_equal(to_numpy(net.W[2]), to_numpy(W2)), "the step moved W[2]"
+    assert_close(fused.theta[:30], net.W[2].ravel(), "after check(), net.W[2] is θ's W[2]", rtol=0)
 
 
 def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
@@ -95,20 +104,23 @@ def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
     y = xp.asarray(rng.integers(0, 3, 8))
     fused.step(good[0], y)
     fused.step(good[1], y)
+    fused.check()
     W_before, b_before = {l: net.W[l].copy() for l in net.W}, {l: net.b[l].copy() for l in net.b}
     bad = good[2].copy()
     bad[3, 1] = np.nan
     assert np.isnan(float(fused.step(bad, y)))
     fused.step(good[3], y)
-    assert fused.first_bad_step() == 3 and fused.steps == 4
+    assert fused.first_bad_step() == 3 and fused.opt.t == 4
+    with pytest.raises(DivergenceError, match="the loss became NaN or infinite") as raised:
+        fused.check()
+    assert raised.value.t == 3
     for l in net.W:
         assert_close(net.W[l], W_before[l], f"W[{l}] after the bad step", rtol=0)
         assert_close(net.b[l], b_before[l], f"b[{l}] after the bad step", rtol=0)
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda net, x, y: (net, np.ones((9, 4)), y), "built for a larger batch"),
-    (lambda net, x, y: (net.W.__setitem__(2, net.W[2].copy()) or net, x, y), "other parameter arrays"),
+    (lambda net, x, y: (net, np.ones((9, 4)), y), "built for batches of at most 8 rows, got 9"),
     (lambda net, x, y: (net, x, y.astype(np.int32)), "int64 labels, got float64 and int32"),
     (lambda net, x, y: (net, x.astype(np.float32), y), "x in the network's float64 .*got float32"),
 ])
@@ -146,14 +158,15 @@ def test_models_it_cannot_compute_are_refused(build, problem):
 SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "--lr", "0.05"]  # 20 steps an epoch
 
 
+@pytest.mark.slow
 def test_cli_fused_trains_like_the_reference(mnist_dir, tmp_path):
-    """--step fused prints the reference's lines; --step auto on the CPU is the reference itself."""
+    """--step fused prints the reference's lines; --step auto on the CPU is the fused step (with numpy's BLAS)."""
     runs = {}
     for step in ("reference", "fused", "auto"):
         out = tmp_path / f"{step}.json"
         done = run_train(*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", step, "--metrics-out", str(out))
         assert done.returncode == 0, done.stderr
-        assert ("training step: fused" in done.stderr) == (step == "fused")
+        assert ("training step: fused" in done.stderr) == (step != "reference")
         runs[step] = (done.stdout, json.loads(out.read_text())["epochs"])
     (out_ref, m_ref), (out_fast, m_fast) = runs["reference"], runs["fused"]
     assert out_ref == out_fast == runs["auto"][0]  # the tutorial's lines, to the digits it prints
@@ -172,6 +185,7 @@ def divergence_line(done):
     ("epoch 2", ["--epochs", "2", "--lr", "0.05", "--schedule", "step", "--lr-step-epochs", "1",
                  "--lr-gamma", "100000"]),  # α jumps from 0.05 to 5000 when epoch 2 starts
 ])
+@pytest.mark.slow
 def test_cli_fused_divergence_names_the_step_the_reference_names(where, flags, mnist_dir, tmp_path):
     """The fused step finds a divergence only when it prints the loss, yet names the very step at which the
     reference stops, in the first epoch and in a later one; the last checkpoint is the last good one."""
@@ -188,11 +202,13 @@ def test_cli_fused_divergence_names_the_step_the_reference_names(where, flags, m
     assert all(np.isfinite(a).all() for a in good.values())
 
 
+@pytest.mark.slow
 def test_cli_fused_divergence_after_a_mid_epoch_resume(mnist_dir, tmp_path):
     """Resumed after step 31 of the epoch, the fused step counts its steps from there."""
     ckpt = tmp_path / "c.npz"
     common = ["--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", "--epochs", "1"]
-    done = run_train(*common, "--lr", "0.05", "--save", str(ckpt), "--save-every", "30", prelude=STOP_AT_STEP_31)
+    done = run_train(*common, "--lr", "0.05", "--save", str(ckpt), "--save-every", "30", "--step", "reference",
+                     prelude=STOP_AT_STEP_31)
     assert done.returncode == 130, done.stderr
     lines = {}
     for step in ("reference", "fused"):
@@ -205,30 +221,31 @@ def test_cli_fused_divergence_after_a_mid_epoch_resume(mnist_dir, tmp_path):
 
 STOP_AT_STEP_31 = """
 import os, signal
-import scratchnet.train as train
-real_step = train.train_step
-def step_then_interrupt(net, opt, x, y):
-    C = real_step(net, opt, x, y)
-    if opt.t == 31:
+from scratchnet.step import ReferenceStep
+real_step = ReferenceStep.step
+def step_then_interrupt(self, x, y):
+    C = real_step(self, x, y)
+    if self.opt.t == 31:
         os.kill(os.getpid(), signal.SIGINT)
     return C
-train.train_step = step_then_interrupt
+ReferenceStep.step = step_then_interrupt
 """
 
 INTERRUPT_FUSED_AT_27 = """
 import os, signal
-import scratchnet.fused as fused
-real_step, count = fused.FusedStep.step, [0]
+from scratchnet.fused_cpu import BlasStep  # the fused step on the CPU
+real_step, count = BlasStep.step, [0]
 def step_then_interrupt(self, x, y):
     C = real_step(self, x, y)
     count[0] += 1
     if count[0] == 27:
         os.kill(os.getpid(), signal.SIGINT)
     return C
-fused.FusedStep.step = step_then_interrupt
+BlasStep.step = step_then_interrupt
 """
 
 
+@pytest.mark.slow
 def test_cli_fused_interrupted_and_resumed_equals_uninterrupted(mnist_dir, tmp_path):
     flags = [*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", "fused", "--sampling", "shuffle"]
     assert run_train(*flags, "--save", str(tmp_path / "alone.npz")).returncode == 0
@@ -246,6 +263,7 @@ def test_cli_fused_interrupted_and_resumed_equals_uninterrupted(mnist_dir, tmp_p
     (["--step", "fused", "--optimizer", "adam"], "--step fused: the fused step needs plain SGD"),
     (["--step", "fused", "--activation", "tanh"], "--step fused: the fused step needs ReLU"),
 ])
+@pytest.mark.slow
 def test_cli_fused_refuses_a_model_it_cannot_compute(flags, message, mnist_dir, tmp_path):
     """Before any work: not even the samples' picture is drawn."""
     picture = tmp_path / "s.png"

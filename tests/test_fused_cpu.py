@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from scratchnet import SGD, Network
 from scratchnet.blas import blas_line, cpu_blas
-from scratchnet.errors import UsageError
+from scratchnet.errors import DivergenceError, UsageError
 from scratchnet.fused_cpu import BlasStep
-from scratchnet.train import train_step
+from scratchnet.schedules import Cosine
+from scratchnet.step import ReferenceStep, fused_step
 
 from conftest import NetworkCase, network_cases
 from helpers import TOLERANCE, assert_close
@@ -56,23 +57,43 @@ def test_blas_steps_equal_the_reference(blas, case, lrs, data):
     for t, lr in enumerate(lrs, start=1):
         rows = slice(0, data.draw(st.integers(1, case.m), label=f"batch size of step {t}"))
         opt_ref.lr = opt_fast.lr = lr
-        C_ref = train_step(ref, opt_ref, x[rows], y[rows])
+        C_ref = ReferenceStep(ref, opt_ref).step(x[rows], y[rows])
         C_fast = step.step(x[rows], y[rows])
         assert_close(C_fast, C_ref, f"C at step {t}", rtol=1e-12, atol=1e-15)
         assert_same_network(fast, ref, f"after step {t}", rtol=1e-12, atol=1e-14)
-    assert opt_fast.t == opt_ref.t == len(lrs) and step.first_bad_step() is None
+    assert opt_fast.t == opt_ref.t == len(lrs)
+    step.check()  # no divergence: nothing raised
 
 
 def test_float32_tutorial_model_stays_with_the_reference(blas):
     """784-512-512-10, float32, 30 steps of batch 64: folding α and the update into the GEMMs moves only rounding."""
     case = NetworkCase([784, 512, 512, 10], "relu", "cross-entropy", "float32", m=64, seed=0, x_scale=1.0)
     ref, opt_ref, fast, opt_fast, step, _, _ = twins(case, blas, 0.05)
+    reference = ReferenceStep(ref, opt_ref)
     rng = np.random.default_rng(0)
     for t in range(30):
         x = rng.random((64, 784), dtype=np.float32)
         y = rng.integers(0, 10, 64)
-        assert_close(step.step(x, y), train_step(ref, opt_ref, x, y), f"C at step {t}", **TOLERANCE["float32"])
+        assert_close(step.step(x, y), reference.step(x, y), f"C at step {t}", **TOLERANCE["float32"])
     assert_same_network(fast, ref, "after 30 steps", **TOLERANCE["float32"])
+
+
+def test_a_schedule_sets_alpha_before_every_step(blas):
+    """α_t from the schedule, as ReferenceStep sets it: the same parameters after every step (float64)."""
+    case = NetworkCase([6, 5, 3], "relu", "cross-entropy", "float64", m=8, seed=4, x_scale=1.0)
+    ref, opt_ref, fast, opt_fast, _, x, y = twins(case, blas, 0.3)
+    reference = ReferenceStep(ref, opt_ref, Cosine(0.3, 6))
+    step = BlasStep(fast, opt_fast, case.m, blas, Cosine(0.3, 6))
+    for t in range(6):
+        reference.step(x, y)
+        step.step(x, y)
+        assert opt_fast.lr == opt_ref.lr
+        assert_same_network(fast, ref, f"after step {t + 1}", rtol=1e-12, atol=1e-14)
+
+
+def test_the_cpu_fused_step_is_the_blas_step(blas):
+    net = Network([6, 5, 3])
+    assert isinstance(fused_step(net, SGD(net, lr=0.1), 4), BlasStep)
 
 
 def test_parameters_stay_the_networks_own_arrays(blas):
@@ -85,7 +106,7 @@ def test_parameters_stay_the_networks_own_arrays(blas):
 
 
 def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(blas):
-    """C becomes NaN at step 3: first_bad_step says 3, and no later step changes W or b."""
+    """C becomes NaN at step 3: check() says 3, and no later step changes W or b."""
     net = Network([5, 4, 3], dtype="float64", seed=0)
     step = BlasStep(net, SGD(net, lr=0.1), 8, blas)
     rng = np.random.default_rng(1)
@@ -98,14 +119,16 @@ def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(blas):
     bad[3, 1] = np.nan
     assert np.isnan(float(step.step(bad, y)))
     step.step(good[3], y)
-    assert step.first_bad_step() == 3
+    with pytest.raises(DivergenceError) as raised:
+        step.check()
+    assert raised.value.t == 3
     for l in net.W:
         assert_close(net.W[l], W_before[l], f"W[{l}] after the bad step", rtol=0)
         assert_close(net.b[l], b_before[l], f"b[{l}] after the bad step", rtol=0)
 
 
 @pytest.mark.parametrize("x,y,message", [
-    (np.ones((9, 4)), np.zeros(9, np.int64), "smaller batch"),
+    (np.ones((9, 4)), np.zeros(9, np.int64), "at most 8 rows, got 9"),
     (np.ones((8, 4)), np.zeros(8, np.int32), "int64 labels, got float64 and int32"),
     (np.ones((8, 4), np.float32), np.zeros(8, np.int64), "x in the network's float64 .*got float32"),
 ])

@@ -16,7 +16,7 @@ from scratchnet import SGD, Network
 from scratchnet.errors import UsageError
 from scratchnet.fused import FusedStep
 from scratchnet.kernels import matmul_into
-from scratchnet.train import train_step
+from scratchnet.step import ReferenceStep
 
 from conftest import REPO, _cupy_or_skip
 from helpers import assert_close
@@ -58,7 +58,7 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir, step):
     float32 tolerances of torch CUDA eager, for the reference step and for the fused one."""
     torch = pytest.importorskip("torch")
     from scratchnet.config import TrainConfig
-    from scratchnet.train import load_data
+    from scratchnet.data import load_data
     from torch_ref.bridge import to_torch
     from torch_ref.compare import tolerance_for
     from torch_ref.train import train_step as torch_train_step
@@ -67,15 +67,16 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir, step):
     net = Network([784, 512, 512, 10], seed=0, xp=cupy)
     model = to_torch(net, device="cuda")
     opt, optimizer = SGD(net, lr=1e-3), torch.optim.SGD(model.parameters(), lr=1e-3)
-    fused = FusedStep(net, opt, 64) if step == "fused" else None
+    trainer = FusedStep(net, opt, 64) if step == "fused" else ReferenceStep(net, opt)
     x_t, y_t = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
     loss_fn = torch.nn.CrossEntropyLoss()
     tol = tolerance_for("float32", 200)
     for t in range(200):
         rows = slice(64 * t, 64 * (t + 1))
-        C_s = float(fused.step(x[rows], y[rows]) if fused else train_step(net, opt, x[rows], y[rows]))
+        C_s = float(trainer.step(x[rows], y[rows]))
         C_t = float(torch_train_step(model, loss_fn, optimizer, x_t[rows], y_t[rows]))
         assert abs(C_s - C_t) <= tol["loss"], f"step {t}: {C_s} vs {C_t}"
+    trainer.check()  # the fused step's sync point: net.W ← θ
     for l, linear in zip(range(2, 5), model.linears(), strict=True):
         W_t = linear.weight.detach().cpu().numpy()
         assert_close(cupy.asnumpy(net.W[l]), W_t, f"W[{l}]", rtol=0, atol=tol["parameters"] * np.abs(W_t).max())
@@ -124,8 +125,7 @@ def test_fused_steps_never_wait_for_the_device(cupy, graph):
     Few enough steps that their launches fit in the GPU's queue of pending work, which would block the host
     when full (a limit of the driver, not a synchronisation).
     """
-    from scratchnet.sampling import minibatches
-    from scratchnet.train import on_device
+    from scratchnet.sampling import epoch_batches
 
     net = Network([784, 512, 512, 10], seed=0, xp=cupy)
     fused = FusedStep(net, SGD(net, lr=1e-3), 64)
@@ -133,7 +133,7 @@ def test_fused_steps_never_wait_for_the_device(cupy, graph):
         fused.capture()
     rng = np.random.default_rng(0)
     x, y = cupy.asarray(rng.random((3200, 784), dtype=np.float32)), cupy.asarray(rng.integers(0, 10, 3200))
-    batches = on_device(minibatches(3200, 64, "shuffle", rng), cupy)
+    batches = epoch_batches(3200, 64, "shuffle", rng, cupy)
     loss_sum = 0.0 + fused.step(x[batches[0]], y[batches[0]])  # every kernel compiled and loaded (loading a
     loss_sum = loss_sum + fused.step(x[batches[1]], y[batches[1]])  # module waits for the device), the sum's
     cupy.cuda.Device().synchronize()                                # array + array kernel too
@@ -161,6 +161,8 @@ def test_the_captured_step_equals_the_launched_one(cupy):
             fused.opt.lr = 0.1 / (1 + t)
             fused.step(x[rows], y[rows])
         assert_close(steps[1].C, steps[0].C, f"C at step {t}", rtol=1e-12)
+    for fused in steps:
+        fused.check()
     for l in nets[0].W:
         assert_close(nets[1].W[l], nets[0].W[l], f"W[{l}]", rtol=1e-12, atol=1e-15)
         assert_close(nets[1].b[l], nets[0].b[l], f"b[{l}]", rtol=1e-12, atol=1e-15)

@@ -132,6 +132,7 @@ def compare_cli(mnist_dir, *flags):
                                  "--hidden", "32", "--dtype", "float64", *flags])
 
 
+@pytest.mark.slow
 def test_compare_prints_both_engines_side_by_side(mnist_dir, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     plot, metrics = tmp_path / "both.png", tmp_path / "both.json"
@@ -159,6 +160,7 @@ def test_compare_prints_both_engines_side_by_side(mnist_dir, tmp_path, capsys):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_compare_exits_1_with_one_line_when_parity_breaks(mnist_dir, monkeypatch, capsys):
     plant(monkeypatch, longer_steps)
     with pytest.raises(SystemExit) as exit_info:

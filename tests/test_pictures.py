@@ -31,6 +31,7 @@ def test_predictions_path_sits_beside_the_samples():
     assert predictions_path("grid") == "grid_predictions.png"
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_both_pictures(mnist_dir, tmp_path):
     pytest.importorskip("matplotlib")
     samples = tmp_path / "mnist.png"
@@ -70,12 +71,14 @@ def test_errors_and_only_errors_are_red(tmp_path):
     ("/nonexistent/dir/s.png", "--plot-samples /nonexistent/dir/s.png: folder /nonexistent/dir does not exist"),
     ("/", "--plot-samples / is a folder: give a file name"),
 ])
+@pytest.mark.slow
 def test_bad_path_fails_before_training(path, message, mnist_dir):
     done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", path)
     assert done.returncode == 2 and "Epoch" not in done.stdout
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_predictions_path_that_is_a_folder_fails_before_training(mnist_dir, tmp_path):
     (tmp_path / "s_predictions.png").mkdir()
     done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", str(tmp_path / "s.png"))
@@ -83,6 +86,7 @@ def test_predictions_path_that_is_a_folder_fails_before_training(mnist_dir, tmp_
     assert "s_predictions.png is a folder" in done.stderr and not (tmp_path / "s.png").exists()
 
 
+@pytest.mark.slow
 def test_missing_matplotlib_fails_before_training(mnist_dir, tmp_path):
     done = run_train("--data-dir", mnist_dir, "--epochs", "1", "--plot-samples", str(tmp_path / "s.png"),
                      prelude=blocking("matplotlib"))

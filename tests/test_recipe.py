@@ -24,7 +24,8 @@ import pytest
 
 from scratchnet.config import BEST, RECIPES, TrainConfig, build_parser, config_from_argv
 from scratchnet.console import run_cli
-from scratchnet.train import cli, load_data
+from scratchnet.data import load_data
+from scratchnet.train import cli
 from torch_ref.compare import breaches, side_by_side
 
 from conftest import REPO
@@ -98,6 +99,7 @@ def run(module, *args):
                           timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["scratchnet.train", "torch_ref.train"])
 def test_a_short_run_of_the_recipe_learns(module, mnist_dir):
     done = run(module, "--recipe", "best", "--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "1000",
@@ -123,6 +125,7 @@ def test_a_short_run_of_the_recipe_learns(module, mnist_dir):
     (["--recipe", "best", "--resume", "x.npz"], "--recipe with --resume: a resumed run takes its settings"),
     (["--recipe", "best", "--dropout", "2"], "--dropout must be in [0, 1), got 2.0"),
 ])
+@pytest.mark.slow
 def test_a_bad_value_is_one_line(args, message, mnist_dir, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run_cli(cli, [*args, "--data-dir", mnist_dir])

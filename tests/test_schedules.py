@@ -16,9 +16,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scratchnet.build import build_schedule
 from scratchnet.config import BEST, TrainConfig
 from scratchnet.schedules import Cosine, OneCycle, StepDecay
-from scratchnet.train import build_schedule
 
 RTOL = 1e-12
 
@@ -108,15 +108,16 @@ def test_build_schedule_follows_the_flags():
 def test_a_run_steps_with_alpha_t(mnist_dir, monkeypatch):
     """scratchnet.train sets opt.lr = α_t before step t, counting steps across epochs."""
     import scratchnet.train as train
+    from scratchnet.optim import Adam
 
     seen = []
-    real_step = train.train_step
+    real_step = Adam.step
 
-    def record(net, opt, x, y):
+    def record(opt, dW, db):
         seen.append((opt.t, opt.lr))
-        return real_step(net, opt, x, y)
+        return real_step(opt, dW, db)
 
-    monkeypatch.setattr(train, "train_step", record)
+    monkeypatch.setattr(Adam, "step", record)
     cfg = TrainConfig(data_dir=mnist_dir, train_size=640, test_size=100, hidden=(16,), epochs=3, lr=0.01,
                       schedule="onecycle", optimizer="adam")
     train.main(cfg)

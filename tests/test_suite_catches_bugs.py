@@ -54,7 +54,7 @@ BUGS = {
     "W not transposed (BP2)": Bug(
         "network.py", "(delta @ self.W[l])", "(delta @ self.W[l].T)", "delta[3]", "delta[3]"),
     "W not transposed (forward)": Bug(
-        "network.py", "self.a[l - 1] @ self.W[l].T", "self.a[l - 1] @ self.W[l]", "loss", "dW[4]"),
+        "network.py", "a[l - 1] @ self.W[l].T", "a[l - 1] @ self.W[l]", "loss", "dW[4]"),
     "dW transposed (BP4)": Bug(
         "network.py", "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = self.a[l - 1].T @ delta", "dW[4]", "dW[4]"),
     "a from the wrong layer (BP4)": Bug(

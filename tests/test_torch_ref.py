@@ -22,9 +22,9 @@ import torch_ref.model
 import torch_ref.train
 from scratchnet.config import TrainConfig
 from scratchnet.console import run_cli
+from scratchnet.data import load_data
 from scratchnet.losses import quadratic
 from scratchnet.sampling import minibatches
-from scratchnet.train import load_data
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork
 
@@ -48,6 +48,7 @@ def test_print_model_is_the_tutorials():
     assert str(NeuralNetwork()) == TUTORIAL_MODEL
 
 
+@pytest.mark.slow
 def test_train_prints_what_scratchnet_train_prints(mnist_dir, tmp_path):
     metrics_path, plot = tmp_path / "m.json", tmp_path / "curves.png"
     flags = ["--data-dir", mnist_dir, "--epochs", "1", "--train-size", "1280", "--test-size", "200",
@@ -81,6 +82,7 @@ def scratchnet_metrics(mnist_dir):
     return main(TrainConfig(data_dir=mnist_dir, epochs=1, hidden=(4,), train_size=64, test_size=64))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampling", ["sequential", "shuffle", "replacement"])
 def test_dataloaders_give_scratchnets_batches(mnist_dir, sampling):
     """Two epochs over 200 samples in batches of 64 (the last one 8): same samples, same order, same pixels."""

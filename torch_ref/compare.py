@@ -42,11 +42,15 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
+from scratchnet.build import build, build_schedule
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
+from scratchnet.data import load_data
 from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.loop import LOG_EVERY, evaluate
+from scratchnet.metrics import write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
-from scratchnet.train import LOG_EVERY, build, build_schedule, evaluate, load_data, write_metrics
+from scratchnet.step import ReferenceStep
 from torch_ref.bridge import to_torch
 from torch_ref.model import NeuralNetwork, loss_function
 from torch_ref.train import check_request, make_optimizer, make_scheduler, test, train_step
@@ -108,15 +112,6 @@ def build_engines(cfg):
     return Engines(net, opt, model, loss_function(cfg.loss), make_optimizer(model, cfg))
 
 
-def scratchnet_step(net, opt, x, y, mask=None):
-    """One step of scratchnet.train's loop: forward (dropping by `mask`), C and δ^[L] (BP1), the δ recursion,
-    the update. Returns C."""
-    net.forward(x, mask)
-    C, delta_L = net.cost(y)
-    opt.step(*net.backward(delta_L))
-    return float(C)
-
-
 @contextmanager
 def one_thread_each():
     """NumPy's BLAS and torch on one thread each while the engines take turns; as before afterwards.
@@ -133,23 +128,21 @@ def one_thread_each():
         torch.set_num_threads(threads)
 
 
-def train_epoch_side_by_side(engines, schedule, scheduler, x_train, y_train, batches, losses, seconds, progress):
+def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds, progress):
     """One step of each engine per batch index in `batches`, both on the same arrays and dropout masks.
 
-    scratchnet's α is set from `schedule` (or None) before its step, torch's `scheduler` (or None) steps after its own.
+    `reference` is scratchnet's ReferenceStep (it sets α_t before its step), torch's `scheduler` (or None) steps after
+    its own; torch drops by the very masks r^[l] that scratchnet's step drew (net.mask).
     Appends each engine's batch loss to losses[name] and adds its time to seconds[name]; prints both
     losses and their difference every LOG_EVERY steps (counted over the whole run) and at the last batch.
     """
     e = engines
     for batch, idx in enumerate(batches):
         x, y = x_train[idx], y_train[idx]
-        mask = e.net.draw_masks(len(x))  # r^[l] for both engines
-        masks_t = {l: torch.from_numpy(r) for l, r in mask.items()} if mask else None
         start = time.perf_counter()
-        if schedule is not None:
-            e.opt.lr = schedule.lr_at(e.opt.t)
-        C_s = scratchnet_step(e.net, e.opt, x, y, mask)
+        C_s = float(reference.step(x, y))
         middle = time.perf_counter()
+        masks_t = {l: torch.from_numpy(r) for l, r in e.net.mask.items()} or None
         C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y), scheduler,
                          masks_t).item()
         seconds["scratchnet"] += middle - start
@@ -188,7 +181,7 @@ def side_by_side(cfg, splits, steps=0):
     total = min(total, steps) if steps else total
     tol = tolerance_for(cfg.dtype, total)
     engines = build_engines(cfg)
-    schedule = build_schedule(cfg, batches_per_epoch(N, m))
+    reference = ReferenceStep(engines.net, engines.opt, build_schedule(cfg, batches_per_epoch(N, m)))
     scheduler = make_scheduler(engines.optimizer, cfg, batches_per_epoch(N, m))
     print(f"scratchnet vs torch_ref, {cfg.dtype}: {'-'.join(map(str, engines.net.sizes))} {cfg.activation}, "
           f"{cfg.loss}, {describe_training(cfg)}, m={m} {cfg.sampling}, seed {cfg.seed}")
@@ -207,7 +200,7 @@ def side_by_side(cfg, splits, steps=0):
             progress = Progress(len(batches), f"epoch {t}/{cfg.epochs}")
             seconds = {"scratchnet": 0.0, "torch_ref": 0.0}
             engines.model.train()
-            train_epoch_side_by_side(engines, schedule, scheduler, x_train, y_train, batches, losses, seconds,
+            train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds,
                                      progress)
             progress.close()
             tested = evaluate_both(engines, x_test, y_test, cfg)

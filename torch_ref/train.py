@@ -5,14 +5,17 @@
     python -m torch_ref.train --recipe best             # AdamW, nn.Dropout(0.2), OneCycleLR, 20 epochs: ~98.6%
     python -m torch_ref.train --metrics-out runs/torch.json --plot runs/torch.png
     python -m torch_ref.train --device cuda             # where torch sees a GPU
-    python -m torch_ref.train --help                    # the flags of python -m scratchnet.train
+    python -m torch_ref.train --init scratchnet --dtype float64   # prints what python -m scratchnet.train prints
+    python -m torch_ref.train --help                    # the flags of python -m scratchnet.train, and --init
 
 `train()` and `test()` are the tutorial's loops and autograd computes every gradient. The flags, the printed
 lines and the metrics are scratchnet.train's, so the two runs read side by side: --optimizer picks
 torch.optim.SGD, Adam or AdamW, --dropout adds nn.Dropout modules, --schedule picks torch.optim.lr_scheduler's
-StepLR, CosineAnnealingLR or OneCycleLR, stepped after every optimizer step. The initial weights and the
-dropout masks are torch's own (`torch.manual_seed(seed)`), not scratchnet's: for runs from identical
-weights with identical masks, use `python -m torch_ref.compare`.
+StepLR, CosineAnnealingLR or OneCycleLR, stepped after every optimizer step. The batches are drawn as
+scratchnet.train draws them (scratchnet.sampling, seeded with --seed). The initial weights are torch's own
+(`torch.manual_seed(seed)`), or with `--init scratchnet` the very W, b that scratchnet.train draws for the same
+--seed (copied by torch_ref.bridge): then, in float64 and without dropout, both programs print the same lines.
+The dropout masks are always torch's own: for runs with identical masks, use `python -m torch_ref.compare`.
 """
 
 import sys
@@ -22,13 +25,15 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from scratchnet.build import build
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
 from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
+from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
+from scratchnet.metrics import epoch_record, write_metrics
+from scratchnet.run import check_request as scratchnet_check_request
 from scratchnet.sampling import batches_per_epoch
-from scratchnet.train import LOG_EVERY, write_metrics
-from scratchnet.train import check_request as scratchnet_check_request
-from torch_ref.bridge import TORCH_DTYPES
+from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork, loss_function
 
@@ -90,8 +95,7 @@ def train(dataloader, model, loss_fn, optimizer, scheduler, cfg, progress):
         loss = train_step(model, loss_fn, optimizer, X, y, scheduler)
         total = total + loss
         if batch % LOG_EVERY == 0:
-            loss, current = loss.item(), batch * cfg.batch_size
-            progress.print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
+            progress.print(loss_line(loss.item(), batch * cfg.batch_size, size))
         progress.update(batch + 1)
     return float(total) / (batch + 1)
 
@@ -120,6 +124,8 @@ def check_request(cfg):
         raise UsageError("--plot-samples is python -m scratchnet.train's; torch_ref does not draw samples")
     if cfg.step != "auto":
         raise UsageError("--step is python -m scratchnet.train's; torch_ref has one training step")
+    if cfg.threads != "auto":
+        raise UsageError("--threads is python -m scratchnet.train's; torch_ref runs torch's own threads")
     if cfg.device == "auto":
         raise UsageError("--device auto is python -m scratchnet.train's; give torch_ref --device cpu or cuda")
     if cfg.save or cfg.save_every or cfg.resume:
@@ -131,8 +137,25 @@ def check_request(cfg):
     scratchnet_check_request(cfg)
 
 
-def main(cfg: TrainConfig):
-    """Train as cfg says, print the tutorial's output, and return {"config": …, "epochs": [metrics …]}."""
+INITS = ("torch", "scratchnet")
+
+
+def initial_model(cfg, init):
+    """The tutorial's NeuralNetwork as cfg describes it, with torch's initial W, b (torch.manual_seed(cfg.seed),
+    which also seeds the dropout masks) or, for init "scratchnet", those scratchnet.train draws for cfg.seed."""
+    torch.manual_seed(cfg.seed)  # the initial W, b and the dropout masks; seed 0: the tutorial model reaches 72.6%
+    if init == "scratchnet":
+        net, _ = build(cfg, np)
+        return to_torch(net, device=cfg.device)
+    return NeuralNetwork([784, *cfg.hidden, 10], activation=cfg.activation, loss=cfg.loss,
+                         dtype=TORCH_DTYPES[np.dtype(cfg.dtype)], dropout=cfg.dropout).to(cfg.device)
+
+
+def main(cfg: TrainConfig, init="torch"):
+    """Train as cfg says, from `init`'s initial weights (INITS), print the tutorial's output, and return
+    {"config": …, "epochs": [metrics …]}."""
+    if init not in INITS:
+        raise UsageError(f"unknown --init {init!r}: use one of {', '.join(INITS)}")
     check_request(cfg)
     training_data = mnist(cfg.data_dir, train=True, size=cfg.train_size)
     test_data = mnist(cfg.data_dir, train=False, size=cfg.test_size)
@@ -140,26 +163,22 @@ def main(cfg: TrainConfig):
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream, as in scratchnet.train
     train_dataloader, test_dataloader = dataloaders(training_data, test_data, cfg, rng)
 
-    torch.manual_seed(cfg.seed)  # the initial W, b and the dropout masks; seed 0: the tutorial model reaches 72.6%
-    model = NeuralNetwork([784, *cfg.hidden, 10], activation=cfg.activation, loss=cfg.loss,
-                          dtype=TORCH_DTYPES[np.dtype(cfg.dtype)], dropout=cfg.dropout).to(cfg.device)
+    model = initial_model(cfg, init)
     loss_fn = loss_function(cfg.loss)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, len(train_dataloader))
 
     metrics = {"config": asdict(cfg), "engine": "torch_ref", "epochs": []}
     for t in range(1, cfg.epochs + 1):
-        print(f"Epoch {t}\n-------------------------------")
+        print(epoch_header(t))
         progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {t}/{cfg.epochs}")
         start = time.perf_counter()
         train_loss = train(train_dataloader, model, loss_fn, optimizer, scheduler, cfg, progress)
         seconds = time.perf_counter() - start
         progress.close()
         accuracy, test_loss = test(test_dataloader, model, loss_fn, cfg)
-        print(f"Test Error: \n Accuracy: {(100 * accuracy):>0.1f}%, Avg loss: {test_loss:>8f} \n")
-        metrics["epochs"].append({"epoch": t, "train_loss": train_loss, "test_loss": test_loss,
-                                  "test_accuracy": accuracy, "seconds": seconds,
-                                  "samples_per_second": len(training_data) / seconds})
+        print(test_lines(accuracy, test_loss))
+        metrics["epochs"].append(epoch_record(t, train_loss, test_loss, accuracy, seconds, len(training_data)))
         if cfg.metrics_out:
             write_metrics(metrics, cfg.metrics_out)
     print("Done!")
@@ -172,7 +191,10 @@ def main(cfg: TrainConfig):
 
 def cli(argv=None):
     parser = build_parser("python -m torch_ref.train", __doc__)
-    return main(config_from_argv(parser, argv))
+    parser.add_argument("--init", choices=INITS, default="torch",
+                        help="the initial W, b: torch's own for --seed (default), or scratchnet: the very ones "
+                             "python -m scratchnet.train draws for --seed")
+    return main(config_from_argv(parser, argv), init=parser.parse_args(argv).init)
 
 
 if __name__ == "__main__":
