@@ -16,6 +16,7 @@ from scratchnet.console import info
 from scratchnet.errors import DivergenceError, UsageError
 from scratchnet.fused import FusedStep, fused_problem
 from scratchnet.fused_cpu import BlasStep
+from scratchnet.threads import BlasThreads
 
 
 class ReferenceStep:
@@ -71,7 +72,8 @@ def make_step(cfg, net, opt, schedule, fused):
         return ReferenceStep(net, opt, schedule)
     step = fused_step(net, opt, cfg.batch_size, schedule)
     if isinstance(step, BlasStep):
-        how = ", the update inside numpy's BLAS calls (scratchnet.fused_cpu)"
+        threads = BlasThreads(cfg.threads).describe()
+        how = f", the update inside numpy's BLAS calls (scratchnet.fused_cpu), on {threads}"
     elif step.xp is np:
         how = f" (scratchnet.fused, on np.matmul: {blas_line().split('(', 1)[1]}"
     else:

@@ -54,12 +54,13 @@ def thread_count(setting):
 class BlasThreads:
     """While active, every BLAS thread pool in this process (numpy's OpenBLAS among them) runs `count` threads.
 
-        with BlasThreads("auto") as threads:   # or BlasThreads(4)
+        with BlasThreads("auto") as threads:   # or BlasThreads(4), BlasThreads("4")
             ...                                # threads.describe() says what runs
     """
 
     def __init__(self, setting):
-        self.setting, self.count = setting, thread_count(setting)
+        self.setting = parse_threads(str(setting))  # "auto", "4" (a flag's text) or 4
+        self.count = thread_count(self.setting)
 
     def __enter__(self):
         self.limits = ThreadpoolController().limit(limits=self.count, user_api="blas")

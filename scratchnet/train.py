@@ -17,20 +17,18 @@ run together: the network and optimizer (build.py), the data (data.py), the step
 
 import sys
 
-import numpy as np
-
 from scratchnet.backend import xp_for_device
 from scratchnet.blas import blas_line
 from scratchnet.build import build, build_schedule
 from scratchnet.checkpoint import resumed_config
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags
-from scratchnet.console import info, run_cli
+from scratchnet.console import run_cli
 from scratchnet.data import load_data
 from scratchnet.plot import plot_curves, plot_predictions, plot_samples, predictions_path
 from scratchnet.run import PROG, check_request, metrics_of, run, start_or_resume
 from scratchnet.sampling import batches_per_epoch
 from scratchnet.step import make_step, wants_fused
-from scratchnet.threads import BlasThreads, parse_threads
+from scratchnet.threads import BlasThreads
 
 
 def main(cfg: TrainConfig):
@@ -45,9 +43,7 @@ def main(cfg: TrainConfig):
         plot_samples(x_train, y_train, cfg.plot_samples, seed=cfg.seed)
     schedule = build_schedule(cfg, batches_per_epoch(len(x_train), cfg.batch_size))
     state = start_or_resume(cfg, net, opt)
-    with BlasThreads(parse_threads(str(cfg.threads))) as threads:
-        if xp is np:
-            info(f"BLAS: {threads.describe()}")
+    with BlasThreads(cfg.threads):
         run(cfg, make_step(cfg, net, opt, schedule, fused), splits, state)
     metrics = metrics_of(cfg, state)
     if cfg.plot:
