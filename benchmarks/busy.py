@@ -2,8 +2,8 @@
 
     python -m benchmarks.busy SECONDS [CORE]      # spin on CORE (default: the last one) for SECONDS at most
 
-`BusyCore(seconds)` starts it and stops it when the block ends; the deadline bounds it even if the
-benchmark that started it dies. It stands for what users run beside training: a browser, a build, a test.
+`BusyCore(seconds)` starts it and stops it when the block ends; the deadline bounds it, and it stops as soon
+as the benchmark that started it is gone. It stands for what users run beside training: a browser, a build.
 """
 
 import os
@@ -13,10 +13,11 @@ import time
 
 
 def spin(seconds, core):
+    """Keep `core` busy for `seconds`, or until the process that started this one ends."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline, parent = time.monotonic() + seconds, os.getppid()
+    while time.monotonic() < deadline and os.getppid() == parent:
         pass
 
 
