@@ -114,13 +114,15 @@ class Field:
     def interleaved(self, steps, repeats, among=None):
         """Seconds for `steps` steps of each contender, A B C … A B C …, one at a time."""
         seconds = {}
-        for _ in range(repeats):
+        for repeat in range(1, repeats + 1):
             for c in [c for c in self.contenders if among is None or c.name in among]:
                 try:
                     seconds.setdefault(c.name, []).append(c.ask("steps", n=steps)["seconds"])
                 except LeftOutError as e:
                     self.drop(c, e)
                     seconds.pop(c.name, None)
+            if among is None:  # the main comparison's repeats are long: say where it stands
+                info(f"  repeat {repeat}/{repeats}: " + ", ".join(f"{n} {s[-1]:.1f} s" for n, s in seconds.items()))
         return seconds
 
     def get(self, name):
