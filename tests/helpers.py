@@ -7,7 +7,8 @@ import sys
 import numpy as np
 
 from scratchnet.backend import to_numpy
-from scratchnet.gradcheck import float64_copy, gradients
+from scratchnet.central_differences import float64_copy
+from scratchnet.gradcheck import gradients
 from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
 
 # scratchnet against torch autograd, per dtype. float32's rtol 1e-4 / atol 1e-6 is a rule of thumb that holds

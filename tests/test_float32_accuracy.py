@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 
 from scratchnet.activations import sigmoid
 from scratchnet.backend import to_numpy
-from scratchnet.gradcheck import float64_copy, gradients
+from scratchnet.central_differences import float64_copy
+from scratchnet.gradcheck import gradients
 from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
 
 from conftest import NetworkCase, network_cases

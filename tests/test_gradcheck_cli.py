@@ -4,6 +4,8 @@ The default run (the tutorial's 784-512-512-10) passes every row against torch a
 differences; so do a small float32 run and a batch of 64, where h is halved around ReLU kinks; a planted
 wrong dW[3] fails that row and only it, with exit status 1; without torch, the finite-difference columns
 alone are shown after a one-line note; bad flags give one line and exit status 2; every flag has its help.
+In float32 each row says how far it lies from its float64 value against what rounding allows: a tolerance
+failure that rounding explains is said so and passes; σ′ by cancellation is said to be beyond rounding.
 
     python -m pytest tests/test_gradcheck_cli.py
 """
@@ -12,7 +14,11 @@ import re
 import subprocess
 import sys
 
-from scratchnet.gradcheck import build_parser
+import numpy as np
+
+from scratchnet import Network
+from scratchnet.activations import sigmoid
+from scratchnet.gradcheck import build_parser, check, rounding_notes
 
 from conftest import REPO
 from helpers import blocking
@@ -28,15 +34,17 @@ def run(*args, code=None):
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
-def table(stdout, with_torch=True):
-    """{row name: (numbers…, method, result)} from the printed table, checking the header on the way."""
+def table(stdout, with_torch=True, float32=False):
+    """{row name: (numbers…, method, [Δ/bound,] result)} from the printed table, checking the header on the way."""
     lines = stdout.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("quantity"))
     assert ("torch max|Δ|" in lines[head]) == with_torch, lines[head]
+    assert ("Δ/bound" in lines[head]) == float32, lines[head]
     assert "fd max|Δ|" in lines[head] and "fd rel" in lines[head] and lines[head].endswith("result")
     numbers = 4 if with_torch else 2
+    rounding = r"(?P<rounding>\d[\d.e+-]*) +" if float32 else ""
     pattern = r"(?P<name>loss|(?:dW|db|delta)\[\d\]|input gradient) +" + rf"{NUMBER} +" * numbers + \
-        r"(?P<method>—|entrywise|direction)(?: h/\d+)?(?: kink)? +(?P<result>pass|FAIL)"
+        r"(?P<method>—|entrywise|direction)(?: h/\d+)?(?: kink)? +" + rounding + r"(?P<result>pass|FAIL|rounding)"
     rows = {}
     for line in lines[head + 1:]:
         if not line:
@@ -63,9 +71,46 @@ def test_small_float32_run_passes():
     done = run("--sizes", "10", "8", "8", "4", "--batch-size", "3", "--dtype", "float32",
                "--activation", "sigmoid", "--loss", "quadratic", "--seed", "4")
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = table(done.stdout)
+    rows = table(done.stdout, float32=True)
     assert list(rows) == ROWS and all(row["result"] == "pass" for row in rows.values())
     assert all(row["method"] == "entrywise" for name, row in rows.items() if name != "loss")
+    assert all(float(row["rounding"]) <= 1 for row in rows.values())
+    assert "Δ/bound: max |float32 − float64| / what float32 rounding allows" in done.stdout
+
+
+def float32_check(activation, loss, x_scale, sigma_prime=None):
+    """check() of a 20-16-16-5 float32 network on 8 inputs uniform in ±x_scale; sigma_prime replaces σ′ in
+    every float32 layer (the float64 values the rounding column compares with keep the engine's)."""
+    net = Network([20, 16, 16, 5], activation=activation, loss=loss, dtype="float32", seed=0)
+    if sigma_prime is not None:
+        net.sigma_prime = dict.fromkeys(net.sigma_prime, sigma_prime)
+    rng = np.random.default_rng(1)
+    x = (rng.uniform(-1, 1, (8, 20)) * x_scale).astype(np.float32)
+    rows, _ = check(net, x, rng.integers(0, 5, 8))
+    return {row.name: row for row in rows}, rounding_notes(rows)
+
+
+def test_a_float32_tolerance_failure_that_rounding_explains_is_said_and_passes():
+    """|x| ≤ 1000: dW[4] is off autograd by more than atol 1e-6, and by 0.006 of what rounding allows."""
+    rows, notes = float32_check("relu", "quadratic", 1000)
+    assert not rows["dW[4]"].torch_ok and rows["dW[4]"].rounding <= 1 and rows["dW[4]"].result == "rounding"
+    assert all(row.passed for row in rows.values())
+    assert len(notes) == 1 and notes[0].startswith("dW[4]: outside the fixed tolerance, but within float32 rounding")
+
+
+def textbook_sigmoid_prime(z):
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+def test_a_float32_precision_loss_is_said_to_be_beyond_rounding():
+    """σ′ = σ(1 − σ) at saturated units (|x| ≤ 100) passes the fixed tolerances, but not the rounding bound."""
+    rows, notes = float32_check("sigmoid", "quadratic", 100, textbook_sigmoid_prime)
+    failed = [name for name, row in rows.items() if not row.passed]
+    assert "delta[2]" in failed and all(rows[name].torch_ok and rows[name].rounding > 10 for name in failed)
+    assert len(notes) == len(failed) and all("times what float32 rounding explains: beyond rounding" in note
+                                             for note in notes)
+    assert all(row.rounding <= 1 for row in float32_check("sigmoid", "quadratic", 100)[0].values())
 
 
 def test_relu_kinks_are_stepped_around():

@@ -20,7 +20,7 @@ from hypothesis import assume, given
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
-from scratchnet.gradcheck import float64_copy
+from scratchnet.central_differences import float64_copy
 from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases

@@ -1,0 +1,89 @@
+"""python -m scratchnet.grade: check students' backprop against scratchnet's reference, equation by equation.
+
+    python -m scratchnet.grade hw/backprop_rows.py                       # one submission, as a student reads it
+    python -m scratchnet.grade submissions/*.py --json > grades.json     # a class, as data
+    python -m scratchnet.grade submission.py --gradescope /autograder/results/results.json
+    python -m scratchnet.grade --help
+
+Each submission (.py, or .ipynb whose code cells run in order) runs in its own child process, with a time
+limit per call and a memory limit (not a security sandbox: grade untrusted code in a container). Exit
+status: 0 when every submission passes, 1 when one fails, 2 for a usage error.
+"""
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from scratchnet.config import OneLineParser
+from scratchnet.console import Progress, run_cli
+from scratchnet.errors import UsageError
+from scratchnet.fileio import atomic_write, check_writable
+from scratchnet.grade.cases import N_CASES
+from scratchnet.grade.formats import as_dict, gradescope
+from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
+from scratchnet.grade.handout import LAYOUTS
+
+
+def build_parser():
+    p = OneLineParser(prog="python -m scratchnet.grade", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", metavar="FILE", help="submissions: .py files or .ipynb notebooks")
+    p.add_argument("--layout", choices=LAYOUTS,
+                   help="grade in this layout, whatever the file's LAYOUT line says (default: the file's line)")
+    p.add_argument("--cases", type=int, default=N_CASES,
+                   help=f"networks to check (default {N_CASES}: the chosen ones; more are drawn at random)")
+    p.add_argument("--seed", type=int, default=0, help="other weights and batches for the same networks (default 0)")
+    p.add_argument("--time-limit", type=float, default=TIME_LIMIT,
+                   help=f"seconds each call of a student function may run (default {TIME_LIMIT:g})")
+    p.add_argument("--memory-mb", type=int, default=MEMORY_MB,
+                   help=f"MiB of address space a submission may add to its process (default {MEMORY_MB})")
+    p.add_argument("--reveal", action="store_true",
+                   help="show the reference's values beside the student's at the first wrong quantity (self-study)")
+    p.add_argument("--json", action="store_true", help="print one JSON document for all submissions instead of text")
+    p.add_argument("--gradescope", metavar="PATH",
+                   help="write Gradescope's results.json (one test per equation) for the one submission given")
+    p.add_argument("--oracle", choices=("scratchnet", "torch"), default="scratchnet",
+                   help="torch: also run torch autograd on the cases and check that it agrees with scratchnet's "
+                        "reference (needs torch; default: scratchnet's reference alone)")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.cases < 1 or args.time_limit <= 0 or args.memory_mb < 64 or args.jobs < 1:
+        raise UsageError("--cases and --jobs must be ≥ 1, --time-limit > 0, --memory-mb ≥ 64")
+    if args.gradescope:
+        if len(args.files) != 1:
+            raise UsageError(f"--gradescope writes one results.json: give one submission, not {len(args.files)}")
+        check_writable(args.gradescope, "--gradescope")
+    progress = Progress(len(args.files), "grading", unit=" files")
+
+    def one(path):
+        report = grade(path, layout=args.layout, n_cases=args.cases, seed=args.seed, time_limit=args.time_limit,
+                       memory_mb=args.memory_mb, oracle="torch" if args.oracle == "torch" else None)
+        progress.update(progress.done + 1)
+        return report
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        reports = list(pool.map(one, args.files))
+    progress.close()
+    if args.gradescope:
+        with atomic_write(args.gradescope, "w") as f:
+            json.dump(gradescope(reports[0], args.reveal), f, indent=2, ensure_ascii=False)
+    if args.json:
+        passed = sum(r.passed for r in reports)
+        doc = {"submissions": [as_dict(r, args.reveal) for r in reports],
+               "summary": {"submissions": len(reports), "passed": passed, "failed": len(reports) - passed}}
+        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print("\n".join(r.text(args.reveal) for r in reports), end="")
+        if len(reports) > 1:
+            print(f"\n{sum(r.passed for r in reports)} of {len(reports)} submissions passed")
+    sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,126 @@
+"""grade(path): load the submission, run it on the cases in a child process, diagnose each function.
+
+    from scratchnet.grade import grade
+    report = grade("submissions/ada.py")          # a Report: report.passed, report.functions, report.text()
+    assert report.passed, report.text()
+
+The oracle is scratchnet's reference engine (scratchnet/grade/cases.py); torch is needed only for
+oracle="torch", which also checks that autograd agrees with the engine on the same cases.
+"""
+
+import os
+import time
+
+from scratchnet.grade.cases import N_CASES, cases, reference
+from scratchnet.grade.diagnosis import diagnose
+from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
+from scratchnet.grade.handout import FUNCTIONS, LAYOUTS, declared_layout
+from scratchnet.grade.layouts import Layout
+from scratchnet.grade.oracle import torch_agreement
+from scratchnet.grade.report import Report
+from scratchnet.grade.sandbox import run_submission
+from scratchnet.grade.source import load, syntax_problem
+
+TIME_LIMIT = 10.0   # seconds per call
+MEMORY_MB = 1024    # address space a submission may add
+
+
+def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None):
+    """Grade the submission at `path` (.py or .ipynb) and return its Report; never raises for the student's faults.
+
+    Args:
+        layout: "rows", "columns" or "per-sample"; None reads the file's LAYOUT line.
+        n_cases: how many networks (the first eight are the default cases; more are drawn at random).
+        seed: draws other weights and batches for the same networks.
+        time_limit: seconds each call may run.  memory_mb: address space the submission may add.
+        oracle: None, or "torch" to check the engine's answers against torch autograd as well.
+    """
+    start = time.perf_counter()
+    submission = load(path)
+    report = Report(path, layout or "rows", n_cases)
+    problem = syntax_problem(submission)
+    if problem:
+        return report.broken(problem, time.perf_counter() - start)
+    stated = declared_layout(submission.source)
+    if layout is None and stated is None:
+        report.notes.append('the file has no LAYOUT = "..." line: graded in the rows layout')
+    elif layout is not None and stated not in (None, layout):
+        report.notes.append(f'graded in the {layout} layout as asked, though its LAYOUT line says "{stated}"')
+    layout = layout or stated or "rows"
+    if layout not in LAYOUTS:
+        return report.broken(f'{path}: LAYOUT = "{layout}" is not one of {", ".join(LAYOUTS)}',
+                             time.perf_counter() - start)
+    report.layout = layout
+    references = [reference(case) for case in cases(n_cases, seed)]
+    report.cases = [ref.case for ref in references]
+    if oracle == "torch":
+        line, agree = torch_agreement(references)
+        report.notes.append(line)
+        if not agree:
+            return report.broken("the two oracles disagree: report this as a bug in scratchnet",
+                                 time.perf_counter() - start)
+    calls, names = calls_for(layout, references)
+    run = run_submission(submission.source, submission.filename, _folder(path), calls, names, time_limit, memory_mb)
+    report.output = run.output
+    if run.import_outcome is not None:
+        return report.broken(_import_problem(submission, run.import_outcome), time.perf_counter() - start)
+    report.functions = [diagnose(name, calls, run.outcomes, names, layout) for name in FUNCTIONS]
+    _mutations(report.functions, calls, run.outcomes)
+    _layout_hints(report.functions, submission, layout, references, time_limit, memory_mb)
+    report.submission = submission
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def calls_for(layout, references):
+    shape = Layout(layout)
+    calls = [call for i, ref in enumerate(references) for call in shape.calls(ref, i)]
+    return calls, [shape.argument_names(call.function) for call in calls]
+
+
+def _folder(path):
+    return os.path.dirname(os.path.abspath(path))
+
+
+def _import_problem(submission, outcome):
+    if isinstance(outcome, TimedOut):
+        return f"{submission.path}: loading the file ran past {outcome.seconds:g} s (code at module level loops?)"
+    if isinstance(outcome, NotRun):
+        return f"{submission.path}: {outcome.reason} while loading the file"
+    where = submission.where(outcome.frames[-1][1]) if outcome.frames else submission.path
+    return f"{where}: loading the file raised {outcome.type}: {outcome.message}"
+
+
+def _mutations(functions, calls, outcomes):
+    """A function that modified an input array fails, with a message naming the array."""
+    for result in functions:
+        changed = sorted({name for call, o in zip(calls, outcomes, strict=True)
+                          if call.function == result.name and isinstance(o, (Returned, Raised)) for name in o.mutated})
+        if changed:
+            result.mutated = changed
+            if result.status == "passed":
+                result.status = "failed"
+
+
+def _layout_hints(functions, submission, layout, references, time_limit, memory_mb):
+    """For functions that fail with an exception or a wrong shape: do they pass when given another layout's arrays?"""
+    failing = [r for r in functions if r.status == "failed" and r.first is not None
+               and (r.raised is not None or "shape" in r.first.verdict.message)]
+    if not failing:
+        return
+    others = [other for other in LAYOUTS if other != layout]
+    parts = [calls_for(other, references[:2]) for other in others]  # both other layouts in one child run
+    calls = [call for part, _ in parts for call in part]
+    names = [name for _, part in parts for name in part]
+    run = run_submission(submission.source, submission.filename, _folder(submission.path), calls, names,
+                         time_limit, memory_mb)
+    if run.import_outcome is not None:
+        return
+    start = 0
+    for other, (part, part_names) in zip(others, parts, strict=True):
+        outcomes = run.outcomes[start:start + len(part)]
+        start += len(part)
+        for result in failing:
+            if diagnose(result.name, part, outcomes, part_names, other).passed:
+                result.hints.append(f"{result.name} gives the right answer when given the {other} layout's arrays: "
+                                    f'is this file in the {other} layout? Its LAYOUT line says "{layout}"')

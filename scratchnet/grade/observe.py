@@ -1,0 +1,175 @@
+"""What a call returned, quantity by quantity, and whether each is right: type, shape (exactly), finiteness, value.
+
+`observe(call, outcome)` reads the outcome of one call as {Quantity: Observation}; `verdict(q, obs, expected,
+layout)` compares one observation with the engine's value. The value test is cs231n's relative error of the
+whole array, max |s − r| / max(max |s|, max |r|), against a tolerance set by the dtype the student returned;
+a float32 answer is judged, where scratchnet.roundoff has a bound for it (C, δ^[l], ∂C/∂W^[l], ∂C/∂b^[l]),
+entry by entry against what float32 rounding alone can do.
+Shapes are compared exactly, never through broadcasting: (n,), (1, n) and (n, 1) are three different answers.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
+from scratchnet.roundoff import error_to_bound
+
+# the relative error a correct answer may have, by the dtype it comes in: float64 sums in another order
+# differ by ~1e-15; float32 by ~1e-6, 1e-4 leaving room for σ′ and softmax (tests/helpers.py's float32 rtol)
+TOLERANCE = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-4}
+OTHER_FLOAT_TOLERANCE = 1e-2  # float16 and the like
+
+CONTAINERS = {  # what each function returns, and which part holds which quantity
+    "forward": ("(a, z)", {"a": 0, "z": 1}),
+    "cross_entropy": ("(C, delta_L)", {"C": 0, "delta_L": 1}),
+    "quadratic": ("(C, delta_L)", {"C": 0, "delta_L": 1}),
+    "backward": ("(delta, dW, db)", {"delta": 0, "dW": 1, "db": 2}),
+    "sgd_update": ("(W, b)", {"W": 0, "b": 1}),
+}
+NUMBER_DTYPES = ("float16", "float32", "float64", "int64", "int32", "int")
+KIND_NAMES = {"none": "None", "list": "a list", "tuple": "a tuple", "dict": "a dict", "array": "an array",
+              "number": "a number"}
+
+
+@dataclass
+class Observation:
+    """One quantity as returned: kind is "array", "number", "problem", "raised", "timeout" or "not run"."""
+
+    kind: str
+    value: object = None
+    message: str = ""
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    message: str
+    rel_error: float = None
+    shape: tuple = None
+
+
+def observe(call, outcome):
+    """{Quantity: Observation} for every quantity the call should have returned."""
+    if isinstance(outcome, Raised):
+        return dict.fromkeys(call.expected, Observation("raised", outcome.type, outcome.message))
+    if isinstance(outcome, TimedOut):
+        return dict.fromkeys(call.expected, Observation("timeout", outcome.seconds))
+    if isinstance(outcome, NotRun):
+        return dict.fromkeys(call.expected, Observation("not run", message=outcome.reason))
+    assert isinstance(outcome, Returned)
+    form, parts = CONTAINERS[call.function]
+    tree = outcome.value
+    if tree[0] not in ("tuple", "list") or len(tree[1]) != len(parts):
+        got = KIND_NAMES.get(tree[0], tree[-1]) if tree[0] != "tuple" else f"a tuple of {len(tree[1])}"
+        problem = Observation("problem", message=f"{call.function} returned {got}: return {form}")
+        return dict.fromkeys(call.expected, problem)
+    return {q: _part(q, tree[1][parts[q.name]], call) for q in call.expected}
+
+
+def _part(q, tree, call):
+    if q.name in ("C", "delta_L"):
+        return _leaf(q.label, tree)
+    name = q.name
+    if tree[0] != "dict":
+        return Observation("problem", message=f"{name} is {KIND_NAMES.get(tree[0], tree[-1])}, not a dict keyed "
+                                              f"by the layer number l")
+    if q.l not in tree[1]:
+        keys = ", ".join(map(str, sorted(k for k in tree[1] if isinstance(k, int)))) or "none"
+        return Observation("problem", message=f"{name} has no entry {name}[{q.l}] (its layers: {keys})")
+    return _leaf(q.label, tree[1][q.l])
+
+
+def _leaf(label, tree):
+    kind = tree[0]
+    if kind == "array":
+        return Observation(kind, tree[1])
+    if kind == "number":  # a float32 scalar keeps its dtype, and so its tolerance
+        return Observation(kind, np.asarray(tree[1], dtype=tree[2] if tree[2] in NUMBER_DTYPES else np.float64))
+    if kind == "list":
+        return Observation("problem", message=f"{label} is a Python list: return a NumPy array (np.array(...))")
+    return Observation("problem", message=f"{label} is {KIND_NAMES.get(kind, tree[-1])}, not a NumPy array")
+
+
+def tolerance(dtype):
+    return TOLERANCE.get(np.dtype(dtype), OTHER_FLOAT_TOLERANCE)
+
+
+def rel_error(s, r):
+    """max |s − r| / max(max |s|, max |r|), 0 when both are 0."""
+    s, r = np.asarray(s, dtype=np.float64), np.asarray(r, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN or ±∞ give NaN: never equal
+        scale = max(np.abs(s).max(initial=0.0), np.abs(r).max(initial=0.0))
+        return 0.0 if scale == 0 else float(np.abs(s - r).max() / scale)
+
+
+def verdict(q, obs, expected, layout, bound=None):
+    """Is obs the engine's `expected`? The first thing wrong, as one message naming the quantity.
+
+    bound: for a float32 answer, how far float32 rounding alone may take each entry (scratchnet.roundoff);
+    without one, a float32 answer is held to a relative error of 1e-4.
+    """
+    if obs.kind in ("problem", "not run"):
+        return Verdict(False, obs.message)
+    if obs.kind == "raised":
+        return Verdict(False, f"raised {obs.value}")
+    if obs.kind == "timeout":
+        return Verdict(False, f"ran past the time limit of {obs.value:g} s")
+    value = obs.value
+    if q.name == "C":
+        if obs.kind == "array" and value.shape != ():
+            return Verdict(False, f"C is an array of shape {value.shape}: return a number (float(C))",
+                           shape=value.shape)
+    elif obs.kind == "number":
+        return Verdict(False, f"{q.label} is a number: return an array of shape {expected.shape}")
+    if value.dtype.kind not in "f":
+        return Verdict(False, f"{q.label} has dtype {value.dtype}: return floating-point values", shape=value.shape)
+    problem = shape_problem(q, value.shape, expected.shape, layout)
+    if problem:
+        return Verdict(False, problem, shape=value.shape)
+    if not np.isfinite(value).all():
+        what = "NaN" if np.isnan(value).any() else "±∞"
+        return Verdict(False, f"{q.label} holds {what}", shape=value.shape)
+    error, tol = rel_error(value, expected), tolerance(value.dtype)
+    if value.dtype == np.float32 and bound is not None:
+        return _within_float32_rounding(q, value, expected, bound, error)
+    rounding = f"{value.dtype} rounding (up to {tol:g})" if value.dtype != np.float64 else ""
+    if error > tol:
+        beyond = f", more than {rounding} explains" if rounding else ""
+        return Verdict(False, f"{q.label} is wrong: relative error {error:.2g}{beyond}", error, value.shape)
+    return Verdict(True, f"within {rounding}" if rounding else "", error, value.shape)
+
+
+def _within_float32_rounding(q, value, expected, bound, error):
+    """A float32 answer judged entry by entry against the bound on what float32 rounding can do."""
+    ratio = error_to_bound(value, expected, bound)
+    if ratio > 1:
+        return Verdict(False, f"{q.label} is wrong: relative error {error:.2g}, {ratio:.3g} times what float32 "
+                              "rounding can explain", error, value.shape)
+    return Verdict(True, f"within float32 rounding: {ratio:.2g} of its bound", error, value.shape)
+
+
+ROWS_LIKE = {"rows": "columns", "columns": "rows", "per-sample": "rows"}
+
+
+def shape_problem(q, got, want, layout):
+    """None when got == want; else one line saying how the shapes differ and what that usually means."""
+    if got == want:
+        return None
+    said = f"{q.label} has shape {got}, expected {want}"
+    if len(want) == 1 and got in ((1, want[0]), (want[0], 1)):
+        form = "a row (1, n)" if got[0] == 1 else "a column (n, 1), the shape of the other layouts"
+        return f"{said}: {form}, not the 1-D array (n,) of the {layout} layout; sum without keepdims"
+    if len(want) == 2 and want[1] == 1 and got == (want[0],):
+        return f"{said}: a 1-D array, not the column (n, 1) of the {layout} layout; sum with keepdims=True"
+    if len(want) == 2 and want[1] == 1 and got == (1, want[0]):
+        return f"{said}: a row, not a column; sum over the other axis, or transpose"
+    if len(want) == 2 and got == want[::-1]:
+        if q.name in ("dW", "W"):
+            return f"{said}: the shape of (W^[{q.l}])ᵀ; ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ is (n_l, n_{{l-1}}), like W^[l]"
+        if q.name in ("z", "a", "delta", "delta_L"):
+            other = ROWS_LIKE[layout]
+            return (f"{said}: the {other} layout's shape; is this file in the {other} layout? Its LAYOUT line "
+                    f"says {layout}")
+        return f"{said}: transposed"
+    return said

@@ -1,0 +1,81 @@
+"""python -m scratchnet.grade for teachers: --gradescope, --json, --oracle torch, exit codes, usage errors.
+
+Gradescope's results.json is checked against its documented format (a score, execution_time, output, and
+tests with name, score, max_score, status, output); exit status 0 when everything passes, 1 when a
+submission fails, 2 for a usage error (one line, no traceback).
+
+    python -m pytest tests/test_grade_cli.py
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from scratchnet.grade import grade
+from scratchnet.grade.handout import solution_source
+
+from conftest import REPO
+
+GALLERY = REPO / "tests" / "grading_gallery"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "scratchnet.grade", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def wrong(tmp_path_factory):
+    """A rows submission with σ′ taken at a^[l] in (BP2), everything else right."""
+    path = tmp_path_factory.mktemp("sub") / "ada.py"
+    source = (GALLERY / "rows_student.py").read_text(encoding="utf-8")
+    path.write_text(source.replace("sigma_prime[l - 1](z[l - 1])", "sigma_prime[l - 1](a[l - 1])"), encoding="utf-8")
+    return path
+
+
+def test_gradescope_results_json(wrong, tmp_path):
+    out = tmp_path / "results.json"
+    done = run(str(wrong), "--gradescope", str(out))
+    assert done.returncode == 1, done.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
+    assert [t["status"] for t in results["tests"]] == ["passed"] * 3 + ["failed"] + ["passed"] * 3
+    assert results["score"] == 6.0 and all(t["max_score"] == 1.0 for t in results["tests"])
+    assert {"name", "number", "score", "max_score", "status", "output", "visibility"} == set(results["tests"][3])
+    assert "likely mistake: σ′ taken at a^[l] instead of z^[l] (BP2)" in results["tests"][3]["output"]
+
+
+def test_json_for_a_class(wrong, tmp_path):
+    good = tmp_path / "grace.py"
+    good.write_text(solution_source("rows"), encoding="utf-8")
+    done = run(str(wrong), str(good), "--json", "--jobs", "2")
+    assert done.returncode == 1
+    doc = json.loads(done.stdout)
+    assert doc["summary"] == {"submissions": 2, "passed": 1, "failed": 1}
+    backward = next(f for f in doc["submissions"][0]["functions"] if f["name"] == "backward")
+    assert backward["mistakes"] == ["σ′ taken at a^[l] instead of z^[l] (BP2)"]
+    assert backward["first_wrong"]["quantity"] == "δ^[3]" and backward["first_wrong"]["equation"] == "BP2"
+    assert "expected" not in backward["first_wrong"]
+    assert run(str(good)).returncode == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.py"], "missing.py: no such file"),
+    (["a.py", "b.py", "--gradescope", "r.json"], "--gradescope writes one results.json"),
+    (["x.py", "--cases", "0"], "--cases and --jobs must be ≥ 1"),
+    (["x.py", "--layout", "diagonal"], "invalid choice: 'diagonal'"),
+])
+def test_usage_errors_are_one_line_and_exit_2(args, message):
+    done = run(*args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_torch_oracle_agrees(wrong):
+    pytest.importorskip("torch")
+    report = grade(str(wrong), oracle="torch")
+    assert any(note.startswith("oracles: scratchnet's reference and torch autograd agree on all 8 cases")
+               for note in report.notes), report.notes
+    assert not report.passed
