@@ -38,7 +38,8 @@ def epoch_flops(sizes, samples):
 
 
 def best_sgemm_rate(size=LIMIT_SIZE, repeats=3):
-    """The best FLOP/s of np.matmul on one size³ float32 product (numpy's BLAS, at its current thread count)."""
+    """The best FLOP/s of np.matmul on one size³ float32 product (numpy's BLAS, at its current thread count:
+    benchmarks.worker sets it to every core)."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
     out = np.empty_like(a)

@@ -33,7 +33,7 @@ from benchmarks.memory import STEPS, PeakRSS
 from scratchnet.blas import blas_line
 from scratchnet.config import TrainConfig
 from scratchnet.data import load_data
-from scratchnet.threads import BlasThreads, parse_threads
+from scratchnet.threads import BlasThreads, cores, parse_threads
 
 WARMUP_STEPS = 20
 
@@ -115,7 +115,8 @@ class Worker:
         return {"threads": record}
 
     def limits(self, repeats):
-        rate = best_sgemm_rate(repeats=repeats)
+        with BlasThreads(cores()):  # the hardware's limit: every core, whatever --threads the floor runs on
+            rate = best_sgemm_rate(repeats=repeats)
         work = self.contender.work
         return {"sgemm_flops_per_second": rate, "products": product_times(work.sizes, work.batch_size, repeats, rate)}
 
