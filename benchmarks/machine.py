@@ -1,11 +1,17 @@
-"""What ran the benchmark: CPU, cores, library versions, BLAS library and kernel, thread counts."""
+"""What ran the benchmark: CPU, cores, load, library versions, the BLAS library, kernel and call path.
+
+Read in the orchestrating process without importing torch or JAX (their versions come from the installed
+packages' metadata); each contender's own threads are reported by its worker (benchmarks/worker.py).
+"""
 
 import os
 import platform
+from importlib import metadata
 
 import numpy as np
-import torch
 from threadpoolctl import threadpool_info
+
+from scratchnet.blas import blas_line
 
 
 def cpu_model():
@@ -19,6 +25,13 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def version(package):
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def machine_info(device="cpu"):
     """A dict recorded beside every figure, so that figures from different runs stay comparable."""
     blas = [{key: pool.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "filepath")}
@@ -26,32 +39,38 @@ def machine_info(device="cpu"):
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "load_before": os.getloadavg(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+        "torch": version("torch"),
+        "jax": version("jax"),
+        "jaxlib": version("jaxlib"),
         "blas": blas,
+        "cpu_blas": blas_line(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "gpu": gpu_info() if device == "cuda" else None,
     }
 
 
 def gpu_info():
-    import cupy
+    import cupy  # only with --device cuda, which check_device has already confirmed
 
-    return {"name": torch.cuda.get_device_name(), "torch_cuda": torch.version.cuda, "cupy": cupy.__version__,
+    return {"name": cupy.cuda.runtime.getDeviceProperties(0)["name"].decode(), "cupy": cupy.__version__,
             "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion()}
 
 
 def kernel_line(info):
-    """One line naming the BLAS kernel(s) that ran, and a warning when OPENBLAS_CORETYPE forced one."""
-    kernels = ", ".join(f"{b['internal_api']} {b['version']} kernel {b['architecture']}, {b['num_threads']} threads"
-                        for b in info["blas"]) or "unknown BLAS"
-    line = f"numpy BLAS: {kernels}; torch {info['torch']} with {info['torch_threads']} threads; {info['cpu']}"
+    """Lines naming the BLAS kernel(s), the call path, the load, and a warning when the environment forced a kernel."""
+    kernels = ", ".join(f"{b['internal_api']} {b['version']} kernel {b['architecture']}" for b in info["blas"])
+    line = (f"numpy {info['numpy']} BLAS: {kernels or 'unknown'}; torch {info['torch']}; jax {info['jax']}; "
+            f"{info['cpu']}, {info['cores']} cores, load average {info['load_before'][0]:.2f} at the start")
     if info.get("gpu"):
-        line += f"; GPU {info['gpu']['name']} (CuPy {info['gpu']['cupy']}, torch CUDA {info['gpu']['torch_cuda']})"
-    if info["OPENBLAS_CORETYPE"]:
-        line += (f"\nNOTE: OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']} forces that kernel; numpy's figures are "
-                 "slowed by it (unset it to measure the native kernel)")
+        line += f"; GPU {info['gpu']['name']} (CuPy {info['gpu']['cupy']})"
+    line += "\n" + info["cpu_blas"]
+    forced = {k: info[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if info.get(k)}
+    if forced:
+        line += (f"\nNOTE: {', '.join(f'{k}={v}' for k, v in forced.items())} forces OpenBLAS's kernel choice; "
+                 "numpy's figures are slowed by it (run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`)")
     return line

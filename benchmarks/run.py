@@ -1,216 +1,245 @@
-"""Side-by-side benchmark: scratchnet against PyTorch on the same work, as ratios measured in one run.
+"""Side-by-side benchmark: scratchnet against PyTorch and JAX on the same work, as ratios measured in one run.
 
-    python -m benchmarks.run                    # the tutorial's model: 3 repeats of one epoch each, then the sweep
+    python -m benchmarks.run                    # the tutorial's model, idle and busy, then the sweep (< 6 min)
     python -m benchmarks.run --quick            # a few hundred steps and a small sweep (the CI smoke test)
-    python -m benchmarks.run --out runs/bench --repeats 5
+    python -m benchmarks.run --threads 1        # every engine on one thread (default: scratchnet auto, peers theirs)
+    python -m benchmarks.run --only "JAX jit,scratchnet fused"   # some contenders (the baselines always run)
     python -m benchmarks.run --device cuda      # scratchnet on CuPy vs torch CUDA eager vs torch CUDA graphs
-    OPENBLAS_CORETYPE= python -m benchmarks.run # numpy's native BLAS kernel (see benchmarks/README.md)
 
-In one process, after a warm-up, the contenders run interleaved (A B C D A B C D …) and every figure is a
-median over the repeats. Writes a Markdown table to stdout, and results.json and PNG plots to --out.
+Each contender runs in a process of its own (benchmarks/worker.py), built from the same initial weights;
+after a warm-up they run interleaved (A B C … A B C …), one at a time, and every figure is a median over
+the repeats. Then the same again while a process of the benchmark's own keeps one core busy (the "busy"
+column). Writes a Markdown table to stdout, and results.json, results.md and benchmark.png to --out.
 """
 
 import argparse
 import json
-import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 
-import numpy as np
-import torch
-
-from benchmarks.contenders import (
-    CONTENDERS,
-    GPU_CONTENDERS,
-    GemmFloor,
-    Scratchnet,
-    ScratchnetFused,
-    TorchEager,
-    Work,
-)
+from benchmarks.busy import BusyCore
+from benchmarks.limits import LIMIT_SIZE, epoch_flops
 from benchmarks.machine import kernel_line, machine_info
-from benchmarks.memory import peak_memory_mib
+from benchmarks.report import markdown, plot
 from scratchnet.backend import xp_for_device
-from scratchnet.config import TrainConfig
 from scratchnet.console import info, run_cli
-from scratchnet.data import load_data
+from scratchnet.data import load_mnist
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fileio import atomic_write, check_outputs
+from scratchnet.threads import parse_threads
 
-WARMUP_STEPS = 20
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
+TUTORIAL = [784, 512, 512, 10]
+CPU_CONTENDERS = {"tutorial": "torch", "torch eager": "torch", "torch.compile": "torch", "JAX jit": "jax",
+                  "scratchnet": "numpy", "scratchnet fused": "numpy", "GEMM floor": "numpy"}
+GPU_CONTENDERS = {"torch eager": "torch", "torch CUDA graphs": "torch", "scratchnet": "numpy",
+                  "scratchnet fused": "numpy", "scratchnet CUDA graph": "numpy"}
+SWEPT = ("torch eager", "JAX jit", "scratchnet", "scratchnet fused", "GEMM floor", "torch CUDA graphs",
+         "scratchnet CUDA graph")  # torch.compile would compile again at every point; the tutorial is torch eager
+PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit", "torch CUDA graphs")  # the engines scratchnet races
 BASELINES = ("torch eager", "scratchnet")  # never left out: the ratios and the sweep's step count need them
 
 
-def interleaved(contenders, steps, repeats):
-    """Seconds for `steps` steps of each contender, A B C D A B C D …, after a warm-up and a reset."""
-    for c in contenders:
-        c.steps(WARMUP_STEPS)
-        c.reset()
-        c.sync()
-    seconds = {c.name: [] for c in contenders}
-    for _ in range(repeats):
-        for c in contenders:
-            start = time.perf_counter()
-            c.steps(steps)
-            c.sync()
-            seconds[c.name].append(time.perf_counter() - start)
-    return seconds
+class LeftOutError(Exception):
+    """A contender could not be built or run here; the benchmark of the others still means something."""
 
 
-def build_contenders(classes, work, failed):
-    """Each contender on `work`; one that cannot be built here (a CUDA graph the driver refuses, say) is left
-    out, with its reason in `failed`, instead of ending the whole benchmark."""
-    contenders = []
-    for cls in classes:
-        try:
-            contender = cls(work)
-            contender.steps(2)  # a contender that fails fails here, before any timing
-            contender.reset()
-            contender.sync()
-            contenders.append(contender)
-        except Exception as e:  # report it in the results: a benchmark of the others still means something
-            if cls.name in BASELINES:
-                raise  # every ratio is taken against these
-            failed[cls.name] = f"{type(e).__name__}: {e}"
-            info(f"  {cls.name}: left out ({failed[cls.name]})")
-    return contenders
+class Contender:
+    """One contender's worker process: `ask(op, **arguments)` sends a command and returns the reply."""
+
+    def __init__(self, name, engine, args):
+        self.name, self.engine = name, engine
+        os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
+        self.log = os.path.join(args.out, "logs", name.replace(" ", "_").replace(".", "_") + ".log")
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.worker", engine, name, "--data-dir", args.data_dir,
+                 "--device", args.device, "--threads", str(args.threads)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+
+    def send(self, op, **arguments):
+        self.process.stdin.write(json.dumps({"op": op, **arguments}) + "\n")
+        self.process.stdin.flush()
+
+    def receive(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise LeftOutError(f"its process ended (exit status {self.process.wait()}; see {self.log})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise LeftOutError(f"{reply['error']} (see {self.log})")
+        return reply
+
+    def ask(self, op, **arguments):
+        self.send(op, **arguments)
+        return self.receive()
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
 
 
-def main_comparison(work, contenders_by_name, steps, repeats, failed):
-    """Table rows for the contenders: seconds/epoch, samples/s, memory, ratios, accuracy."""
-    contenders = build_contenders(contenders_by_name.values(), work, failed)
-    seconds = interleaved(contenders, steps, repeats)
-    per_epoch = {name: statistics.median(s) * work.batches_per_epoch / steps for name, s in seconds.items()}
-    floor = per_epoch.get("GEMM floor")
+class Field:
+    """The contenders of one run; one that fails is closed, recorded in `left_out` and dropped."""
+
+    def __init__(self, names, args):
+        self.left_out = {}
+        self.contenders = [Contender(name, engine, args) for name, engine in names.items()]
+
+    def drop(self, contender, reason):
+        if contender.name in BASELINES:
+            raise ScratchnetError(f"{contender.name} failed: {reason}")
+        self.left_out[contender.name] = str(reason)
+        info(f"  {contender.name}: left out ({reason})")
+        contender.close()
+        self.contenders.remove(contender)
+
+    def ask_all(self, op, among=None, **arguments):
+        """{name: reply} of every contender (or those named in `among`): sent to all first, then read, so
+        that they work in parallel (building, not timing)."""
+        asked = [c for c in self.contenders if among is None or c.name in among]
+        for c in asked:
+            c.send(op, **arguments)
+        replies = {}
+        for c in asked:
+            try:
+                replies[c.name] = c.receive()
+            except LeftOutError as e:
+                self.drop(c, e)
+        return replies
+
+    def interleaved(self, steps, repeats, among=None):
+        """Seconds for `steps` steps of each contender, A B C … A B C …, one at a time."""
+        seconds = {}
+        for repeat in range(1, repeats + 1):
+            for c in [c for c in self.contenders if among is None or c.name in among]:
+                try:
+                    seconds.setdefault(c.name, []).append(c.ask("steps", n=steps)["seconds"])
+                except LeftOutError as e:
+                    self.drop(c, e)
+                    seconds.pop(c.name, None)
+            if among is None:  # the main comparison's repeats are long: say where it stands
+                info(f"  repeat {repeat}/{repeats}: " + ", ".join(f"{n} {s[-1]:.1f} s" for n, s in seconds.items()))
+        return seconds
+
+    def get(self, name):
+        return next((c for c in self.contenders if c.name == name), None)
+
+    def close(self):
+        for c in self.contenders:
+            c.close()
+
+
+def per_epoch(seconds, steps, batches_per_epoch):
+    return {name: statistics.median(s) * batches_per_epoch / steps for name, s in seconds.items()}
+
+
+def figures(per_epoch_s, limit_s, samples, seconds, steps):
+    """Each contender's s/epoch and every ratio, under one condition (idle or busy)."""
+    peers = {name: s for name, s in per_epoch_s.items() if name in PEERS}
+    fastest = min(peers, key=peers.get) if peers else None
+    floor = per_epoch_s.get("GEMM floor")
     rows = {}
-    for c in contenders:
-        rows[c.name] = {
-            "seconds_per_epoch": per_epoch[c.name],
-            "samples_per_second": len(work.x_train) / per_epoch[c.name],
-            "peak_memory_mib": peak_memory_mib(c.name, work.data_dir) if work.device == "cpu" else None,
-            "ratio_to_torch_eager": per_epoch[c.name] / per_epoch["torch eager"],
-            "ratio_to_gemm_floor": per_epoch[c.name] / floor if floor else None,
-            "test_accuracy": c.accuracy(),
-            "seconds_measured": seconds[c.name],
-        }
-    return rows
+    for name, s in per_epoch_s.items():
+        rows[name] = {"seconds_per_epoch": s, "samples_per_second": samples / s,
+                      "ratio_to_torch_eager": s / per_epoch_s["torch eager"],
+                      "ratio_to_fastest_peer": s / peers[fastest] if fastest else None,
+                      "ratio_to_gemm_floor": s / floor if floor else None,
+                      "ratio_to_compute_limit": s / limit_s if limit_s else None,
+                      "steps_timed": steps, "seconds_measured": seconds[name]}
+    return rows, fastest
 
 
-def step_breakdown(work, steps, repeats):
+def main_comparison(field, args, steps, busy_steps):
+    """Idle, then busy: every contender's figures, accuracy, memory, threads; and the compute limit."""
+    info(f"building {len(field.contenders)} contenders, each in its own process (compiling, warming up)")
+    memory = field.ask_all("build", sizes=TUTORIAL, batch_size=64, memory=args.device == "cpu")
+    samples, batches_per_epoch = (memory["torch eager"][k] for k in ("samples", "batches_per_epoch"))
+    info(f"idle: {len(field.contenders)} contenders × {args.repeats} repeats × {steps} steps")
+    idle_s = field.interleaved(steps, args.repeats)
+    accuracy = field.ask_all("accuracy")
+    threads = field.ask_all("threads")
+    limit = None
+    if field.get("GEMM floor"):
+        measured = field.ask_all("limits", among=("GEMM floor",), repeats=3 if args.quick else 5).get("GEMM floor")
+        if measured:
+            rate = measured["sgemm_flops_per_second"]
+            flops = epoch_flops(TUTORIAL, samples)
+            limit = {"flops_per_epoch": flops, "sgemm_flops_per_second": rate, "sgemm_size": LIMIT_SIZE,
+                     "seconds_per_epoch": flops / rate, "products": measured["products"]}
+    field.ask_all("reset")
+    busy_s = {}
+    if args.busy_repeats:
+        with BusyCore(seconds=3600) as busy:
+            time.sleep(0.5)  # the busy process is spinning before the first contender starts
+            info(f"busy (core {busy.core} kept busy): {len(field.contenders)} contenders × {args.busy_repeats} "
+                 f"repeats × {busy_steps} steps")
+            busy_s = field.interleaved(busy_steps, args.busy_repeats)
+    limit_s = limit["seconds_per_epoch"] if limit else None
+    idle, fastest_idle = figures(per_epoch(idle_s, steps, batches_per_epoch), limit_s, samples, idle_s, steps)
+    busy, fastest_busy = (figures(per_epoch(busy_s, busy_steps, batches_per_epoch), limit_s, samples, busy_s,
+                                  busy_steps) if busy_s else ({}, None))
+    rows = {}
+    for c in field.contenders:
+        row = {"engine": c.engine, "peer": c.name in PEERS, "idle": idle.get(c.name), "busy": busy.get(c.name),
+               "busy_over_idle": (busy[c.name]["seconds_per_epoch"] / idle[c.name]["seconds_per_epoch"]
+                                  if c.name in busy and c.name in idle else None),
+               "test_accuracy": accuracy.get(c.name, {}).get("accuracy"),
+               "peak_memory_mib": memory.get(c.name, {}).get("peak_memory_mib"),
+               "threads": threads.get(c.name, {}).get("threads")}
+        rows[c.name] = row
+    return rows, {"idle": fastest_idle, "busy": fastest_busy}, limit
+
+
+def step_breakdown(field, steps, repeats):
     """Median microseconds per step in forward (with the cost), backward and update, scratchnet vs torch."""
-    contenders = [Scratchnet(work), TorchEager(work)]
-    spent = {c.name: [] for c in contenders}
-    for c in contenders:
-        c.phases(WARMUP_STEPS, time.perf_counter)
+    names = ("scratchnet", "torch eager")
+    field.ask_all("phases", among=names, n=20)
+    spent = {}
     for _ in range(repeats):
-        for c in contenders:
-            spent[c.name].append(c.phases(steps, time.perf_counter) / steps * 1e6)
-    return {name: dict(zip(("forward", "backward", "update"), np.median(s, axis=0).tolist(), strict=True))
+        for name, reply in field.ask_all("phases", among=names, n=steps).items():
+            spent.setdefault(name, []).append([s / steps * 1e6 for s in reply["phases"]])
+    return {name: dict(zip(("forward", "backward", "update"), [statistics.median(p) for p in zip(*s, strict=True)],
+                          strict=True))
             for name, s in spent.items()}
 
 
-def sweep(data, data_dir, device, batch_sizes, widths, repeats, budget_s, failed):
-    """Seconds per epoch for each engine (and, on the CPU, the floor) as batch size, then width, grow."""
+def sweep(field, batch_sizes, widths, repeats, budget_s):
+    """Seconds per epoch for each swept engine as batch size, then width, grow."""
     points = [("batch_size", m, 512, m) for m in batch_sizes] + [("width", w, w, 64) for w in widths]
     results = {"batch_size": [], "width": []}
-    (x_train, y_train), (x_test, y_test) = data
+    swept = [c.name for c in field.contenders if c.name in SWEPT]
     for axis, value, width, m in points:
-        work = Work(x_train, y_train, x_test, y_test, [784, width, width, 10], m, data_dir=data_dir, device=device)
-        contenders = build_contenders(sweep_contenders(device), work, failed)
-        scratch = next(c for c in contenders if c.name == "scratchnet")
-        start = time.perf_counter()
-        scratch.steps(3)
-        scratch.sync()
-        per_step = (time.perf_counter() - start) / 3
-        steps = max(3, min(work.batches_per_epoch, math.ceil(budget_s / per_step)))
-        seconds = interleaved(contenders, steps, repeats)
-        row = {"value": value, "steps_timed": steps}
-        row.update({name: statistics.median(s) * work.batches_per_epoch / steps for name, s in seconds.items()})
+        built = field.ask_all("build", among=swept, sizes=[784, width, width, 10], batch_size=m)
+        batches = built["scratchnet"]["batches_per_epoch"]
+        probe = field.get("scratchnet").ask("steps", n=3)["seconds"] / 3
+        steps = max(3, min(batches, round(budget_s / probe)))
+        seconds = field.interleaved(steps, repeats, among=swept)
+        row = {"value": value, "steps_timed": steps, **per_epoch(seconds, steps, batches)}
         results[axis].append(row)
         info(f"  sweep {axis}={value}: " + ", ".join(f"{n} {row[n]:.3g} s/epoch" for n in seconds))
     return results
 
 
-def sweep_contenders(device):
-    if device == "cuda":
-        return list(GPU_CONTENDERS.values())
-    return [TorchEager, Scratchnet, ScratchnetFused, GemmFloor]
-
-
-def _figure(value, digits):
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def markdown(results):
-    lines = [f"### Tutorial model {results['work']}, {results['repeats']} repeats, medians",
-             "", "| contender | s/epoch | samples/s | peak MiB | × torch eager | × GEMM floor | test accuracy |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, r in results["main"].items():
-        acc = "—" if r["test_accuracy"] is None else f"{100 * r['test_accuracy']:.2f}%"
-        lines.append(f"| {name} | {r['seconds_per_epoch']:.3f} | {r['samples_per_second']:,.0f} | "
-                     f"{_figure(r['peak_memory_mib'], 0)} | {r['ratio_to_torch_eager']:.2f} | "
-                     f"{_figure(r['ratio_to_gemm_floor'], 2)} | {acc} |")
-    if results.get("breakdown"):
-        lines += ["", "### One step, µs (median)", "", "| engine | forward + cost | backward | update | total |",
-                  "|---|---:|---:|---:|---:|"]
-        for name, p in results["breakdown"].items():
-            lines.append(f"| {name} | {p['forward']:.0f} | {p['backward']:.0f} | {p['update']:.0f} | "
-                         f"{sum(p.values()):.0f} |")
-    for axis, label in (("batch_size", "batch size (hidden 512)"), ("width", "hidden width (batch 64)")):
-        names = list(dict.fromkeys(n for r in results["sweep"][axis] for n in r if n not in ("value", "steps_timed")))
-        ours = [n for n in names if n.startswith("scratchnet")]
-        lines += ["", f"### Seconds per epoch by {label}", "",
-                  "| value | " + " | ".join(names) + " | " + " | ".join(f"{n} ÷ torch eager" for n in ours) + " |",
-                  "|---:|" + "---:|" * (len(names) + len(ours))]
-        for r in results["sweep"][axis]:
-            lines.append(f"| {r['value']} | " + " | ".join(f"{r[n]:.3g}" if n in r else "—" for n in names) + " | " +
-                         " | ".join(f"{r[n] / r['torch eager']:.2f}" if n in r else "—" for n in ours) + " |")
-    for name, reason in results.get("left_out", {}).items():
-        lines += ["", f"Left out: {name}: {reason}"]
-    lines += ["", kernel_line(results["machine"])]
-    return "\n".join(lines)
-
-
-def plot(results, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    names = list(results["main"])
-    axes[0].barh(names, [results["main"][n]["seconds_per_epoch"] for n in names],
-                 color=[f"C{i}" for i in range(len(names))])
-    axes[0].set(xlabel="seconds per epoch", title=f"Tutorial model, batch 64, {results['device']}")
-    axes[0].invert_yaxis()
-    for ax, axis, label in ((axes[1], "batch_size", "batch size (hidden 512)"),
-                            (axes[2], "width", "hidden width (batch 64)")):
-        rows = results["sweep"][axis]
-        names = dict.fromkeys(n for r in rows for n in r if n not in ("value", "steps_timed"))
-        for i, name in enumerate(names):
-            ax.loglog([r["value"] for r in rows if name in r], [r[name] for r in rows if name in r], "o-",
-                      color=f"C{i + 1}", label=name)
-        ax.set(xlabel=label, ylabel="seconds per epoch", title=f"Cost as the {label.split(' (')[0]} grows")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend()
-    fig.suptitle(kernel_line(results["machine"]).splitlines()[0], fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(out, "benchmark.png")
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
-    return path
-
-
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where both engines run (default cpu)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs timed per repeat and contender (default 1)")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; figures are medians (default 3)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the engines run (default cpu)")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of one epoch each; figures are "
+                                                          "medians (default 3)")
+    p.add_argument("--busy-repeats", type=int, default=3, help="repeats with one core kept busy (default 3; 0: "
+                                                               "no busy column; on the CPU only)")
+    p.add_argument("--busy-steps", type=int, default=100, help="steps per busy repeat, extrapolated to an epoch "
+                                                               "(default 100: a busy torch step can take 20 × longer)")
+    p.add_argument("--threads", default="auto",
+                   help="BLAS threads of the scratchnet contenders and the floor: N, or auto (default: all cores but "
+                        "one, scratchnet.threads); with N also torch's threads, and with 1 XLA's")
+    p.add_argument("--only", default="", help="comma-separated contenders to run (the baselines torch eager and "
+                                              "scratchnet always run)")
     p.add_argument("--quick", action="store_true",
                    help="200 steps instead of whole epochs and a small sweep: a smoke test, not a measurement")
     p.add_argument("--out", default="runs/bench", help="folder for results.json and the plots (default runs/bench)")
@@ -219,11 +248,21 @@ def build_parser():
 
 
 def check_device(device):
-    """Refuse --device cuda, before any work, unless both torch and CuPy see a GPU."""
+    """Refuse --device cuda, before any work, unless CuPy sees a GPU (torch is asked in its own process)."""
     if device == "cuda":
         xp_for_device("cuda")  # CuPy missing or without a GPU: one clear UsageError
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: torch sees no CUDA GPU; use --device cpu")
+
+
+def chosen(args):
+    names = GPU_CONTENDERS if args.device == "cuda" else CPU_CONTENDERS
+    if not args.only:
+        return dict(names)
+    wanted = {n.strip() for n in args.only.split(",") if n.strip()}
+    unknown = wanted - set(names)
+    if unknown:
+        raise UsageError(f"--only: no contender {', '.join(sorted(unknown))} on {args.device}; "
+                         f"choose from {', '.join(names)}")
+    return {n: e for n, e in names.items() if n in wanted or n in BASELINES}
 
 
 def check_out(out):
@@ -235,40 +274,52 @@ def check_out(out):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.epochs < 1 or args.repeats < 1:
-        raise UsageError("--epochs and --repeats must be at least 1")
+    args.threads = parse_threads(args.threads)
+    if args.repeats < 1 or args.busy_repeats < 0 or args.busy_steps < 1:
+        raise UsageError("--repeats and --busy-steps must be at least 1, --busy-repeats at least 0")
     check_device(args.device)
     check_out(args.out)
+    if args.device == "cuda":
+        args.busy_repeats = 0  # a busy core slows the host's launches, not the GPU: not what the column asks
+    names = chosen(args)
+    began = time.monotonic()
+    os.makedirs(args.out, exist_ok=True)
     machine = machine_info(args.device)
     info(kernel_line(machine))
-    data = load_data(TrainConfig(data_dir=args.data_dir), np)  # all of MNIST, float32, as the tutorial feeds it
-    work = Work(*data[0], *data[1], sizes=[784, 512, 512, 10], batch_size=64, data_dir=args.data_dir,
-                device=args.device)
-    contenders = GPU_CONTENDERS if args.device == "cuda" else CONTENDERS
-    steps = 200 if args.quick else work.batches_per_epoch * args.epochs
-    info(f"main comparison: {len(contenders)} contenders × {args.repeats} repeats × {steps} steps")
+    load_mnist(args.data_dir, train=True)  # fetched once here, before the workers read it
+    load_mnist(args.data_dir, train=False)
+    steps = 200 if args.quick else -(-60000 // 64)  # one epoch: 938 batches (937 full ones on a GPU)
+    busy_steps = min(args.busy_steps, 50) if args.quick else args.busy_steps
     results = {"machine": machine, "device": args.device, "repeats": args.repeats, "steps_per_repeat": steps,
+               "busy_repeats": args.busy_repeats, "busy_steps_per_repeat": busy_steps, "threads": args.threads,
                "work": "784-512-512-10, float32, batch 64, SGD lr 1e-3", "quick": args.quick}
-    results["left_out"] = {}
-    results["main"] = main_comparison(work, contenders, steps, args.repeats, results["left_out"])
-    if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
-        results["breakdown"] = step_breakdown(work, 100 if args.quick else 300, args.repeats)
-    if args.device == "cuda":
-        batch_sizes = (64, 1024) if args.quick else (64, 256, 1024, 4096, 8192)
-        widths = (512, 2048) if args.quick else (512, 1024, 2048, 4096, 8192)
-    else:
-        batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
-        widths = (128, 1024) if args.quick else (128, 512, 1024, 2048, 4096)
-    info("sweep: time per epoch by batch size and by width")
-    results["sweep"] = sweep(data, args.data_dir, args.device, batch_sizes, widths, args.repeats,
-                             budget_s=0.05 if args.quick else 0.5, failed=results["left_out"])
+    field = Field(names, args)
+    try:
+        results["main"], results["fastest_peer"], results["compute_limit"] = main_comparison(
+            field, args, steps, busy_steps)
+        if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
+            results["breakdown"] = step_breakdown(field, 100 if args.quick else 300, args.repeats)
+        if args.device == "cuda":
+            batch_sizes = (64, 1024) if args.quick else (64, 256, 1024, 4096, 8192)
+            widths = (512, 2048) if args.quick else (512, 1024, 2048, 4096, 8192)
+        else:
+            batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
+            widths = (128,) if args.quick else (128, 1024, 2048, 4096)  # width 512 is batch 64 of the other axis
+        info("sweep: time per epoch by batch size and by width")
+        results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.3)
+    finally:
+        field.close()
+    results["left_out"] = field.left_out
+    results["machine"]["load_after"] = os.getloadavg()
+    results["elapsed_s"] = time.monotonic() - began
     table = markdown(results)
     print(table)
     with atomic_write(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with atomic_write(os.path.join(args.out, "results.md"), "w") as f:
         f.write(table + "\n")
-    info(f"wrote {os.path.join(args.out, 'results.json')}, results.md and {plot(results, args.out)}")
+    info(f"wrote {os.path.join(args.out, 'results.json')}, results.md and {plot(results, args.out)} "
+         f"({results['elapsed_s']:.0f} s)")
     if results["left_out"]:
         raise ScratchnetError(f"left out of the benchmark: {', '.join(results['left_out'])} (see results.md)")
     return results

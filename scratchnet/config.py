@@ -17,6 +17,7 @@ from scratchnet.losses import LOSSES
 from scratchnet.optim import check_hyperparameters
 from scratchnet.sampling import SAMPLING
 from scratchnet.schedules import SCHEDULES
+from scratchnet.threads import parse_threads
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 STEPS = ("auto", "reference", "fused")
@@ -46,7 +47,8 @@ class TrainConfig:
     seed: int = 0                      # seeds the initial W, b, the batch sampler and the dropout masks
     sampling: str = "sequential"       # minibatch scheme (scratchnet.sampling)
     device: str = "cpu"                # where the arrays live
-    step: str = "auto"                 # the training step: reference, fused, or auto (fused on cuda when it can)
+    step: str = "auto"                 # the training step: reference, fused, or auto (fused when the model allows)
+    threads: str = "auto"              # numpy's BLAS threads: N, or auto (all the cores but one)
     data_dir: str = "data"             # holds MNIST/raw/, fetched there when missing
     train_size: int = 0                # N, use the first N training samples (0: all 60000)
     test_size: int = 0                 # use the first N test samples (0: all 10000)
@@ -84,13 +86,14 @@ _NO_CHECKPOINTS = "; --save, --save-every and --resume are python -m scratchnet.
 SCRATCHNET_ONLY = {"--save": _NO_CHECKPOINTS, "--resume": _NO_CHECKPOINTS,  # --save matches --save-every too
                    "--plot-samples": "; --plot-samples is python -m scratchnet.train's: torch_ref draws no samples",
                    "--step": "; --step is python -m scratchnet.train's: torch_ref has one training step",
+                   "--threads": "; --threads is python -m scratchnet.train's: torch_ref runs torch's own threads",
                    "'auto'": "; --device auto is python -m scratchnet.train's: give torch_ref cpu or cuda"}
 
 
 def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
     """The parser for the TrainConfig fields; callers may add flags of their own before parsing.
 
-    torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --plot-samples,
+    torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --threads, --plot-samples,
     --save, --save-every, --resume) and the devices it cannot use, so that --help shows only what works.
     """
     d = TrainConfig()
@@ -150,9 +153,14 @@ def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
     if scratchnet_flags:
         p.add_argument("--step", choices=STEPS, default=d.step,
                        help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
-                            "read), fused (scratchnet.fused: the same equations on preallocated arrays, one CUDA "
-                            "kernel each on a GPU; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
-                            f"fused on cuda when the model allows, else reference (default {d.step})")
+                            "read), fused (the same equations on preallocated arrays: on the CPU with the update "
+                            "inside numpy's BLAS calls, scratchnet.fused_cpu; one CUDA kernel each on a GPU, "
+                            "scratchnet.fused; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
+                            f"fused when the model allows, else reference (default {d.step})")
+        p.add_argument("--threads", default=d.threads, metavar="N|auto",
+                       help="threads of numpy's BLAS: N, or auto, all the cores but one, which stays fast when another "
+                            "program takes a core, where all of them can be 5-20 × slower (scratchnet.threads; "
+                            f"default {d.threads})")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
     p.add_argument("--train-size", type=int, default=d.train_size, metavar="N",
@@ -261,6 +269,7 @@ def validate(cfg):
         raise UsageError(f"unknown recipe {cfg.recipe!r}: use one of {', '.join(RECIPES)}")
     if cfg.step not in STEPS:
         raise UsageError(f"unknown step {cfg.step!r}: use one of {', '.join(STEPS)}")
+    parse_threads(str(cfg.threads))
 
 
 def validate_optimizer(cfg):

@@ -43,6 +43,24 @@ def fused_problem(net, opt):
     return None
 
 
+def refuse_batch(x, y, net, max_batch):
+    """A UsageError for a batch a fused step was not built for: more than max_batch rows, or other dtypes.
+
+    Shapes: x (m, n_1) in net's dtype, y (m,) int64."""
+    if len(x) > max_batch:
+        raise UsageError(f"this fused step was built for batches of at most {max_batch} rows, got {len(x)}: "
+                         "build a new one")
+    if y.dtype != np.int64 or x.dtype != net.dtype:
+        raise UsageError(f"the fused step takes x in the network's {net.dtype} and int64 labels, "
+                         f"got {x.dtype} and {y.dtype}")
+
+
+def diverged(t):
+    """The DivergenceError of a fused step whose step t (as opt.t numbers them) had a NaN or infinite C."""
+    return DivergenceError("the loss became NaN or infinite; the fused step kept the parameters of the step before",
+                           t)
+
+
 class FusedStep:
     """One SGD step of net on a batch, fused (module docstring): `step(x, y)` returns C as a 0-d array.
 
@@ -96,12 +114,7 @@ class FusedStep:
         After capture(), a full batch replays the CUDA graph instead of launching each kernel.
         """
         m, opt = len(x), self.opt
-        if m > self.max_batch:
-            raise UsageError(f"this fused step was built for batches of at most {self.max_batch} rows, got {m}: "
-                             "build a new FusedStep")
-        if y.dtype != np.int64 or x.dtype != self.net.dtype:
-            raise UsageError(f"the fused step takes x in the network's {self.net.dtype} and int64 labels, "
-                             f"got {x.dtype} and {y.dtype}")
+        refuse_batch(x, y, self.net, self.max_batch)
         if self.schedule is not None:
             opt.lr = self.schedule.lr_at(opt.t)            # α_t, t = the steps taken so far
         if opt.lr != self.alpha_on_device:
@@ -175,5 +188,4 @@ class FusedStep:
             self.net.b[l][...] = self.b[l]
         bad = self.first_bad_step()
         if bad:
-            raise DivergenceError("the loss became NaN or infinite; the fused step kept the parameters of the "
-                                  "step before", bad)
+            raise diverged(bad)

@@ -18,6 +18,7 @@ run together: the network and optimizer (build.py), the data (data.py), the step
 import sys
 
 from scratchnet.backend import xp_for_device
+from scratchnet.blas import blas_line
 from scratchnet.build import build, build_schedule
 from scratchnet.checkpoint import resumed_config
 from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags
@@ -28,6 +29,7 @@ from scratchnet.plot import plot_curves, plot_predictions, plot_samples, predict
 from scratchnet.run import PROG, check_request, run, start_or_resume
 from scratchnet.sampling import batches_per_epoch
 from scratchnet.step import make_step, wants_fused
+from scratchnet.threads import BlasThreads
 
 
 def main(cfg: TrainConfig):
@@ -42,7 +44,8 @@ def main(cfg: TrainConfig):
         plot_samples(x_train, y_train, cfg.plot_samples, seed=cfg.seed)
     schedule = build_schedule(cfg, batches_per_epoch(len(x_train), cfg.batch_size))
     state = start_or_resume(cfg, net, opt)
-    run(cfg, make_step(cfg, net, opt, schedule, fused), splits, state)
+    with BlasThreads(cfg.threads):
+        run(cfg, make_step(cfg, net, opt, schedule, fused), splits, state)
     metrics = run_metrics(cfg, "scratchnet", state.metrics)
     if cfg.plot:
         plot_curves({"scratchnet": metrics["epochs"]}, cfg.plot)
@@ -53,6 +56,7 @@ def main(cfg: TrainConfig):
 
 def cli(argv=None):
     parser = build_parser(PROG, __doc__)
+    parser.epilog = f"Here: {blas_line()}; --threads auto is {BlasThreads('auto').describe()}."
     cfg = config_from_argv(parser, argv)
     if cfg.resume:
         cfg = resumed_config(cfg.resume, given_flags(parser, argv))

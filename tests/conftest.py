@@ -85,3 +85,7 @@ def network_cases(draw, *, layers=(2, 5), max_width=32, max_batch=64, min_width=
     return NetworkCase(sizes=sizes, activation=activation, loss=draw(st.sampled_from(losses)),
                        dtype=draw(st.sampled_from(dtypes)), m=draw(st.integers(1, max_batch)),
                        seed=draw(st.integers(0, 2**32 - 1)), x_scale=draw(st.sampled_from(x_scales)))
+
+# The grading gallery holds students' submissions as data for test_grade_gallery (one notebook does not even
+# compile, on purpose): nbmake must not collect them as notebooks to run.
+collect_ignore_glob = ["grading_gallery/*"]

@@ -1,8 +1,10 @@
 """Smoke test of the side-by-side benchmark: `--quick` must produce the table, the JSON and the plot.
 
-No timing is asserted (figures belong in the benchmark's output, not in tests); what is checked is that
-every contender ran, the ratios are consistent with the seconds, the peak memory is in the range the
-model's arrays put it in, and the accuracies agree.
+No timing is asserted (figures belong in the benchmark's output, not in tests). What is checked: every
+contender ran, each in its own process, idle and with a core kept busy; every ratio in results.json is the
+quotient of the figures it names; the accuracies of all engines (torch eager, the tutorial, torch.compile,
+JAX jit, scratchnet and its fused step) agree, since they trained from the same weights on the same
+batches; the machine record names the BLAS, its call path and the threads `auto` ran.
 
     python -m pytest tests/test_benchmarks.py
 """
@@ -19,38 +21,126 @@ from conftest import REPO
 
 pytest.importorskip("threadpoolctl")
 pytest.importorskip("matplotlib")
+pytest.importorskip("jax", reason="the benchmark's JAX jit contender needs jax (the bench extra)")
+
+ENGINES = ("tutorial", "torch eager", "torch.compile", "JAX jit", "scratchnet", "scratchnet fused")
+PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit")
 
 
-@pytest.mark.slow
-def test_quick_benchmark_writes_table_json_and_plot(mnist_dir, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--repeats", "1",
-                           "--out", str(tmp_path), "--data-dir", mnist_dir],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
+@pytest.fixture(scope="module")
+def quick(mnist_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--repeats", "1", "--busy-repeats", "1",
+                           "--out", str(out), "--data-dir", mnist_dir],
+                          cwd=REPO, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr
-    for name in ("tutorial", "torch eager", "scratchnet", "scratchnet fused", "GEMM floor"):
-        assert f"| {name} |" in done.stdout
-    assert "numpy BLAS: " in done.stdout and "kernel" in done.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
-    main = results["main"]
-    floor = main["GEMM floor"]["seconds_per_epoch"]
-    for row in main.values():
-        assert row["ratio_to_gemm_floor"] == pytest.approx(row["seconds_per_epoch"] / floor)
-    # Peak memory: each contender holds the model's arrays (W, b in float32: 2.55 MiB; the GEMM floor its
-    # operands), and none a second copy of the training set (179 MiB in float32): a broken sampler would read 0.
-    for name, row in main.items():
-        assert 2 <= row["peak_memory_mib"] < 179, (name, row["peak_memory_mib"])
-    for name in ("scratchnet", "scratchnet fused"):
-        assert main[name]["peak_memory_mib"] >= 2.55, (name, "holds W, b and their gradients")
-    # Same initial weights, same batches, same number of steps: the accuracies must agree.
-    accuracies = [main[n]["test_accuracy"] for n in ("tutorial", "torch eager", "scratchnet", "scratchnet fused")]
-    assert max(accuracies) - min(accuracies) <= 0.002, accuracies
-    assert set(results["breakdown"]) == {"scratchnet", "torch eager"}
-    assert [r["value"] for r in results["sweep"]["batch_size"]] == [16, 256]
+    return done.stdout, json.loads((out / "results.json").read_text()), out
+
+
+pytestmark = pytest.mark.slow  # one --quick run of every contender, each in its own process: minutes
+
+
+def test_every_contender_ran_idle_and_busy(quick):
+    stdout, results, out = quick
     assert results["left_out"] == {}
-    assert all("scratchnet fused" in row for axis in results["sweep"].values() for row in axis)
-    assert results["machine"]["blas"], "threadpoolctl must name the BLAS that ran"
-    assert (tmp_path / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / "results.md").read_text().startswith("### Tutorial model")
+    for name in (*ENGINES, "GEMM floor"):
+        assert f"| {name} |" in stdout
+        row = results["main"][name]
+        assert row["idle"]["steps_timed"] == 200 and row["busy"]["steps_timed"] == 50
+        assert len(row["idle"]["seconds_measured"]) == 1 and len(row["busy"]["seconds_measured"]) == 1
+    assert "| compute limit |" in stdout
+    assert (out / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "results.md").read_text().startswith("### Tutorial model")
+
+
+@pytest.mark.parametrize("condition", ["idle", "busy"])
+def test_every_ratio_is_the_quotient_it_names(quick, condition):
+    _, results, _ = quick
+    main = {name: row[condition] for name, row in results["main"].items()}
+    s = {name: row["seconds_per_epoch"] for name, row in main.items()}
+    fastest = results["fastest_peer"][condition]
+    assert fastest in PEERS and s[fastest] == min(s[p] for p in PEERS)
+    limit = results["compute_limit"]["seconds_per_epoch"]
+    for name, row in main.items():
+        assert row["ratio_to_torch_eager"] == pytest.approx(s[name] / s["torch eager"])
+        assert row["ratio_to_fastest_peer"] == pytest.approx(s[name] / s[fastest])
+        assert row["ratio_to_gemm_floor"] == pytest.approx(s[name] / s["GEMM floor"])
+        assert row["ratio_to_compute_limit"] == pytest.approx(s[name] / limit)
+
+
+def test_compute_limit_is_the_epochs_flops_over_the_best_rate(quick):
+    _, results, _ = quick
+    limit = results["compute_limit"]
+    assert limit["flops_per_epoch"] == pytest.approx(1.93e11, rel=0.005)  # 784-512-512-10, 60,000 images
+    assert limit["seconds_per_epoch"] == pytest.approx(limit["flops_per_epoch"] / limit["sgemm_flops_per_second"])
+    assert [p["shape"] for p in limit["products"]][:3] == [[64, 512, 784], [64, 512, 512], [64, 10, 512]]
+    assert len(limit["products"]) == 8
+
+
+def test_peak_memory_is_the_models_arrays_not_a_copy_of_the_data(quick):
+    """Each contender holds the model's arrays (W, b in float32: 2.55 MiB; the floor its operands) and none a
+    second copy of the training set (179 MiB in float32), except JAX, which puts it on its device once."""
+    _, results, _ = quick
+    for name, row in results["main"].items():
+        if name == "JAX jit":
+            assert row["peak_memory_mib"] >= 179, row["peak_memory_mib"]
+        else:
+            assert 2 <= row["peak_memory_mib"] < 179, (name, row["peak_memory_mib"])
+    for name in ("scratchnet", "scratchnet fused"):
+        assert results["main"][name]["peak_memory_mib"] >= 2.55, (name, "holds W, b and their gradients")
+
+
+def test_all_engines_agree_on_accuracy(quick):
+    """Same initial weights, same batches, same number of steps: every engine must reach the same accuracy."""
+    _, results, _ = quick
+    accuracies = {n: results["main"][n]["test_accuracy"] for n in ENGINES}
+    assert max(accuracies.values()) - min(accuracies.values()) <= 0.002, accuracies
+    assert results["main"]["GEMM floor"]["test_accuracy"] is None
+
+
+def test_record_names_the_blas_its_path_and_the_threads(quick):
+    _, results, _ = quick
+    machine = results["machine"]
+    assert machine["blas"], "threadpoolctl must name the BLAS that ran"
+    assert machine["cpu_blas"].startswith("CPU BLAS: ")
+    cores = machine["cores"]
+    for name in ("scratchnet", "scratchnet fused", "GEMM floor"):
+        threads = results["main"][name]["threads"]
+        assert threads["policy"].startswith(f"{max(cores - 1, 1)} BLAS thread"), threads  # auto: a core left free
+        assert {pool["num_threads"] for pool in threads["blas"]} == {max(cores - 1, 1)}, threads["blas"]
+    assert results["main"]["torch eager"]["threads"]["torch_threads"] >= 1
+    assert "xla_flags" in results["main"]["JAX jit"]["threads"]
+
+
+def test_each_contender_ran_in_a_process_of_its_own(quick):
+    _, results, out = quick
+    logs = {p.stem for p in (out / "logs").iterdir()}
+    assert len(logs) == len(results["main"]), logs
+    loaded = {name: row["threads"]["engines_loaded"] for name, row in results["main"].items()}
+    assert loaded["JAX jit"] == ["jax"] and loaded["torch eager"] == ["torch"] and loaded["scratchnet fused"] == []
+
+
+def test_busy_over_idle_is_each_contenders_own_slowdown(quick):
+    _, results, _ = quick
+    for row in results["main"].values():
+        busy, idle = row["busy"]["seconds_per_epoch"], row["idle"]["seconds_per_epoch"]
+        assert row["busy_over_idle"] == pytest.approx(busy / idle)
+
+
+def test_bad_flags_are_one_line_and_exit_2():
+    for flags in (["--threads", "0"], ["--only", "no such engine"]):
+        done = subprocess.run([sys.executable, "-m", "benchmarks.run", *flags], cwd=REPO, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_sweep_covers_every_swept_engine(quick):
+    _, results, _ = quick
+    assert [r["value"] for r in results["sweep"]["batch_size"]] == [16, 256]
+    for axis in results["sweep"].values():
+        for row in axis:
+            assert {"torch eager", "JAX jit", "scratchnet", "scratchnet fused", "GEMM floor"} <= set(row)
+    assert set(results["breakdown"]) == {"scratchnet", "torch eager"}
 
 
 @pytest.mark.parametrize("out,message", [

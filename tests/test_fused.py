@@ -160,13 +160,13 @@ SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "
 
 @pytest.mark.slow
 def test_cli_fused_trains_like_the_reference(mnist_dir, tmp_path):
-    """--step fused prints the reference's lines; --step auto on the CPU is the reference itself."""
+    """--step fused prints the reference's lines; --step auto on the CPU is the fused step (with numpy's BLAS)."""
     runs = {}
     for step in ("reference", "fused", "auto"):
         out = tmp_path / f"{step}.json"
         done = run_train(*SMALL, "--epochs", "2", "--data-dir", mnist_dir, "--step", step, "--metrics-out", str(out))
         assert done.returncode == 0, done.stderr
-        assert ("training step: fused" in done.stderr) == (step == "fused")
+        assert ("training step: fused" in done.stderr) == (step != "reference")
         runs[step] = (done.stdout, json.loads(out.read_text())["epochs"])
     (out_ref, m_ref), (out_fast, m_fast) = runs["reference"], runs["fused"]
     assert out_ref == out_fast == runs["auto"][0]  # the tutorial's lines, to the digits it prints
@@ -207,7 +207,8 @@ def test_cli_fused_divergence_after_a_mid_epoch_resume(mnist_dir, tmp_path):
     """Resumed after step 31 of the epoch, the fused step counts its steps from there."""
     ckpt = tmp_path / "c.npz"
     common = ["--data-dir", mnist_dir, "--train-size", "6400", "--test-size", "100", "--epochs", "1"]
-    done = run_train(*common, "--lr", "0.05", "--save", str(ckpt), "--save-every", "30", prelude=STOP_AT_STEP_31)
+    done = run_train(*common, "--lr", "0.05", "--save", str(ckpt), "--save-every", "30", "--step", "reference",
+                     prelude=STOP_AT_STEP_31)
     assert done.returncode == 130, done.stderr
     lines = {}
     for step in ("reference", "fused"):
@@ -232,15 +233,15 @@ ReferenceStep.step = step_then_interrupt
 
 INTERRUPT_FUSED_AT_27 = """
 import os, signal
-import scratchnet.fused as fused
-real_step, count = fused.FusedStep.step, [0]
+from scratchnet.fused_cpu import BlasStep  # the fused step on the CPU
+real_step, count = BlasStep.step, [0]
 def step_then_interrupt(self, x, y):
     C = real_step(self, x, y)
     count[0] += 1
     if count[0] == 27:
         os.kill(os.getpid(), signal.SIGINT)
     return C
-fused.FusedStep.step = step_then_interrupt
+BlasStep.step = step_then_interrupt
 """
 
 

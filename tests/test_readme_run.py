@@ -16,6 +16,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from scratchnet.config import TrainConfig
+from scratchnet.threads import thread_count
 from scratchnet.train import main
 
 from conftest import REPO
@@ -38,14 +39,15 @@ def quoted_run(readme):
 
 def readme_kernel(readme):
     """The OpenBLAS kernel and thread count the README says its figures were printed with."""
-    found = re.search(r"NumPy's OpenBLAS with its (\w+) kernel and (\d+) threads", readme)
+    found = re.search(r"NumPy's OpenBLAS with its (\w+) kernel and (\d+) threads?", readme)
     assert found, "the README must name its run's BLAS: \"NumPy's OpenBLAS with its … kernel and … threads\""
     return found[1], int(found[2])
 
 
 def numpy_kernel():
-    """The kernel and thread count of NumPy's OpenBLAS here, or None for another BLAS."""
-    return next(((pool.get("architecture"), pool.get("num_threads")) for pool in threadpool_info()
+    """The kernel of NumPy's OpenBLAS here and the thread count the default run gives it (--threads auto), or
+    None for another BLAS."""
+    return next(((pool.get("architecture"), thread_count("auto")) for pool in threadpool_info()
                  if pool.get("internal_api") == "openblas" and "numpy" in pool.get("filepath", "")), None)
 
 

@@ -126,6 +126,8 @@ def check_request(cfg):
         raise UsageError("--plot-samples is python -m scratchnet.train's; torch_ref does not draw samples")
     if cfg.step != "auto":
         raise UsageError("--step is python -m scratchnet.train's; torch_ref has one training step")
+    if cfg.threads != "auto":
+        raise UsageError("--threads is python -m scratchnet.train's; torch_ref runs torch's own threads")
     if cfg.device == "auto":
         raise UsageError("--device auto is python -m scratchnet.train's; give torch_ref --device cpu or cuda")
     if cfg.save or cfg.save_every or cfg.resume:
