@@ -72,6 +72,8 @@ def make_step(cfg, net, opt, schedule, fused):
         return ReferenceStep(net, opt, schedule)
     step = fused_step(net, opt, cfg.batch_size, schedule)
     if isinstance(step, BlasStep):
+        if cfg.step == "auto":
+            return step  # the default run on the CPU: its path is in --help and the README, not in every run's output
         threads = BlasThreads(cfg.threads).describe()
         how = f", the update inside numpy's BLAS calls (scratchnet.fused_cpu), on {threads}"
     elif step.xp is np:

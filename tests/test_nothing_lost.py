@@ -36,15 +36,19 @@ SMALL = ["--train-size", "640", "--test-size", "100", "--hidden", "16", "--epoch
 SIGNAL_AT = """
 import os, signal, time
 import numpy as np
-from scratchnet.network import Network
-real_backward, count = Network.backward, [0]
-def backward(self, delta_L):
-    count[0] += 1
-    if count[0] == {at}:
-        os.kill(os.getpid(), signal.{signal})
-    time.sleep({sleep})
-    return real_backward(self, delta_L)
-Network.backward = backward
+from scratchnet.fused_cpu import BlasStep
+from scratchnet.step import ReferenceStep
+count = [0]
+def signalling(real_step):
+    def step(self, x, y):
+        count[0] += 1
+        if count[0] == {at}:
+            os.kill(os.getpid(), signal.{signal})  # a real signal, in the middle of step {at}
+        time.sleep({sleep})
+        return real_step(self, x, y)
+    return step
+for kind in (ReferenceStep, BlasStep):  # whichever the run trains with (SGD: the fused step on the CPU)
+    kind.step = signalling(kind.step)
 """
 
 
