@@ -79,7 +79,8 @@ def run_in(tree, words, as_written=None):
     """words in `tree`; as_written (the README's own line, globs and redirections included) through bash."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     if as_written is not None:
-        return subprocess.run(["bash", "-c", as_written.replace("python -m", f"{shlex.quote(sys.executable)} -m", 1)],
+        line = " ".join(as_written.split()).replace("python -m", f"{shlex.quote(sys.executable)} -m", 1)  # one line
+        return subprocess.run(["bash", "-c", line],
                               cwd=tree, env=env, capture_output=True, text=True, timeout=900)
     return subprocess.run([sys.executable, *words[1:]], cwd=tree, env=env, capture_output=True, text=True,
                           timeout=900)
