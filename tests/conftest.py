@@ -6,6 +6,7 @@ the default when CI is set), thorough (2,000 examples).
 
 import os
 import pathlib
+import subprocess
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,32 @@ def xp(request):
     if request.param == "numpy":
         return np
     return _cupy_or_skip()
+
+
+@pytest.fixture
+def full_fs(tmp_path):
+    """A real 1 MiB tmpfs (root only), unmounted afterwards: a disk that fills up."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture(scope="module")
+def blas():
+    """numpy's own BLAS as scratchnet.blas binds it; skipped, saying why, where none is found."""
+    from scratchnet.blas import blas_line, cpu_blas
+
+    found = cpu_blas()
+    if found is None:
+        pytest.skip(blas_line())
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from threadpoolctl import ThreadpoolController
 
 from scratchnet import blas as blas_module
-from scratchnet.blas import blas_line, cpu_blas, find_blas, self_check
+from scratchnet.blas import blas_line, find_blas, self_check
 from scratchnet.errors import UsageError
 
 from helpers import assert_close
@@ -24,12 +24,6 @@ from helpers import assert_close
 TOL = {"float32": 1e-5, "float64": 1e-12}
 
 
-@pytest.fixture(scope="module")
-def blas():
-    found = cpu_blas()
-    if found is None:
-        pytest.skip(blas_line())
-    return found
 
 
 def operand(rng, shape, dtype, transposed, pad=0):

@@ -115,19 +115,6 @@ def test_an_existing_file_keeps_its_mode(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
-@pytest.fixture
-def full_fs(tmp_path):
-    """A real 1 MiB tmpfs (root only), unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_full_disk_is_one_line_and_the_old_file_stays(full_fs):

@@ -160,7 +160,8 @@ SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "
 
 @pytest.mark.slow
 def test_cli_fused_trains_like_the_reference(mnist_dir, tmp_path):
-    """--step fused prints the reference's lines; --step auto on the CPU is the fused step (with numpy's BLAS), said only when asked for."""
+    """--step fused prints the reference's lines; --step auto on the CPU is the fused step
+    (with numpy's BLAS), said only when asked for."""
     runs = {}
     for step in ("reference", "fused", "auto"):
         out = tmp_path / f"{step}.json"

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet import SGD, Network
-from scratchnet.blas import blas_line, cpu_blas
 from scratchnet.errors import DivergenceError, UsageError
 from scratchnet.fused_cpu import BlasStep
 from scratchnet.schedules import Cosine
@@ -27,12 +26,6 @@ from helpers import TOLERANCE, assert_close
 RELU_CE = {"activations": ("relu",), "losses": ("cross-entropy",)}
 
 
-@pytest.fixture(scope="module")
-def blas():
-    found = cpu_blas()
-    if found is None:
-        pytest.skip(blas_line())
-    return found
 
 
 def twins(case, blas, lr):

@@ -158,19 +158,6 @@ def test_a_symlinked_output_writes_the_file_it_points_to(small, tmp_path):
 
 # 4. a full disk -------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def full_fs(tmp_path):
-    """A real 1 MiB tmpfs (root only), unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
 
 
 def fill(folder, leave=0):

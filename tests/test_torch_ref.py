@@ -125,6 +125,7 @@ def test_help_lists_scratchnets_flags_that_torch_ref_takes(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "python -m torch_ref.train" in out
-    scratchnet_only = ("step", "threads", "plot_samples", "save", "save_every", "resume")  # tests/test_nothing_lost.py, 19
+    # tests/test_nothing_lost.py, 19
+    scratchnet_only = ("step", "threads", "plot_samples", "save", "save_every", "resume")
     for field in TrainConfig.__dataclass_fields__:
         assert (f"--{field.replace('_', '-')} " in out) == (field not in scratchnet_only), field
