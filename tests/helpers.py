@@ -138,6 +138,13 @@ def run_train(*args, prelude=""):
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
+def assert_same_networks(net, ref, when, rtol, atol):
+    """Every W^[l], b^[l] of the scratchnet network net against those of ref, named with `when` on failure."""
+    for l in ref.W:
+        assert_close(net.W[l], ref.W[l], f"W[{l}] {when}", rtol=rtol, atol=atol)
+        assert_close(net.b[l], ref.b[l], f"b[{l}] {when}", rtol=rtol, atol=atol)
+
+
 def assert_same_parameters(net, model, when, rtol=1e-12, atol=1e-14):
     """Every W^[l], b^[l] of net against the torch model's Linear layers, named with `when` on failure.
 

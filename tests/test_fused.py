@@ -30,7 +30,7 @@ from scratchnet.step import ReferenceStep
 from scratchnet.train import main
 
 from conftest import REPO, NetworkCase, network_cases
-from helpers import TOLERANCE, assert_close, run_train
+from helpers import TOLERANCE, assert_close, assert_same_networks, run_train
 
 RELU_CE = {"activations": ("relu",), "losses": ("cross-entropy",)}
 
@@ -46,10 +46,7 @@ def twins(case, xp, lr):
 def assert_same_network(fused, ref, when, rtol, atol):
     """After fused.check(), the sync point: the fused network's W, b against the reference's."""
     fused.check()
-    fast = fused.net
-    for l in ref.W:
-        assert_close(fast.W[l], ref.W[l], f"W[{l}] {when}", rtol=rtol, atol=atol)
-        assert_close(fast.b[l], ref.b[l], f"b[{l}] {when}", rtol=rtol, atol=atol)
+    assert_same_networks(fused.net, ref, when, rtol, atol)
 
 
 @given(case=network_cases(layers=(2, 5), max_width=24, max_batch=48, **RELU_CE),

@@ -21,7 +21,7 @@ from scratchnet.schedules import Cosine
 from scratchnet.step import ReferenceStep, fused_step
 
 from conftest import NetworkCase, network_cases
-from helpers import TOLERANCE, assert_close
+from helpers import TOLERANCE, assert_close, assert_same_networks
 
 RELU_CE = {"activations": ("relu",), "losses": ("cross-entropy",)}
 
@@ -36,12 +36,6 @@ def twins(case, blas, lr):
     return ref, opt_ref, fast, opt_fast, BlasStep(fast, opt_fast, case.m, blas), x, y
 
 
-def assert_same_network(fast, ref, when, rtol, atol):
-    for l in ref.W:
-        assert_close(fast.W[l], ref.W[l], f"W[{l}] {when}", rtol=rtol, atol=atol)
-        assert_close(fast.b[l], ref.b[l], f"b[{l}] {when}", rtol=rtol, atol=atol)
-
-
 @given(case=network_cases(layers=(2, 5), max_width=24, max_batch=48, **RELU_CE),
        lrs=st.lists(st.floats(1e-3, 0.5), min_size=1, max_size=4), data=st.data())
 def test_blas_steps_equal_the_reference(blas, case, lrs, data):
@@ -53,7 +47,7 @@ def test_blas_steps_equal_the_reference(blas, case, lrs, data):
         C_ref = ReferenceStep(ref, opt_ref).step(x[rows], y[rows])
         C_fast = step.step(x[rows], y[rows])
         assert_close(C_fast, C_ref, f"C at step {t}", rtol=1e-12, atol=1e-15)
-        assert_same_network(fast, ref, f"after step {t}", rtol=1e-12, atol=1e-14)
+        assert_same_networks(fast, ref, f"after step {t}", rtol=1e-12, atol=1e-14)
     assert opt_fast.t == opt_ref.t == len(lrs)
     step.check()  # no divergence: nothing raised
 
@@ -68,7 +62,7 @@ def test_float32_tutorial_model_stays_with_the_reference(blas):
         x = rng.random((64, 784), dtype=np.float32)
         y = rng.integers(0, 10, 64)
         assert_close(step.step(x, y), reference.step(x, y), f"C at step {t}", **TOLERANCE["float32"])
-    assert_same_network(fast, ref, "after 30 steps", **TOLERANCE["float32"])
+    assert_same_networks(fast, ref, "after 30 steps", **TOLERANCE["float32"])
 
 
 def test_a_schedule_sets_alpha_before_every_step(blas):
@@ -81,7 +75,7 @@ def test_a_schedule_sets_alpha_before_every_step(blas):
         reference.step(x, y)
         step.step(x, y)
         assert opt_fast.lr == opt_ref.lr
-        assert_same_network(fast, ref, f"after step {t + 1}", rtol=1e-12, atol=1e-14)
+        assert_same_networks(fast, ref, f"after step {t + 1}", rtol=1e-12, atol=1e-14)
 
 
 def test_the_cpu_fused_step_is_the_blas_step(blas):
