@@ -1,7 +1,7 @@
 """The NumPy contenders, each training the same model from the same initial weights on the same batches.
 
     scratchnet:        the reference engine (scratchnet.step.ReferenceStep: network.py's forward, backward, SGD);
-    scratchnet fused:  the same engine's fused step (scratchnet.fused);
+    scratchnet fused:  the same engine's fused step (scratchnet.fast.fused);
     GEMM floor:        only the matrix products of scratchnet's step, same shapes, dtype, transposes and BLAS,
                        into preallocated outputs: the time no engine built on this BLAS can beat.
 
@@ -11,7 +11,7 @@ process of its own (benchmarks/worker.py), so that no two thread pools share one
 
 Each contender runs `steps(n)` minibatches in dataset order, wrapping around at the end of an epoch, and
 `sync()` waits for the device, so that the clock is read only when the work is done. The worker process sets
-the BLAS threads of the scratchnet contenders and the floor (--threads, scratchnet.threads).
+the BLAS threads of the scratchnet contenders and the floor (--threads, scratchnet.fast.threads).
 """
 
 import functools
@@ -21,8 +21,9 @@ import numpy as np
 
 from scratchnet import SGD, Network
 from scratchnet.backend import xp_for_device
-from scratchnet.blas import cpu_blas
-from scratchnet.step import ReferenceStep, fused_step
+from scratchnet.fast.blas import cpu_blas
+from scratchnet.fast.choose import fused_step
+from scratchnet.step import ReferenceStep
 
 
 class Work:
@@ -95,9 +96,9 @@ class Scratchnet:
 
 
 class ScratchnetFused(Scratchnet):
-    """The same engine's fused step: on the CPU with the update inside numpy's BLAS calls (scratchnet.fused_cpu;
-    scratchnet.fused where no OpenBLAS is found); on a GPU one CUDA kernel per elementwise equation and cuBLAS
-    called directly (scratchnet.fused)."""
+    """The same engine's fused step: on the CPU with the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu;
+    scratchnet.fast.fused where no OpenBLAS is found); on a GPU one CUDA kernel per elementwise equation and cuBLAS
+    called directly (scratchnet.fast.fused)."""
 
     name = "scratchnet fused"
 
@@ -123,7 +124,7 @@ class ScratchnetGraph(ScratchnetFused):
 class GemmFloor:
     """Only the 8 matrix products of scratchnet's step, in the engine's order and layout, into preallocated
     outputs, with β = 0, through the BLAS path the fused step takes (numpy's OpenBLAS bound once per batch
-    size, scratchnet.blas; np.matmul where that is not found). The batch's values do not change a product's
+    size, scratchnet.fast.blas; np.matmul where that is not found). The batch's values do not change a product's
     time, so the operands are fixed arrays of the right shapes."""
 
     name = "GEMM floor"

@@ -11,7 +11,7 @@ from importlib import metadata
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from scratchnet.blas import blas_line
+from scratchnet.fast.blas import blas_line
 
 
 def cpu_model():

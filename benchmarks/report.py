@@ -6,7 +6,7 @@ Everything here is read from the results dict that benchmarks.run writes to resu
 import os
 
 from benchmarks.machine import kernel_line
-from scratchnet.fileio import atomic_write
+from scratchnet.shell.fileio import atomic_write
 
 
 def _figure(value, digits, suffix=""):

@@ -25,11 +25,11 @@ from benchmarks.limits import LIMIT_SIZE, epoch_flops
 from benchmarks.machine import kernel_line, machine_info
 from benchmarks.report import markdown, plot
 from scratchnet.backend import xp_for_device
-from scratchnet.console import info, run_cli
-from scratchnet.data import load_mnist
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.fileio import atomic_write, check_outputs
-from scratchnet.threads import parse_threads
+from scratchnet.fast.threads import parse_threads
+from scratchnet.mnist.load import load_mnist
+from scratchnet.shell.console import info, run_cli
+from scratchnet.shell.fileio import atomic_write, check_outputs
 
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 TUTORIAL = [784, 512, 512, 10]
@@ -237,7 +237,7 @@ def build_parser():
                                                                "(default 100: a busy torch step can take 20 × longer)")
     p.add_argument("--threads", default="auto",
                    help="BLAS threads of the scratchnet contenders and the floor: N, or auto (default: all cores but "
-                        "one, scratchnet.threads); with N also torch's threads, and with 1 XLA's")
+                        "one, scratchnet.fast.threads); with N also torch's threads, and with 1 XLA's")
     p.add_argument("--only", default="", help="comma-separated contenders to run (the baselines torch eager and "
                                               "scratchnet always run)")
     p.add_argument("--quick", action="store_true",
@@ -266,7 +266,7 @@ def chosen(args):
 
 
 def check_out(out):
-    """Refuse, before any work, an --out whose files could not be written (scratchnet.fileio's checks)."""
+    """Refuse, before any work, an --out whose files could not be written (scratchnet.shell.fileio's checks)."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file, not a folder: give a folder for {', '.join(OUT_FILES)}")
     check_outputs([(os.path.join(out, name), "--out") for name in OUT_FILES])

@@ -30,10 +30,10 @@ from threadpoolctl import threadpool_info
 from benchmarks.contenders import Work
 from benchmarks.limits import best_sgemm_rate, product_times
 from benchmarks.memory import STEPS, PeakRSS
-from scratchnet.blas import blas_line
-from scratchnet.config import TrainConfig
-from scratchnet.data import load_data
-from scratchnet.threads import BlasThreads, cores, parse_threads
+from scratchnet.fast.blas import blas_line
+from scratchnet.fast.threads import BlasThreads, cores, parse_threads
+from scratchnet.mnist.load import load_data
+from scratchnet.run.config import TrainConfig
 
 WARMUP_STEPS = 20
 

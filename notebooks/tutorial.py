@@ -21,12 +21,12 @@ import tempfile
 import numpy as np
 from IPython.display import Image, display
 
-from scratchnet.config import TrainConfig
-from scratchnet.data import load_data
 from scratchnet.loop import evaluate
+from scratchnet.mnist.load import load_data
 from scratchnet.network import Network
 from scratchnet.optim import SGD
-from scratchnet.plot import plot_curves, plot_predictions, plot_samples
+from scratchnet.run.config import TrainConfig
+from scratchnet.run.plot import plot_curves, plot_predictions, plot_samples
 from scratchnet.sampling import minibatches
 from scratchnet.step import ReferenceStep
 

@@ -13,11 +13,11 @@ LAYOUT line tells the grader which layout it is in (scratchnet/grade/handout.py 
 import argparse
 import os
 
-from scratchnet.config import OneLineParser
-from scratchnet.console import info, run_cli
 from scratchnet.errors import UsageError
-from scratchnet.fileio import atomic_write
 from scratchnet.grade.handout import LAYOUTS, solution_source, stub_source
+from scratchnet.shell.cli import OneLineParser
+from scratchnet.shell.console import info, run_cli
+from scratchnet.shell.fileio import atomic_write
 
 
 def file_name(layout, solution):

@@ -11,7 +11,7 @@ Each a^[l], z^[l], δ^[l], ∂C/∂W^[l] and ∂C/∂b^[l] is printed with its s
 the code that computes it, in the order of docs/backprop.md. Every value is read from the engine
 (Network.forward, cost, backward, input_gradient and the a, z, delta it keeps): this file computes nothing.
 `python -m torch_ref.explain` (the same flags, needs torch) passes torch_ref.autograd's oracle to main here
-(scratchnet.oracle), and autograd's values are printed beside the engine's with the largest difference;
+(scratchnet.checking.oracle), and autograd's values are printed beside the engine's with the largest difference;
 without it a one-line note says how to see them.
 """
 
@@ -22,16 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scratchnet import explain_html
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
 from scratchnet.checks import check_seed
-from scratchnet.config import OneLineParser
-from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
-from scratchnet.fileio import atomic_write, check_outputs
 from scratchnet.losses import LOSSES
 from scratchnet.network import Network
+from scratchnet.shell.cli import OneLineParser
+from scratchnet.shell.console import run_cli
+from scratchnet.shell.fileio import atomic_write, check_outputs
+from scratchnet.teaching import explain_html
 
 
 @dataclass
@@ -97,7 +97,7 @@ NO_ORACLE = "autograd's values are not shown: python -m torch_ref.explain (the s
 
 
 def add_autograd(steps, ref):
-    """Fill each step's `torch` with the oracle's answer `ref` (a scratchnet.oracle.Gradients)."""
+    """Fill each step's `torch` with the oracle's answer `ref` (a scratchnet.checking.oracle.Gradients)."""
     answers = {"z": ref.z, "delta": ref.delta, "dW": ref.dW, "db": ref.db}
     for step in steps:
         if step.key == ("loss",):

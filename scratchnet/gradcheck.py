@@ -14,14 +14,14 @@ entry by entry; large ones along a random direction v: vᵀg against (C(θ + hv)
 ("h/4" in the table): across a kink the quotient is not a derivative at all.
 
 In float32 a column Δ/bound says whether float32 rounding explains each difference: the largest
-|float32 − float64| (float64 from the same float32 parameters) over the bound of scratchnet.roundoff. Above
+|float32 − float64| (float64 from the same float32 parameters) over the bound of scratchnet.checking.roundoff. Above
 1 the row fails, whatever the fixed tolerances say (σ′ by cancellation passes them and fails this); at most
 1, a row outside a fixed tolerance passes as "rounding" when autograd in float64 confirms the float64
 value, and a line under the table says which way each such row went.
 
-The central differences are scratchnet.central_differences (torch-free, the tests use them too). The torch
+The central differences are scratchnet.checking.central_differences (torch-free, the tests use them too). The torch
 columns need torch: `python -m torch_ref.gradcheck` (the same flags) passes torch_ref.autograd's oracle to
-main here (scratchnet.oracle); without it this module shows the central-difference columns only.
+main here (scratchnet.checking.oracle); without it this module shows the central-difference columns only.
 """
 
 import argparse
@@ -32,21 +32,22 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
-from scratchnet.central_differences import (
+from scratchnet.checking.central_differences import (
     central_difference_along,
     cost_at,
     float64_copy,
     relative_error,
     rounding_floor,
 )
+from scratchnet.checking.oracle import engine_gradients
+from scratchnet.checking.roundoff import error_to_bound, float32_gradient_bounds
 from scratchnet.checks import check_seed, check_sizes
-from scratchnet.config import OneLineParser, check_memory, memory_needed
-from scratchnet.console import run_cli
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
 from scratchnet.network import Network
-from scratchnet.oracle import engine_gradients
-from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
+from scratchnet.shell.cli import OneLineParser
+from scratchnet.shell.console import run_cli
+from scratchnet.shell.memory import check_memory, memory_needed
 
 TORCH_TOLERANCE = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}  # (rtol, atol), as in the tests
 FD_TOLERANCE = {"float64": 1e-6, "float32": 1e-4}  # relative; float32 gradients against a float64 oracle
@@ -101,7 +102,7 @@ def torch_columns(grads, expected, rows, dtype):
 
 
 def rounding_column(net, x, y, grads, rows, oracle):
-    """float32: fill each row's rounding column, max |float32 − float64| / scratchnet.roundoff's bound.
+    """float32: fill each row's rounding column, max |float32 − float64| / scratchnet.checking.roundoff's bound.
 
     The float64 values are scratchnet's, from the same float32 parameters and batch: the same computation
     without float32's rounding, so a difference within the bound is rounding. Whether they are right is
@@ -195,7 +196,8 @@ def fd_columns(net, x, y, grads, rows, rng, h=1e-6):
 
 
 def check(net, x, y, oracle=None, seed=0):
-    """Every row of the table for the batch (x, y); the torch columns from `oracle` (scratchnet.oracle), if given."""
+    """Every row of the table for the batch (x, y); the torch columns from `oracle` (scratchnet.checking.oracle),
+    if given."""
     grads = engine_gradients(net, x, y).rows()
     rows = [Row(name) for name in grads]
     if oracle is not None:
@@ -281,7 +283,8 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.gradcheck"):
     fd_rtol = FD_TOLERANCE[args.dtype]
     print(f"    pass when fd rel ≤ {fd_rtol:g} or fd max|Δ| ≤ 10 ε max(1, |C|) / h, the rounding floor")
     if args.dtype == "float32":
-        print("Δ/bound: max |float32 − float64| / what float32 rounding allows (scratchnet.roundoff), float64 from")
+        print("Δ/bound: max |float32 − float64| / what float32 rounding allows (scratchnet.checking.roundoff), "
+              "float64 from")
         print("    the same float32 parameters; above 1 fails, at most 1 passes a tolerance failure as rounding when")
         print("    autograd in float64 confirms the float64 value")
     print()

@@ -1,9 +1,9 @@
 """The training loop, as Nielsen's SGD reads: for each epoch, its batches, a step on each, the loss now and
 then, and the test; it prints what the PyTorch tutorial prints.
 
-The step is scratchnet.step's ReferenceStep or scratchnet.fused's FusedStep: the loop never asks which, and
+The step is scratchnet.step's ReferenceStep or scratchnet.fast.fused's FusedStep: the loop never asks which, and
 calls `step.check()` wherever it reads what the steps did (the printed loss, the end of the epoch). Everything
-else around an epoch (the progress bar, checkpoints, Ctrl-C, the metrics) is run control (scratchnet.run),
+else around an epoch (the progress bar, checkpoints, Ctrl-C, the metrics) is run control (scratchnet.run.control),
 reached through `control`.
 """
 
@@ -18,7 +18,7 @@ LOG_EVERY = 100  # batches between loss lines, as in the tutorial
 def train(step, net, splits, cfg, state, control):
     """Train from where `state` (a RunState) stands to cfg.epochs; state advances with every step.
 
-    splits: ((x, y), (x_test, y_test)) as scratchnet.data.load_data returns them.
+    splits: ((x, y), (x_test, y_test)) as scratchnet.mnist.load.load_data returns them.
     """
     (x, y), (x_test, y_test) = splits
     N, m = len(x), cfg.batch_size

@@ -18,18 +18,18 @@ run together: the network and optimizer (build.py), the data (data.py), the step
 import sys
 
 from scratchnet.backend import xp_for_device
-from scratchnet.blas import blas_line
-from scratchnet.build import build, build_schedule
-from scratchnet.checkpoint import resumed_config
-from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags
-from scratchnet.console import run_cli
-from scratchnet.data import load_data
-from scratchnet.metrics import run_metrics
-from scratchnet.plot import plot_curves, plot_predictions, plot_samples, predictions_path
-from scratchnet.run import PROG, check_request, run, start_or_resume
+from scratchnet.fast.blas import blas_line
+from scratchnet.fast.choose import make_step, wants_fused
+from scratchnet.fast.threads import BlasThreads
+from scratchnet.mnist.load import load_data
+from scratchnet.run.build import build, build_schedule
+from scratchnet.run.checkpoint import resumed_config
+from scratchnet.run.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags
+from scratchnet.run.control import PROG, check_request, run, start_or_resume
+from scratchnet.run.metrics import run_metrics
+from scratchnet.run.plot import plot_curves, plot_predictions, plot_samples, predictions_path
 from scratchnet.sampling import batches_per_epoch
-from scratchnet.step import make_step, wants_fused
-from scratchnet.threads import BlasThreads
+from scratchnet.shell.console import run_cli
 
 
 def main(cfg: TrainConfig):

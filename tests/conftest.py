@@ -59,8 +59,8 @@ def full_fs(tmp_path):
 
 @pytest.fixture(scope="module")
 def blas():
-    """numpy's own BLAS as scratchnet.blas binds it; skipped, saying why, where none is found."""
-    from scratchnet.blas import blas_line, cpu_blas
+    """numpy's own BLAS as scratchnet.fast.blas binds it; skipped, saying why, where none is found."""
+    from scratchnet.fast.blas import blas_line, cpu_blas
 
     found = cpu_blas()
     if found is None:
@@ -71,7 +71,7 @@ def blas():
 @pytest.fixture(scope="session")
 def mnist_dir():
     """The repository's data/ folder with MNIST in it, fetched on first use (as the CLI would)."""
-    from scratchnet.data import load_mnist
+    from scratchnet.mnist.load import load_mnist
 
     load_mnist(str(DATA_DIR), train=False)
     return str(DATA_DIR)

@@ -7,14 +7,14 @@ import sys
 import numpy as np
 
 from scratchnet.backend import to_numpy
-from scratchnet.central_differences import (
+from scratchnet.checking.central_differences import (
     central_difference_along,
     cost_at,
     float64_copy,
     rounding_floor,
 )
-from scratchnet.oracle import engine_gradients
-from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
+from scratchnet.checking.oracle import engine_gradients
+from scratchnet.checking.roundoff import error_to_bound, float32_gradient_bounds
 
 # scratchnet against torch autograd, per dtype. float32's rtol 1e-4 / atol 1e-6 is a rule of thumb that holds
 # for |x| ≤ 1 and unsaturated units only (two summation orders of ≤ 64 terms differ by a few 1e-6 relative);
@@ -31,7 +31,7 @@ def assert_close(actual, expected, name, rtol, atol=0.0):
 def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, r=None):
     """Run net on (x, y) and compare, in backprop order, C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x.
 
-    `expected` is an oracle's answer (scratchnet.oracle.Gradients), torch_ref.autograd.torch_gradients' say.
+    `expected` is an oracle's answer (scratchnet.checking.oracle.Gradients), torch_ref.autograd.torch_gradients' say.
     The first quantity that differs is named in the failure ("delta[3]"). `r`: the dropout masks {l: r^[l]}
     of the forward pass (None: no dropout).
     """
@@ -49,8 +49,8 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, r=None):
 def assert_within_float32_bound(net, x, y, expected):
     """Run the float32 net on (x, y) and compare C, δ^[l], dW[l], db[l] (l = L..2), ∂C/∂x with the exact values.
 
-    `expected` (an oracle's scratchnet.oracle.Gradients) holds the exact values: those of net's float32
-    parameters and batch in float64. Each entry must lie within scratchnet.roundoff's float32 rounding bound;
+    `expected` (an oracle's scratchnet.checking.oracle.Gradients) holds the exact values: those of net's float32
+    parameters and batch in float64. Each entry must lie within scratchnet.checking.roundoff's float32 rounding bound;
     the failure names the first quantity that does not, and how many times its bound it is off.
     """
     float32 = engine_gradients(net, x, y).rows()
@@ -67,7 +67,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, r=None):
     """Every δ^[l], dW[l], db[l] (l = L..2) and ∂C/∂x of a small float64 net against central differences.
 
     Entry by entry, in backprop order; passes when max |analytic − numeric| ≤ rel · max |numeric| + the
-    rounding floor 10 ε max(1, |C|) / h (scratchnet.central_differences.rounding_floor), below which no central
+    rounding floor 10 ε max(1, |C|) / h (scratchnet.checking.central_differences.rounding_floor), below which no central
     difference resolves anything. The first quantity that differs is named in the failure. `r`: dropout masks
     {l: r^[l]}, the same on every side (None: no dropout).
     """
@@ -131,7 +131,8 @@ def run_train(*args, prelude=""):
     from conftest import REPO
 
     if prelude:
-        cli = "from scratchnet.console import run_cli\nfrom scratchnet.train import cli\nrun_cli(cli, sys.argv[1:])\n"
+        cli = ("from scratchnet.shell.console import run_cli\nfrom scratchnet.train import cli\n"
+               "run_cli(cli, sys.argv[1:])\n")
         command = [sys.executable, "-c", "import sys\n" + prelude + "\n" + cli, *args]
     else:
         command = [sys.executable, "-m", "scratchnet.train", *args]

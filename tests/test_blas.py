@@ -1,4 +1,4 @@
-"""scratchnet.blas (numpy's own OpenBLAS called through ctypes) against np.matmul, and how it is found.
+"""scratchnet.fast.blas (numpy's own OpenBLAS called through ctypes) against np.matmul, and how it is found.
 
 Every product C ← α op(A) op(B) + β C and y ← α A x + β y must equal NumPy's, for float32 and float64,
 both transposes, β = 0 and 1, α = 1 and −1, row and column slices; what a BLAS cannot express (no unit
@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from threadpoolctl import ThreadpoolController
 
-from scratchnet import blas as blas_module
-from scratchnet.blas import blas_line, find_blas, self_check
 from scratchnet.errors import UsageError
+from scratchnet.fast import blas as blas_module
+from scratchnet.fast.blas import blas_line, find_blas, self_check
 
 from helpers import assert_close
 

@@ -18,8 +18,8 @@ import time
 import numpy as np
 import pytest
 
-from scratchnet.checkpoint import load_checkpoint
-from scratchnet.config import TrainConfig
+from scratchnet.run.checkpoint import load_checkpoint
+from scratchnet.run.config import TrainConfig
 from scratchnet.train import cli, main
 
 from conftest import REPO
@@ -31,8 +31,8 @@ SMALL = ["--train-size", "1280", "--test-size", "200", "--hidden", "32", "16", "
 INTERRUPT_AT = """
 import os, signal, sys
 import scratchnet.train as train
-from scratchnet.console import run_cli
-from scratchnet.fused_cpu import BlasStep
+from scratchnet.shell.console import run_cli
+from scratchnet.fast.fused_cpu import BlasStep
 from scratchnet.step import ReferenceStep
 count = [0]
 def interrupting(real_step):
@@ -189,8 +189,8 @@ WRITER = """
 import sys
 import numpy as np
 from scratchnet import SGD, Network
-from scratchnet.checkpoint import RunState, save_checkpoint
-from scratchnet.config import TrainConfig
+from scratchnet.run.checkpoint import RunState, save_checkpoint
+from scratchnet.run.config import TrainConfig
 net = Network([2048, 2048, 1024, 10], dtype="float64")  # ~50 MB a checkpoint: long enough to be caught
 opt = SGD(net, lr=0.1)
 cfg = TrainConfig(hidden=(2048, 1024), dtype="float64", batch_size=1, train_size=1000)  # 1000 steps an epoch

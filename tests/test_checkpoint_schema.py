@@ -1,4 +1,4 @@
-"""Checkpoints edited by hand: every field checked by scratchnet.checkpoint_schema before any of it is used.
+"""Checkpoints edited by hand: every field checked by scratchnet.run.checkpoint_schema before any of it is used.
 
 A real checkpoint (a 784-8-10 network after 13 Adam steps, epoch 1 of 2, step 3) is written once, then
 each case edits one field of its meta or one array, as a user with a text editor or NumPy would, and
@@ -10,12 +10,12 @@ import json
 import numpy as np
 import pytest
 
-from scratchnet.checkpoint import RunState, save_checkpoint
-from scratchnet.checkpoint_schema import FORMAT_VERSION, CheckpointError, check_arrays, check_meta
-from scratchnet.config import TrainConfig
 from scratchnet.errors import ScratchnetError
 from scratchnet.network import Network
 from scratchnet.optim import Adam
+from scratchnet.run.checkpoint import RunState, save_checkpoint
+from scratchnet.run.checkpoint_schema import FORMAT_VERSION, CheckpointError, check_arrays, check_meta
+from scratchnet.run.config import TrainConfig
 
 CFG = TrainConfig(hidden=(8,), optimizer="adam", train_size=640, batch_size=64, epochs=2, save="c.npz")
 EPOCH_1 = {"epoch": 1, "train_loss": 2.0, "test_loss": 1.9, "test_accuracy": 0.4, "seconds": 0.1,

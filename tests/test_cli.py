@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from scratchnet import backend
-from scratchnet.config import TrainConfig
-from scratchnet.idx import MNIST_FILES
+from scratchnet.mnist.idx import MNIST_FILES
+from scratchnet.run.config import TrainConfig
 from scratchnet.train import main
 
 from helpers import run_train

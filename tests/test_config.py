@@ -1,4 +1,4 @@
-"""The rules every command applies to its settings before any work: scratchnet.config's seed rule and memory check.
+"""The rules every command applies to its settings before any work: scratchnet.run.config's seed rule and memory check.
 
 Run: python -m pytest tests/test_config.py -q
 """
@@ -6,14 +6,9 @@ Run: python -m pytest tests/test_config.py -q
 import pytest
 
 from scratchnet.checks import SEED_MAX
-from scratchnet.config import (
-    TrainConfig,
-    check_memory,
-    check_model_fits,
-    memory_needed,
-    validate,
-)
 from scratchnet.errors import UsageError
+from scratchnet.run.config import TrainConfig, check_model_fits, validate
+from scratchnet.shell.memory import check_memory, memory_needed
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2**32, SEED_MAX])

@@ -1,4 +1,4 @@
-"""What every command shows: scratchnet.console's progress bar, closed pipes and encodings, on real streams.
+"""What every command shows: scratchnet.shell.console's progress bar, closed pipes and encodings, on real streams.
 
 A closed reader is a real pipe whose read end is closed before the command writes; the encodings are
 real environment variables (PYTHONIOENCODING, LC_ALL with UTF-8 mode off) given to a fresh interpreter.
@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from scratchnet import console
-from scratchnet.console import Progress, run_cli
 from scratchnet.errors import ScratchnetError
+from scratchnet.shell import console
+from scratchnet.shell.console import Progress, run_cli
 
 from conftest import REPO
 
@@ -117,7 +117,7 @@ def test_a_message_never_glues_to_the_bar(monkeypatch, capsys):
                                           ("SIGINT", "interrupted (SIGINT)")])
 def test_a_signal_stops_any_command_with_one_line(signame, line):
     """Outside a training run's loop (which saves first, tests/test_nothing_lost.py), as Ctrl-C does."""
-    code = ("import time\nfrom scratchnet.console import run_cli\n"
+    code = ("import time\nfrom scratchnet.shell.console import run_cli\n"
             "def main(argv):\n    print('ready', flush=True)\n    time.sleep(60)\nrun_cli(main)\n")
     p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)

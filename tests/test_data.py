@@ -17,11 +17,11 @@ import threading
 import numpy as np
 import pytest
 
-from scratchnet.data import load_mnist
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.fetch import fetch_mnist
-from scratchnet.fileio import atomic_write
-from scratchnet.idx import MNIST_FILES, DataError, IdxSpec, idx_bytes, parse_idx, read_idx
+from scratchnet.mnist.fetch import fetch_mnist
+from scratchnet.mnist.idx import MNIST_FILES, DataError, IdxSpec, idx_bytes, parse_idx, read_idx
+from scratchnet.mnist.load import load_mnist
+from scratchnet.shell.fileio import atomic_write
 
 rng = np.random.default_rng(0)
 IMAGES = rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)

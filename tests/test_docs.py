@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from scratchnet.doclinks import CODE_LINK
+from scratchnet.teaching.doclinks import CODE_LINK
 
 from conftest import REPO
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scratchnet import SGD, Network
-from scratchnet.central_differences import directional_derivative
+from scratchnet.checking.central_differences import directional_derivative
 from scratchnet.errors import UsageError
 from scratchnet.losses import cross_entropy
 from scratchnet.sampling import minibatches

@@ -26,7 +26,7 @@ BLOCK_TORCH = blocking("torch")
 
 
 def run_explain(*args, block_torch=False, module="scratchnet.explain"):
-    code = (BLOCK_TORCH if block_torch else "") + "from scratchnet.console import run_cli\n" \
+    code = (BLOCK_TORCH if block_torch else "") + "from scratchnet.shell.console import run_cli\n" \
         f"from {module} import main\nrun_cli(main, sys.argv[1:])\n"
     return subprocess.run([sys.executable, "-c", "import sys\n" + code, *args], cwd=REPO,
                           capture_output=True, text=True, timeout=120)

@@ -24,10 +24,10 @@ import sys
 import numpy as np
 import pytest
 
-from scratchnet.doclinks import code_links
 from scratchnet.explain import main, make_batch, trace
-from scratchnet.explain_html import render_page
 from scratchnet.network import Network
+from scratchnet.teaching.doclinks import code_links
+from scratchnet.teaching.explain_html import render_page
 from torch_ref.explain import main as explain_with_torch
 
 import browser
@@ -123,7 +123,7 @@ def test_the_pictures_are_the_engines_values(tmp_path):
 
 
 def test_the_page_beside_a_checkpoint(mnist_dir, tmp_path):
-    from scratchnet.config import TrainConfig
+    from scratchnet.run.config import TrainConfig
     from scratchnet.train import main as train
 
     ckpt = tmp_path / "ckpt.npz"

@@ -1,4 +1,4 @@
-"""Output files: scratchnet.fileio's checks before any work, and writes that lose nothing.
+"""Output files: scratchnet.shell.fileio's checks before any work, and writes that lose nothing.
 
 Device nodes and FIFOs are made in a temporary folder (os.mknod, os.mkfifo), never on the real /dev; the
 full file system is a real 1 MiB tmpfs, mounted when the test runs as root (skipped elsewhere). Every
@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from scratchnet.errors import UsageError
-from scratchnet.fileio import WriteError, atomic_write, check_outputs, check_writable
+from scratchnet.shell.fileio import WriteError, atomic_write, check_outputs, check_writable
 
 
 def sha256(path):
@@ -131,7 +131,7 @@ def test_a_full_disk_is_one_line_and_the_old_file_stays(full_fs):
 
 def test_two_writers_of_one_path_never_delete_each_others_temporary_file(tmp_path):
     path = tmp_path / "ckpt.npz"
-    other = [sys.executable, "-c", "import sys\nfrom scratchnet.fileio import atomic_write\n"
+    other = [sys.executable, "-c", "import sys\nfrom scratchnet.shell.fileio import atomic_write\n"
              "with atomic_write(sys.argv[1]) as f: f.write(b'other')", str(path)]
     with atomic_write(path) as f:
         f.write(b"mine")
@@ -152,7 +152,7 @@ def test_a_dead_writers_temporary_file_is_removed(tmp_path):
 def test_text_is_written_in_utf8_whatever_the_locale(tmp_path):
     path = tmp_path / "example.md"
     env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "ascii"}
-    code = ("import sys\nfrom scratchnet.fileio import atomic_write\n"
+    code = ("import sys\nfrom scratchnet.shell.fileio import atomic_write\n"
             "with atomic_write(sys.argv[1], 'w') as f: f.write('\\u03b1 \\u03c3 \\u03b4 \\u2264')")
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env)
     assert path.read_bytes() == "α σ δ ≤".encode()

@@ -4,7 +4,7 @@ For random networks (depth L = 2..5, widths 1..32, every hidden σ and a mix, bo
 inputs with |x| up to 100, and each W^[l] scaled by a gain of 1..16 (saturated hidden units) or, at the
 output, up to 256 (logits in the thousands): every δ^[l], ∂C/∂W^[l], ∂C/∂b^[l] and ∂C/∂x is computed in
 float32, and in float64 from the same float32 parameters and batch (the exact values, to 1e-16). Each
-float32 entry must lie within scratchnet.roundoff's bound E of its exact value:
+float32 entry must lie within scratchnet.checking.roundoff's bound E of its exact value:
 
     |q_float32 − q_exact| ≤ E[q],  entry by entry,
 
@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 
 from scratchnet.activations import sigmoid
 from scratchnet.backend import to_numpy
-from scratchnet.central_differences import float64_copy
-from scratchnet.oracle import engine_gradients
-from scratchnet.roundoff import error_to_bound, float32_gradient_bounds
+from scratchnet.checking.central_differences import float64_copy
+from scratchnet.checking.oracle import engine_gradients
+from scratchnet.checking.roundoff import error_to_bound, float32_gradient_bounds
 
 from conftest import NetworkCase, network_cases
 

@@ -1,4 +1,4 @@
-"""The fused step (scratchnet.fused) against the reference engine it must equal, on NumPy and on CuPy.
+"""The fused step (scratchnet.fast.fused) against the reference engine it must equal, on NumPy and on CuPy.
 
 The reference (Network.forward, cost, backward and SGD.step) is checked against torch and central
 differences elsewhere; here the fused step must take the same steps: the same C and the same W^[l], b^[l]
@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from scratchnet import SGD, Adam, Network
 from scratchnet.backend import to_numpy
-from scratchnet.checkpoint import load_checkpoint
-from scratchnet.config import TrainConfig
 from scratchnet.errors import DivergenceError, UsageError
-from scratchnet.fused import FusedStep, fused_problem
+from scratchnet.fast.fused import FusedStep, fused_problem
+from scratchnet.run.checkpoint import load_checkpoint
+from scratchnet.run.config import TrainConfig
 from scratchnet.step import ReferenceStep
 from scratchnet.train import main
 
@@ -231,7 +231,7 @@ ReferenceStep.step = step_then_interrupt
 
 INTERRUPT_FUSED_AT_27 = """
 import os, signal
-from scratchnet.fused_cpu import BlasStep  # the fused step on the CPU
+from scratchnet.fast.fused_cpu import BlasStep  # the fused step on the CPU
 real_step, count = BlasStep.step, [0]
 def step_then_interrupt(self, x, y):
     C = real_step(self, x, y)

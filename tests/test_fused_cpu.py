@@ -1,4 +1,4 @@
-"""The CPU fused step with the update inside the BLAS calls (scratchnet.fused_cpu) against the reference.
+"""The CPU fused step with the update inside the BLAS calls (scratchnet.fast.fused_cpu) against the reference.
 
 The reference (Network.forward, cost, backward and SGD.step) is checked against torch and central differences
 elsewhere; here the BLAS step must take the same steps: the same C and the same W^[l], b^[l] after each
@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from scratchnet import SGD, Network
 from scratchnet.errors import DivergenceError, UsageError
-from scratchnet.fused_cpu import BlasStep
+from scratchnet.fast.choose import fused_step
+from scratchnet.fast.fused_cpu import BlasStep
 from scratchnet.schedules import Cosine
-from scratchnet.step import ReferenceStep, fused_step
+from scratchnet.step import ReferenceStep
 
 from conftest import NetworkCase, network_cases
 from helpers import TOLERANCE, assert_close, assert_same_networks

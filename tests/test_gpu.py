@@ -14,8 +14,8 @@ import pytest
 
 from scratchnet import SGD, Network
 from scratchnet.errors import UsageError
-from scratchnet.fused import FusedStep
-from scratchnet.kernels import matmul_into
+from scratchnet.fast.fused import FusedStep
+from scratchnet.fast.kernels import matmul_into
 from scratchnet.step import ReferenceStep
 
 from conftest import REPO, _cupy_or_skip
@@ -57,8 +57,8 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir, step):
     """200 steps of the tutorial's model from identical weights on identical batches: within compare's
     float32 tolerances of torch CUDA eager, for the reference step and for the fused one."""
     torch = pytest.importorskip("torch")
-    from scratchnet.config import TrainConfig
-    from scratchnet.data import load_data
+    from scratchnet.mnist.load import load_data
+    from scratchnet.run.config import TrainConfig
     from torch_ref.bridge import to_torch
     from torch_ref.compare import tolerance_for
     from torch_ref.train import train_step as torch_train_step

@@ -2,7 +2,7 @@
 
 Entry by entry on small networks (L = 2..4, widths 1..8, batches 1..8): every δ^[l], dW[l], db[l] and
 ∂C/∂x against (C(θ + h) − C(θ − h)) / 2h with h = 1e-6, relative error ≤ 1e-7 (above the rounding floor
-10 ε max(1, |C|) / h, see scratchnet.central_differences.rounding_floor). ReLU networks only where every hidden
+10 ε max(1, |C|) / h, see scratchnet.checking.central_differences.rounding_floor). ReLU networks only where every hidden
 |z^[l]| > 1e-3, so that ±h never crosses the kink (hypothesis `assume`). On large layers (widths 32..256),
 one random direction per layer: vᵀ dW[l] and vᵀ db[l] against (C(θ + hv) − C(θ − hv)) / 2h.
 tests/test_finite_differences.py holds the fixed cases.
@@ -13,7 +13,7 @@ tests/test_finite_differences.py holds the fixed cases.
 import numpy as np
 from hypothesis import assume, given
 
-from scratchnet.central_differences import central_difference_along, cost_at, rounding_floor
+from scratchnet.checking.central_differences import central_difference_along, cost_at, rounding_floor
 
 from conftest import network_cases
 from helpers import assert_matches_central_differences, away_from_kink

@@ -5,7 +5,7 @@ or one each), the cross-entropy or the quadratic cost, and batches of 1..64 draw
 |x| ≤ 10: C, then δ^[l], dW[l], db[l] for l = L..2, then ∂C/∂x equal torch's to rtol 1e-9 / atol 1e-12 in
 float64. In float32 no fixed tolerance is right (a sum of 64 terms of 10 or of 1e-3 carries different
 errors): each float32 quantity is compared with autograd in float64 on the same float32 parameters and
-batch, the exact values, and must lie within the rounding bound of scratchnet.roundoff, entry by entry (the
+batch, the exact values, and must lie within the rounding bound of scratchnet.checking.roundoff, entry by entry (the
 bound sees saturated units, ReLU kinks and confident softmaxes for itself). Torch in float64 stands for the
 exact values only where its textbook σ′ = σ(1 − σ), 1 − tanh² has not lost too much to cancellation
 (torch_float64_is_exact); the few cases (~7%) with larger |z| are discarded. The tutorial's own
@@ -20,7 +20,7 @@ from hypothesis import assume, given
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
-from scratchnet.central_differences import float64_copy
+from scratchnet.checking.central_differences import float64_copy
 from torch_ref.autograd import torch_gradients
 
 from conftest import network_cases

@@ -2,7 +2,7 @@
 
 Imports every scratchnet module in a fresh interpreter where `import torch` fails, and runs a step; reads every
 scratchnet source for a way into torch_ref (an import, importlib.import_module, __import__): torch's
-oracle is passed in (scratchnet.oracle), never fetched.
+oracle is passed in (scratchnet.checking.oracle), never fetched.
 
     python -m pytest tests/test_layering.py
 """

@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from scratchnet.build import build
-from scratchnet.config import TrainConfig
-from scratchnet.data import load_data
 from scratchnet.loop import evaluate
-from scratchnet.metrics import epoch_record, run_metrics
+from scratchnet.mnist.load import load_data
+from scratchnet.run.build import build
+from scratchnet.run.config import TrainConfig
+from scratchnet.run.metrics import epoch_record, run_metrics
 from scratchnet.train import main as scratchnet_main
 from torch_ref.bridge import to_torch
 from torch_ref.model import loss_function

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import pytest
 
-from scratchnet.checkpoint import load_checkpoint
+from scratchnet.run.checkpoint import load_checkpoint
 
 from conftest import REPO
 
@@ -36,7 +36,7 @@ SMALL = ["--train-size", "640", "--test-size", "100", "--hidden", "16", "--epoch
 SIGNAL_AT = """
 import os, signal, time
 import numpy as np
-from scratchnet.fused_cpu import BlasStep
+from scratchnet.fast.fused_cpu import BlasStep
 from scratchnet.step import ReferenceStep
 count = [0]
 def signalling(real_step):
@@ -57,7 +57,7 @@ def command(module, args, prelude=""):
         return [sys.executable, "-m", module, *args]
     entry = {"scratchnet.train": "scratchnet.train", "torch_ref.train": "torch_ref.train",
              "torch_ref.compare": "torch_ref.compare"}[module]
-    code = (f"import sys\n{prelude}\nfrom scratchnet.console import run_cli\nfrom {entry} import cli\n"
+    code = (f"import sys\n{prelude}\nfrom scratchnet.shell.console import run_cli\nfrom {entry} import cli\n"
             "run_cli(cli, sys.argv[1:])\n")
     return [sys.executable, "-c", code, *args]
 
@@ -381,7 +381,7 @@ def test_torch_ref_stops_on_divergence_and_writes_valid_json(small, tmp_path):
 
 
 def test_metrics_json_is_json_whatever_the_numbers(tmp_path):
-    from scratchnet.metrics import write_metrics
+    from scratchnet.run.metrics import write_metrics
 
     out = tmp_path / "m.json"
     write_metrics({"epochs": [{"train_loss": float("nan"), "test_loss": float("inf"), "seconds": 1.5}]}, out)

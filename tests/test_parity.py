@@ -17,8 +17,8 @@ import re
 import numpy as np
 import pytest
 
-from scratchnet.config import TrainConfig
-from scratchnet.console import run_cli
+from scratchnet.run.config import TrainConfig
+from scratchnet.shell.console import run_cli
 from scratchnet.train import load_data
 from torch_ref import compare
 from torch_ref.compare import ParityError, breaches, side_by_side, tolerance_for

@@ -12,7 +12,7 @@ import struct
 import numpy as np
 import pytest
 
-from scratchnet.plot import predictions_path
+from scratchnet.run.plot import predictions_path
 
 from helpers import blocking, run_train
 
@@ -53,7 +53,7 @@ def red_pixels(path):
 
 def test_errors_and_only_errors_are_red(tmp_path):
     pytest.importorskip("matplotlib")
-    from scratchnet.plot import plot_predictions
+    from scratchnet.run.plot import plot_predictions
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, size=(30, 784)).astype(np.float32)

@@ -15,8 +15,8 @@ import re
 import pytest
 from threadpoolctl import threadpool_info
 
-from scratchnet.config import TrainConfig
-from scratchnet.threads import thread_count
+from scratchnet.fast.threads import thread_count
+from scratchnet.run.config import TrainConfig
 from scratchnet.train import main
 
 from conftest import REPO

@@ -22,9 +22,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scratchnet.config import BEST, RECIPES, TrainConfig, build_parser, config_from_argv
-from scratchnet.console import run_cli
-from scratchnet.data import load_data
+from scratchnet.mnist.load import load_data
+from scratchnet.run.config import BEST, RECIPES, TrainConfig, build_parser, config_from_argv
+from scratchnet.shell.console import run_cli
 from scratchnet.train import cli
 from torch_ref.compare import breaches, side_by_side
 

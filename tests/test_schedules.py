@@ -16,8 +16,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchnet.build import build_schedule
-from scratchnet.config import BEST, TrainConfig
+from scratchnet.run.build import build_schedule
+from scratchnet.run.config import BEST, TrainConfig
 from scratchnet.schedules import Cosine, OneCycle, StepDecay
 
 RTOL = 1e-12

@@ -56,7 +56,7 @@ BUGS = {
         "schedules.py", "math.cos(math.pi * t / self.T)", "math.cos(2 * math.pi * t / self.T)",
         "tests/test_schedules.py::test_cosine_is_cosine_annealing_lr"),
     "the step count t not restored on resume (the schedule and Adam's bias correction restart)": Bug(
-        "checkpoint.py", 'opt.t = meta["optimizer"]["t"]', "opt.t = 0",
+        "run/checkpoint.py", 'opt.t = meta["optimizer"]["t"]', "opt.t = 0",
         "tests/test_checkpoint.py::test_interrupted_and_resumed_equals_uninterrupted[adamw-dropout-onecycle]"),
 }
 

@@ -1,4 +1,4 @@
-"""scratchnet.threads: --threads N sets every BLAS pool in the process; auto leaves one core for other work.
+"""scratchnet.fast.threads: --threads N sets every BLAS pool in the process; auto leaves one core for other work.
 
 What auto should be was measured (the module's docstring); here: the count each setting gives, that it is
 the count the pools really run while active and that the previous counts come back after, and that a bad
@@ -12,7 +12,7 @@ import pytest
 from threadpoolctl import ThreadpoolController
 
 from scratchnet.errors import UsageError
-from scratchnet.threads import BlasThreads, cores, parse_threads, thread_count
+from scratchnet.fast.threads import BlasThreads, cores, parse_threads, thread_count
 
 
 def blas_thread_counts():

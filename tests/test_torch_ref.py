@@ -20,11 +20,11 @@ import torch
 
 import torch_ref.model
 import torch_ref.train
-from scratchnet.config import TrainConfig
-from scratchnet.console import run_cli
-from scratchnet.data import load_data
 from scratchnet.losses import quadratic
+from scratchnet.mnist.load import load_data
+from scratchnet.run.config import TrainConfig
 from scratchnet.sampling import minibatches
+from scratchnet.shell.console import run_cli
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork
 

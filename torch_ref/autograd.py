@@ -1,4 +1,5 @@
-"""The torch oracle: every gradient scratchnet writes by hand, as PyTorch's autograd computes it (scratchnet.oracle).
+"""The torch oracle: every gradient scratchnet writes by hand, as PyTorch's autograd computes it
+(scratchnet.checking.oracle's interface).
 
     from torch_ref.autograd import torch_gradients
     ref = torch_gradients(net, x, y)     # ref.loss, ref.dW[l], ref.db[l], ref.delta[l], ref.input_gradient
@@ -14,7 +15,7 @@ written by hand. Dropout's nn.Dropout modules multiply by the given masks, r^[l]
 import torch
 
 from scratchnet.backend import to_numpy
-from scratchnet.oracle import Gradients
+from scratchnet.checking.oracle import Gradients
 from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.model import loss_function
 

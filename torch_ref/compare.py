@@ -43,14 +43,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from scratchnet import Network
 from scratchnet.backend import to_numpy
-from scratchnet.build import build, build_schedule
-from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
-from scratchnet.console import Progress, run_cli
-from scratchnet.data import load_data
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, epoch_header, evaluate
-from scratchnet.metrics import epoch_record, write_metrics
+from scratchnet.mnist.load import load_data
+from scratchnet.run.build import build, build_schedule
+from scratchnet.run.config import TrainConfig, build_parser, check_batch_size, config_from_argv
+from scratchnet.run.metrics import epoch_record, write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
+from scratchnet.shell.console import Progress, run_cli
 from scratchnet.step import ReferenceStep
 from torch_ref.bridge import to_torch
 from torch_ref.model import NeuralNetwork, loss_function
@@ -299,7 +299,7 @@ def main(cfg: TrainConfig, steps=0):
     if cfg.metrics_out:
         write_metrics(report, cfg.metrics_out)
     if cfg.plot:
-        from scratchnet.plot import plot_curves
+        from scratchnet.run.plot import plot_curves
 
         plot_curves(report["epochs"], cfg.plot, title=f"MNIST, scratchnet vs torch_ref ({cfg.dtype})")
     found = breaches(report)

@@ -1,8 +1,8 @@
-"""The tutorial's datasets and DataLoaders, on the MNIST files that scratchnet.data fetched and checked.
+"""The tutorial's datasets and DataLoaders, on the MNIST files that scratchnet.mnist.load fetched and checked.
 
     datasets.MNIST(root, train=..., download=False, transform=ToTensor())
 
-reads <root>/MNIST/raw/, the very bytes that `scratchnet.data.load_mnist` verified (SHA-256) or fetched.
+reads <root>/MNIST/raw/, the very bytes that `scratchnet.mnist.load.load_mnist` verified (SHA-256) or fetched.
 Sequential batches come from the tutorial's own `DataLoader(batch_size=m)`. Shuffled batches and batches
 drawn with replacement come from `scratchnet.sampling.minibatches` through a batch sampler, so for the same
 seed both engines see the same samples in the same order.
@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Sampler, Subset
 from torchvision import datasets
 from torchvision.transforms import ToTensor
 
-from scratchnet.data import load_mnist
+from scratchnet.mnist.load import load_mnist
 from scratchnet.sampling import batches_per_epoch, minibatches
 
 

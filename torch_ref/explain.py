@@ -5,14 +5,14 @@
     python -m torch_ref.explain --html runs/backprop.html           # the page, with autograd's agreement line
     python -m torch_ref.explain --help                              # the flags: those of scratchnet.explain
 
-scratchnet never imports torch; this command passes torch_ref.autograd's oracle (scratchnet.oracle) to
+scratchnet never imports torch; this command passes torch_ref.autograd's oracle (scratchnet.checking.oracle) to
 scratchnet.explain.main.
 """
 
 import sys
 
 from scratchnet import explain
-from scratchnet.console import run_cli
+from scratchnet.shell.console import run_cli
 from torch_ref.autograd import torch_gradients
 
 

@@ -5,13 +5,13 @@
     python -m torch_ref.gradcheck --help                            # the flags: those of scratchnet.gradcheck
 
 scratchnet never imports torch, so its table alone has no torch columns; this command passes
-torch_ref.autograd's oracle (scratchnet.oracle) to scratchnet.gradcheck.main. Exit status 1 when a row fails.
+torch_ref.autograd's oracle (scratchnet.checking.oracle) to scratchnet.gradcheck.main. Exit status 1 when a row fails.
 """
 
 import sys
 
 from scratchnet import gradcheck
-from scratchnet.console import run_cli
+from scratchnet.shell.console import run_cli
 from torch_ref.autograd import torch_gradients
 
 

@@ -2,14 +2,14 @@
 
     python -m torch_ref.grade hw/backprop_rows.py        # the flags: those of python -m scratchnet.grade
 
-scratchnet never imports torch; this command passes torch_ref.autograd's oracle (scratchnet.oracle) to
+scratchnet never imports torch; this command passes torch_ref.autograd's oracle (scratchnet.checking.oracle) to
 scratchnet.grade's main, which checks that both oracles agree on every case before it judges a student.
 """
 
 import sys
 
-from scratchnet.console import run_cli
 from scratchnet.grade.__main__ import main as grade_main
+from scratchnet.shell.console import run_cli
 from torch_ref.autograd import torch_gradients
 
 

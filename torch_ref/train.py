@@ -24,15 +24,15 @@ import time
 import numpy as np
 import torch
 
-from scratchnet.build import build
-from scratchnet.config import TrainConfig, build_parser, check_batch_size, config_from_argv
-from scratchnet.console import Progress, run_cli
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
-from scratchnet.metrics import epoch_record, run_metrics, write_metrics
-from scratchnet.run import check_request as scratchnet_check_request
-from scratchnet.run import divergence_cause
+from scratchnet.run.build import build
+from scratchnet.run.config import TrainConfig, build_parser, check_batch_size, config_from_argv
+from scratchnet.run.control import check_request as scratchnet_check_request
+from scratchnet.run.control import divergence_cause
+from scratchnet.run.metrics import epoch_record, run_metrics, write_metrics
 from scratchnet.sampling import batches_per_epoch
+from scratchnet.shell.console import Progress, run_cli
 from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.data import dataloaders, mnist
 from torch_ref.model import NeuralNetwork, loss_function
@@ -188,7 +188,7 @@ def main(cfg: TrainConfig, init="torch"):
             write_metrics(run_metrics(cfg, "torch_ref", records), cfg.metrics_out)
     print("Done!")
     if cfg.plot:
-        from scratchnet.plot import plot_curves
+        from scratchnet.run.plot import plot_curves
 
         plot_curves({"torch_ref": records}, cfg.plot)
     return run_metrics(cfg, "torch_ref", records)

@@ -17,14 +17,14 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from scratchnet.checks import check_seed
-from scratchnet.config import OneLineParser
-from scratchnet.console import Progress, run_cli
 from scratchnet.errors import UsageError
-from scratchnet.fileio import atomic_write, check_outputs
 from scratchnet.grade.cases import N_CASES
 from scratchnet.grade.formats import as_dict, gradescope
 from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
 from scratchnet.grade.handout import LAYOUTS
+from scratchnet.shell.cli import OneLineParser
+from scratchnet.shell.console import Progress, run_cli
+from scratchnet.shell.fileio import atomic_write, check_outputs
 
 
 def build_parser(prog="python -m scratchnet.grade"):

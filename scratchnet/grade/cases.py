@@ -16,10 +16,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
+from scratchnet.checking.roundoff import float32_gradient_bounds
 from scratchnet.losses import LOSSES
 from scratchnet.network import Network
 from scratchnet.optim import SGD
-from scratchnet.roundoff import float32_gradient_bounds
 
 LR = 0.1  # α of the update the grader checks
 

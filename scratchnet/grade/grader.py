@@ -33,7 +33,8 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
         n_cases: how many networks (the first eight are the default cases; more are drawn at random).
         seed: draws other weights and batches for the same networks.
         time_limit: seconds each call may run.  memory_mb: address space the submission may add.
-        oracle: None, or a second oracle (scratchnet.oracle's interface, e.g. torch_ref.autograd.torch_gradients)
+        oracle: None, or a second oracle (scratchnet.checking.oracle's interface, e.g.
+            torch_ref.autograd.torch_gradients)
             whose answers on the same cases must agree with the engine's before any student is judged.
     """
     start = time.perf_counter()

@@ -3,7 +3,7 @@
 `observe(call, outcome)` reads the outcome of one call as {Quantity: Observation}; `verdict(q, obs, expected,
 layout)` compares one observation with the engine's value. The value test is cs231n's relative error of the
 whole array, max |s − r| / max(max |s|, max |r|), against a tolerance set by the dtype the student returned;
-a float32 answer is judged, where scratchnet.roundoff has a bound for it (C, δ^[l], ∂C/∂W^[l], ∂C/∂b^[l]),
+a float32 answer is judged, where scratchnet.checking.roundoff has a bound for it (C, δ^[l], ∂C/∂W^[l], ∂C/∂b^[l]),
 entry by entry against what float32 rounding alone can do.
 Shapes are compared exactly, never through broadcasting: (n,), (1, n) and (n, 1) are three different answers.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scratchnet.checking.roundoff import error_to_bound
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
-from scratchnet.roundoff import error_to_bound
 
 # the relative error a correct answer may have, by the dtype it comes in: float64 sums in another order
 # differ by ~1e-15; float32 by ~1e-6, 1e-4 leaving room for σ′ and softmax (tests/helpers.py's float32 rtol)
@@ -106,7 +106,7 @@ def rel_error(s, r):
 def verdict(q, obs, expected, layout, bound=None):
     """Is obs the engine's `expected`? The first thing wrong, as one message naming the quantity.
 
-    bound: for a float32 answer, how far float32 rounding alone may take each entry (scratchnet.roundoff);
+    bound: for a float32 answer, how far float32 rounding alone may take each entry (scratchnet.checking.roundoff);
     without one, a float32 answer is held to a relative error of 1e-4.
     """
     if obs.kind in ("problem", "not run"):

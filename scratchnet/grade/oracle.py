@@ -2,7 +2,7 @@
 
 The grader never needs torch: its answers come from scratchnet's reference engine. `python -m torch_ref.grade`
 (and `grade(..., oracle=torch_ref.autograd.torch_gradients)`) passes torch autograd in, as an oracle of
-scratchnet.oracle's interface, oracle(net, x, y) -> Gradients; it runs on every case, and the report says
+scratchnet.checking.oracle's interface, oracle(net, x, y) -> Gradients; it runs on every case, and the report says
 whether both oracles agree to float64 precision before any student is judged against them.
 """
 

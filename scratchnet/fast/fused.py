@@ -4,7 +4,7 @@ Network.forward, Network.cost, Network.backward and SGD.step are the reference, 
 the equations. This module is their fast path for the one model the tutorial trains (ReLU hidden layers,
 softmax cross-entropy, plain SGD: no momentum, weight decay or dropout), and tests/test_fused.py checks it
 against them. It runs on NumPy and on CuPy from the same lines; its elementwise equations are written twice,
-as NumPy lines and as one CUDA kernel each (scratchnet.kernels), so that on a GPU each costs one launch.
+as NumPy lines and as one CUDA kernel each (scratchnet.fast.kernels), so that on a GPU each costs one launch.
 
 Three things differ from the reference, and none changes the mathematics:
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from scratchnet.backend import get_xp
 from scratchnet.errors import DivergenceError, UsageError
-from scratchnet.kernels import bias_relu, matmul_into, relu_backward, sgd, softmax_cross_entropy
+from scratchnet.fast.kernels import bias_relu, matmul_into, relu_backward, sgd, softmax_cross_entropy
 from scratchnet.optim import SGD
 
 

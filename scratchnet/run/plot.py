@@ -7,7 +7,7 @@ import numpy as np
 
 from scratchnet.backend import to_numpy
 from scratchnet.errors import UsageError
-from scratchnet.fileio import atomic_write
+from scratchnet.shell.fileio import atomic_write
 
 PREDICTION_GRID = (4, 6)  # rows, columns of test images in the predictions picture
 

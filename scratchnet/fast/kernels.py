@@ -1,11 +1,11 @@
 """The fused step's kernels: each elementwise equation written twice, as NumPy lines and as one CUDA kernel.
 
-scratchnet.fused calls these on NumPy or CuPy arrays alike. `Elementwise` runs the NumPy lines on NumPy
+scratchnet.fast.fused calls these on NumPy or CuPy arrays alike. `Elementwise` runs the NumPy lines on NumPy
 arrays and, on CuPy arrays, the same equation as one `cupy.ElementwiseKernel` (compiled on first use);
 softmax cross-entropy is one `cupy.RawKernel` beside its NumPy lines; `matmul_into` is np.matmul on the
 CPU and one cuBLAS call on a GPU. Every kernel writes into arrays it is given; on a GPU none allocates.
 
-Notation as in scratchnet.fused: every δ here already carries the factor α of the update.
+Notation as in scratchnet.fast.fused: every δ here already carries the factor α of the update.
 """
 
 import functools
@@ -14,8 +14,8 @@ import math
 import numpy as np
 
 from scratchnet.backend import get_xp
-from scratchnet.cublas import cublas
 from scratchnet.errors import UsageError
+from scratchnet.fast.cublas import cublas
 
 
 class Elementwise:
@@ -148,7 +148,7 @@ def softmax_cross_entropy(z, b, y, lr, delta, C, state):
 def matmul_into(a, b, out):
     """out = a @ b for 2-d arrays of one dtype, out C-contiguous, a and b C- or F-contiguous (a transpose of one).
 
-    NumPy: np.matmul. CuPy: one cuBLAS gemm called directly (scratchnet.cublas.Cublas), which costs less
+    NumPy: np.matmul. CuPy: one cuBLAS gemm called directly (scratchnet.fast.cublas.Cublas), which costs less
     Python per call than cupy.matmul and can be captured in a CUDA graph. cuBLAS is column-major, so it
     computes outᵀ = bᵀ aᵀ: to it a C-contiguous matrix is already its transpose, an F-contiguous one is not.
     """

@@ -1,21 +1,21 @@
 """The fused step on the CPU, with the SGD update inside the BLAS calls that compute the gradients.
 
-scratchnet.fused computes α ∂C/∂θ into a buffer, then subtracts it from θ: on the CPU that is two memory
+scratchnet.fast.fused computes α ∂C/∂θ into a buffer, then subtracts it from θ: on the CPU that is two memory
 passes over all 670,000 parameters that numpy's matmul cannot avoid, since it always writes C = A B. The
-BLAS itself computes C ← α A B + β C, so here numpy's own OpenBLAS (scratchnet.blas) is called with β = 1:
+BLAS itself computes C ← α A B + β C, so here numpy's own OpenBLAS (scratchnet.fast.blas) is called with β = 1:
 
     (BP4) + update   W^[l] ← W^[l] − (α δ^[l])ᵀ a^[l-1]     one sgemm, α = −1, β = 1, straight into W^[l]
     (BP3) + update   b^[l] ← b^[l] − (α δ^[l])ᵀ 1           one sgemv, α = −1, β = 1, straight into b^[l]
 
 and ∂C/∂W^[l], ∂C/∂b^[l] are never stored. α δ^[l] already carries the learning rate and the 1/m of the
-mean (scratchnet.fused's docstring says why that changes nothing but rounding). Within a layer (BP2) runs
+mean (scratchnet.fast.fused's docstring says why that changes nothing but rounding). Within a layer (BP2) runs
 first: it reads W^[l] before the update writes it. Every product is bound to its preallocated arrays once
-per batch size (scratchnet.blas.Product), so a step is a list of calls; the batch is copied into a^[1].
+per batch size (scratchnet.fast.blas.Product), so a step is a list of calls; the batch is copied into a^[1].
 
 The step updates the Network's own W^[l], b^[l] in place: there is no θ to copy back, so net holds the
 parameters after every step. The divergence check needs no device either: C is on the host once the cost
 is computed, before backward starts. A non-finite C is recorded, that step and every later one leave W
-and b as they are, and `check()` raises, as scratchnet.fused does on a GPU.
+and b as they are, and `check()` raises, as scratchnet.fast.fused does on a GPU.
 
 Shapes: as in network.py, a[l], delta[l] (m, n_l) with samples as rows; W[l] (n_l, n_{l-1}); b[l] (n_l,).
 """
@@ -23,8 +23,8 @@ Shapes: as in network.py, a[l], delta[l] (m, n_l) with samples as rows; W[l] (n_
 import numpy as np
 
 from scratchnet.errors import UsageError
-from scratchnet.fused import diverged, fused_problem, refuse_batch
-from scratchnet.kernels import bias_relu, relu_backward, softmax_cross_entropy
+from scratchnet.fast.fused import diverged, fused_problem, refuse_batch
+from scratchnet.fast.kernels import bias_relu, relu_backward, softmax_cross_entropy
 
 
 class BlasStep:
@@ -34,10 +34,10 @@ class BlasStep:
         net: a NumPy Network; its W[l], b[l] are updated in place (they stay the Network's own arrays).
         opt: its plain SGD optimizer; α is read from opt.lr at every step, and opt.t counts the steps.
         max_batch: the largest m that step() will be given; every array is allocated for it once.
-        blas: a scratchnet.blas.CpuBlas (cpu_blas()).
+        blas: a scratchnet.fast.blas.CpuBlas (cpu_blas()).
         schedule: α_t (scratchnet.schedules), set as opt.lr before each step, or None.
 
-    Like scratchnet.fused.FusedStep, step() does not check each batch for NaN inputs or labels outside
+    Like scratchnet.fast.fused.FusedStep, step() does not check each batch for NaN inputs or labels outside
     0..n_L−1: a NaN input shows up as a divergence.
     """
 

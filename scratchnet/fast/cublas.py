@@ -1,4 +1,4 @@
-"""cuBLAS's gemm through ctypes, for the fused step's products on a GPU (scratchnet.kernels.matmul_into).
+"""cuBLAS's gemm through ctypes, for the fused step's products on a GPU (scratchnet.fast.kernels.matmul_into).
 
 The library is the one CuPy loaded (found in /proc/self/maps), called on CuPy's own handle and stream. The
 module is given the cupy module by its caller (scratchnet.backend stays the one place that imports CuPy).

@@ -1,7 +1,7 @@
 """Signals during a training run: Ctrl-C (SIGINT), SIGTERM and SIGHUP all stop it the same way, losing nothing.
 
 While an `InterruptFlag` is active, the first of these signals only raises its flag: the step in progress
-finishes, then run control (scratchnet.run) saves a checkpoint and stops with the command that resumes it,
+finishes, then run control (scratchnet.run.control) saves a checkpoint and stops with the command that resumes it,
 exit status 128 + the signal's number (130, 143, 129), wherever the signal arrived: in a step, in the test
 after an epoch, between epochs. A second signal stops at once, without saving (`console.Stopped`), except
 while a checkpoint is being written: that write finishes first, so that the last message can say what was saved.
@@ -10,8 +10,8 @@ while a checkpoint is being written: that write finishes first, so that the last
 import contextlib
 import signal
 
-from scratchnet.console import Stopped
 from scratchnet.errors import ScratchnetError
+from scratchnet.shell.console import Stopped
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

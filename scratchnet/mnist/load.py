@@ -1,8 +1,8 @@
-"""MNIST from its four IDX files, each checked before use; fetched once when missing (scratchnet.fetch).
+"""MNIST from its four IDX files, each checked before use; fetched once when missing (scratchnet.mnist.fetch).
 
 Files live in torchvision's layout, uncompressed, so `torchvision.datasets.MNIST(root, download=False)`
 reads the very same bytes:  <root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte
-The IDX format and the checks of each file are scratchnet.idx's.
+The IDX format and the checks of each file are scratchnet.mnist.idx's.
 """
 
 import os
@@ -10,8 +10,8 @@ import os
 import numpy as np
 
 from scratchnet.errors import UsageError
-from scratchnet.fetch import fetch_mnist
-from scratchnet.idx import MNIST_FILES, DataError, read_idx
+from scratchnet.mnist.fetch import fetch_mnist
+from scratchnet.mnist.idx import MNIST_FILES, DataError, read_idx
 
 
 def raw_dir(root):

@@ -9,7 +9,7 @@ learning-rate schedule stands), the state of the dropout masks' generator, and a
 versions). No pickle anywhere: loading uses allow_pickle=False. Format 2 (this one) always holds the step
 count and the dropout generator; format 1 could lack them, and is refused rather than guessed at.
 
-Every field read back is checked first (scratchnet.checkpoint_schema): the meta when the file is loaded, the
+Every field read back is checked first (scratchnet.run.checkpoint_schema): the meta when the file is loaded, the
 arrays against the network and optimizer they are restored into.
 """
 
@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from scratchnet.backend import get_xp, to_numpy
-from scratchnet.checkpoint_schema import FORMAT_VERSION, check_arrays, check_meta
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.fileio import atomic_write
+from scratchnet.run.checkpoint_schema import FORMAT_VERSION, check_arrays, check_meta
+from scratchnet.shell.fileio import atomic_write
 
 # What a checkpoint is tied to: its arrays (shape, activation, cost, dtype, optimizer state), and its place
 # in the epoch, counted in batches of one size, of one training set, drawn by one scheme.

@@ -7,7 +7,7 @@ message, so no line is ever glued to it.
 `run_cli` is every command's entry point: a ScratchnetError becomes one line and its exit status; a reader
 that goes away (`… | head -1`) ends the command quietly, as Unix tools end, with status 141 (128 + SIGPIPE);
 SIGTERM and SIGHUP stop it as Ctrl-C does, with one line and status 128 + the signal's number (a training run
-saves first: scratchnet.run); and on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`,
+saves first: scratchnet.run.control); and on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`,
 `LC_ALL=C`) each such character is written in ASCII (alpha, sigma, delta, <=) instead of failing.
 """
 

@@ -1,6 +1,6 @@
 """numpy's own CPU BLAS, called directly: C ← α op(A) op(B) + β C in one call, written into the C given.
 
-    python -m scratchnet.blas        # which BLAS numpy runs here, and whether scratchnet calls it directly
+    python -m scratchnet.fast.blas        # which BLAS numpy runs here, and whether scratchnet calls it directly
 
 np.matmul(a, b, out=c) is a BLAS gemm with α = 1 and β = 0, so an SGD update W ← W − α ∂C/∂W written with
 it is two memory passes more than it needs: the product writes ∂C/∂W out, a subtraction reads it back. The

@@ -130,7 +130,7 @@ def float32_gradient_bounds(net, y):
 
     Returns:
         {"loss", "delta[l]", "dW[l]", "db[l]" for l = L..2, "input gradient": the bound, an array of the quantity's
-        shape}: the names of scratchnet.oracle.Gradients.rows(). Compare a float32 result with error_to_bound.
+        shape}: the names of scratchnet.checking.oracle.Gradients.rows(). Compare a float32 result with error_to_bound.
     """
     if net.dtype != np.float64 or not isinstance(net.W[2], np.ndarray) or len(net.delta) != net.L - 1:
         raise UsageError("float32_gradient_bounds needs a float64 NumPy Network after forward, cost and backward")

@@ -2,7 +2,7 @@
 
 Before any work, `check_request` refuses a run that could not finish. `start_or_resume` loads a --resume
 checkpoint and says where this run's checkpoints go. While the loop runs, `RunControl` draws the progress
-bar, saves --save-every checkpoints, and turns a signal (Ctrl-C, SIGTERM, SIGHUP: scratchnet.interrupt)
+bar, saves --save-every checkpoints, and turns a signal (Ctrl-C, SIGTERM, SIGHUP: scratchnet.shell.signals)
 into a checkpoint and the command that resumes it; after each epoch it records the metrics and saves. A
 checkpoint that the disk refuses is saved in the temporary folder instead, or the message says it could not
 be. `run` puts these around the loop, and turns a divergence into one line that says where and why.
@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
-from scratchnet.checkpoint import (
+from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
+from scratchnet.loop import train
+from scratchnet.run.checkpoint import (
     RunState,
     check_architecture,
     check_schedule,
@@ -24,15 +26,13 @@ from scratchnet.checkpoint import (
     restore,
     save_checkpoint,
 )
-from scratchnet.config import check_model_fits, validate
-from scratchnet.console import Progress, Stopped, info, stopped_by
-from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
-from scratchnet.fileio import WriteError, check_outputs
-from scratchnet.interrupt import InterruptError, InterruptFlag
-from scratchnet.loop import train
-from scratchnet.metrics import epoch_record, run_metrics, write_metrics
-from scratchnet.plot import predictions_path, require_matplotlib
+from scratchnet.run.config import check_model_fits, validate
+from scratchnet.run.metrics import epoch_record, run_metrics, write_metrics
+from scratchnet.run.plot import predictions_path, require_matplotlib
 from scratchnet.sampling import batches_per_epoch
+from scratchnet.shell.console import Progress, Stopped, info, stopped_by
+from scratchnet.shell.fileio import WriteError, check_outputs
+from scratchnet.shell.signals import InterruptError, InterruptFlag
 
 PROG = "python -m scratchnet.train"
 INTERRUPTED_PATH = os.path.join("runs", "interrupted.npz")  # where a signal saves when there is no --save

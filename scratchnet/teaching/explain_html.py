@@ -5,7 +5,7 @@
 
 The page shows the digit x = a^[1] beside ∂C/∂x, then one row per layer l: z^[l] and a^[l] going forward,
 δ^[l] and |∂C/∂W^[l]| coming back, each titled with its equation and tag and linked to the lines of code that
-docs/backprop.md links (scratchnet.doclinks). Every value comes from scratchnet.explain.trace (the engine's
+docs/backprop.md links (scratchnet.teaching.doclinks). Every value comes from scratchnet.explain.trace (the engine's
 own a, z, delta); this module draws them: PNG data URIs made with matplotlib, CSS that reflows from four
 columns to one, no script and nothing fetched from the network.
 """
@@ -21,18 +21,18 @@ from dataclasses import replace
 import numpy as np
 
 from scratchnet.backend import to_numpy
-from scratchnet.build import build
-from scratchnet.checkpoint import load_checkpoint, restore, resumed_config
-from scratchnet.config import TrainConfig
-from scratchnet.console import info
-from scratchnet.data import load_data
-from scratchnet.doclinks import code_links, find_link
 from scratchnet.errors import UsageError
-from scratchnet.fileio import atomic_write
 from scratchnet.loop import evaluate
-from scratchnet.plot import require_matplotlib
+from scratchnet.mnist.load import load_data
+from scratchnet.run.build import build
+from scratchnet.run.checkpoint import load_checkpoint, restore, resumed_config
+from scratchnet.run.config import TrainConfig
+from scratchnet.run.plot import require_matplotlib
 from scratchnet.sampling import batches_per_epoch, minibatches
+from scratchnet.shell.console import info
+from scratchnet.shell.fileio import atomic_write
 from scratchnet.step import ReferenceStep
+from scratchnet.teaching.doclinks import code_links, find_link
 
 SHORT_RUN = TrainConfig(lr=0.1, train_size=6400)  # the default network: 100 steps of m = 64 at α = 0.1
 LEVELS = 255  # colours of a picture's palette; one more index, 255, is the transparent padding

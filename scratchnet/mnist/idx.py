@@ -4,7 +4,7 @@ IDX (big-endian int32 header, then unsigned bytes):
     images: magic 2051, count N, rows 28, cols 28, then N·28·28 pixels
     labels: magic 2049, count N, then N labels 0..9
 
-scratchnet.data reads the files with it, scratchnet.fetch checks what it downloads with it.
+scratchnet.mnist.load reads the files with it, scratchnet.mnist.fetch checks what it downloads with it.
 """
 
 import hashlib

@@ -6,18 +6,19 @@ named TrainConfig (RECIPES); `--recipe NAME` starts from it, and the flags given
 
 import argparse
 import math
-import os
 from dataclasses import dataclass, replace
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.checks import check_seed
-from scratchnet.data import MNIST_FILES
 from scratchnet.errors import UsageError
+from scratchnet.fast.threads import parse_threads
 from scratchnet.losses import LOSSES
+from scratchnet.mnist.load import MNIST_FILES
 from scratchnet.optim import check_hyperparameters
 from scratchnet.sampling import SAMPLING
 from scratchnet.schedules import SCHEDULES
-from scratchnet.threads import parse_threads
+from scratchnet.shell.cli import OneLineParser
+from scratchnet.shell.memory import check_memory, memory_needed
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 STEPS = ("auto", "reference", "fused")
@@ -69,17 +70,6 @@ BEST = TrainConfig(epochs=20, batch_size=128, lr=1e-3, optimizer="adamw", weight
 """The tutorial's 784-512-512-10 trained well: ≥ 98.5% test accuracy in under 3 minutes on 2 CPU cores."""
 
 RECIPES = {"best": BEST}
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line (the problem and where to look), exit status 2. `elsewhere` maps a
-    flag (or value) this command does not take to where it belongs, which the line then says."""
-
-    elsewhere = {}
-
-    def error(self, message):
-        where = next((hint for word, hint in self.elsewhere.items() if word in message), "")
-        self.exit(2, f"{self.prog}: error: {message}{where} (see --help)\n")
 
 
 _NO_CHECKPOINTS = "; --save, --save-every and --resume are python -m scratchnet.train's: torch_ref saves nothing"
@@ -154,12 +144,12 @@ def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
         p.add_argument("--step", choices=STEPS, default=d.step,
                        help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
                             "read), fused (the same equations on preallocated arrays: on the CPU with the update "
-                            "inside numpy's BLAS calls, scratchnet.fused_cpu; one CUDA kernel each on a GPU, "
-                            "scratchnet.fused; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
+                            "inside numpy's BLAS calls, scratchnet.fast.fused_cpu; one CUDA kernel each on a GPU, "
+                            "scratchnet.fast.fused; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
                             f"fused when the model allows, else reference (default {d.step})")
         p.add_argument("--threads", default=d.threads, metavar="N|auto",
                        help="threads of numpy's BLAS: N, or auto, all the cores but one, which stays fast when another "
-                            "program takes a core, where all of them can be 5-20 × slower (scratchnet.threads; "
+                            "program takes a core, where all of them can be 5-20 × slower (scratchnet.fast.threads; "
                             f"default {d.threads})")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
@@ -293,44 +283,6 @@ def validate_schedule(cfg):
         raise UsageError(f"--lr-gamma must be a positive number, got {cfg.lr_gamma}")
 
 
-def memory_needed(sizes, dtype, batch_size, state_copies=2, samples=0):
-    """Bytes a run holds at once, roughly: W, b and their gradients, `state_copies` more copies of them (the
-    optimizer's buffers and the update's temporaries), a batch's z, a, δ and dropout mask in every layer, and
-    `samples` images of n_1 pixels as dtype (with the uint8 file and one conversion copy beside them)."""
-    itemsize = 8 if dtype == "float64" else 4
-    parameters = sum(n * n_prev + n for n_prev, n in zip(sizes[:-1], sizes[1:], strict=False))
-    activations = batch_size * sum(sizes)
-    return itemsize * ((2 + state_copies) * parameters + 4 * activations) + samples * sizes[0] * (2 * itemsize + 1)
-
-
-def memory_available():
-    """Bytes this process may still allocate: MemAvailable, or less under a cgroup limit; None where unknown."""
-    found = []
-    try:
-        with open("/proc/meminfo") as f:
-            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
-    except OSError:
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as limit, open("/sys/fs/cgroup/memory.current") as current:
-            found.append(int(limit.read()) - int(current.read()))
-    except (OSError, ValueError):  # no cgroup v2, or "max": no limit
-        pass
-    if not found and hasattr(os, "sysconf"):
-        try:
-            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError):
-            pass
-    return min(found) if found else None
-
-
-def check_memory(needed, what, advice, available=None):
-    """Refuse, before allocating, a run that needs more memory than there is: one line with both figures."""
-    available = memory_available() if available is None else available
-    if available is not None and needed > available:
-        raise UsageError(f"{what} needs about {_gib(needed)} of memory, and {_gib(available)} is available: {advice}")
-
-
 def samples_used(cfg, split):
     """N, the samples of MNIST's split ("train" or "test") that cfg uses: all for a size of 0, at most all."""
     total = MNIST_FILES[split, "images"].count
@@ -347,9 +299,3 @@ def check_model_fits(cfg):
                  f"--hidden {' '.join(map(str, cfg.hidden))}: the model {'-'.join(map(str, sizes))} in {cfg.dtype} "
                  f"with {cfg.optimizer}, batch {cfg.batch_size}",
                  "choose smaller --hidden widths")
-
-
-def _gib(n):
-    if n >= 100 * 2**30:
-        return f"{n / 2**30:,.0f} GiB"
-    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"

@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import asdict
 
-from scratchnet.fileio import atomic_write
+from scratchnet.shell.fileio import atomic_write
 
 
 def run_metrics(cfg, engine, epochs):

@@ -1,6 +1,6 @@
 """What a checkpoint must hold, field by field: every value is checked here before any of it is used.
 
-A checkpoint (scratchnet.checkpoint) is arrays plus one JSON `meta`. A file edited by hand or damaged
+A checkpoint (scratchnet.run.checkpoint) is arrays plus one JSON `meta`. A file edited by hand or damaged
 fails here with one line naming the field, never later with a traceback or, worse, accepted:
 
     meta            a JSON object with exactly the keys of META_KEYS
@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from scratchnet.config import TrainConfig, samples_used, validate
 from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.run.config import TrainConfig, samples_used, validate
 from scratchnet.sampling import batches_per_epoch
 
 FORMAT_VERSION = 2  # 2: the step count t and the dropout generator always present

@@ -1,0 +1,56 @@
+"""Which step a run trains with: the reference step (scratchnet.step), or the fused step of this folder.
+
+On the CPU the fused step is BlasStep (fused_cpu.py: the update inside numpy's own BLAS calls, blas.py), or
+FusedStep (fused.py) on np.matmul where that BLAS is not found; on a GPU FusedStep, in one CUDA graph.
+"""
+
+import numpy as np
+
+from scratchnet.errors import UsageError
+from scratchnet.fast.blas import blas_line, cpu_blas
+from scratchnet.fast.fused import FusedStep, fused_problem
+from scratchnet.fast.fused_cpu import BlasStep
+from scratchnet.fast.threads import BlasThreads
+from scratchnet.shell.console import info
+from scratchnet.step import ReferenceStep
+
+
+def wants_fused(cfg, net, opt, xp):
+    """Whether the run trains with the fused step: --step fused, or --step auto where the model allows it.
+    --step fused for a model the fused step cannot compute is refused here, before any work."""
+    problem = fused_problem(net, opt)
+    if cfg.step == "fused" and problem:
+        raise UsageError(f"--step fused: {problem}; use --step reference")
+    return cfg.step == "fused" or (cfg.step == "auto" and problem is None)
+
+
+def fused_step(net, opt, max_batch, schedule=None):
+    """The fused step for net and opt: on the CPU with numpy's OpenBLAS at hand a BlasStep, otherwise a FusedStep."""
+    blas = cpu_blas() if isinstance(net.W[2], np.ndarray) else None
+    if blas is not None:
+        return BlasStep(net, opt, max_batch, blas, schedule)
+    return FusedStep(net, opt, max_batch, schedule)
+
+
+def make_step(cfg, net, opt, schedule, fused):
+    """The step a run trains with: ReferenceStep, or (fused) the fused step, on a GPU captured as a CUDA graph
+    that every full batch replays. Made after a resume has loaded net and opt: FusedStep copies them in."""
+    if not fused:
+        return ReferenceStep(net, opt, schedule)
+    step = fused_step(net, opt, cfg.batch_size, schedule)
+    if isinstance(step, BlasStep):
+        if cfg.step == "auto":
+            return step  # the default run on the CPU: its path is in --help and the README, not in every run's output
+        threads = BlasThreads(cfg.threads).describe()
+        how = f", the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu), on {threads}"
+    elif step.xp is np:
+        how = f" (scratchnet.fast.fused, on np.matmul: {blas_line().split('(', 1)[1]}"
+    else:
+        try:
+            step.capture()
+            how = " (scratchnet.fast.fused), in a CUDA graph"
+        except Exception as e:  # a driver that refuses the capture still runs the kernels one by one
+            first = str(e).splitlines()[0]
+            how = f" (scratchnet.fast.fused), kernel by kernel (the CUDA graph capture failed: {first})"
+    info(f"training step: fused{how}")
+    return step
