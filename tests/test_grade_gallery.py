@@ -40,15 +40,15 @@ PLANTED = {
         "columns": ([("dZ = (np.exp(log_probs) - y) / m", "dZ = (np.exp(log_probs) - y)")], "δ^[4]")},
     "sign of onehot flipped (BP1)": {
         "rows": ([("grad[np.arange(m), y] -= 1", "grad[np.arange(m), y] += 1")], "δ^[4]"),
-        "per-sample": ([("0])), p - y", "0])), p + y")], "δ^[4]")},
+        "per-sample": ([("0]), p - y", "0]), p + y")], "δ^[4]")},
     "sign of δ^[L] flipped (BP1, cross-entropy)": {
         "columns": ([("(np.exp(log_probs) - y) / m", "(y - np.exp(log_probs)) / m")], "δ^[4]"),
-        "per-sample": ([("0])), p - y", "0])), y - p")], "δ^[4]")},
+        "per-sample": ([("0]), p - y", "0]), y - p")], "δ^[4]")},
     "1/m applied twice (BP1, cross-entropy)": {
         "rows": ([("grad = grad / m", "grad = grad / m / m")], "δ^[4]"),
         "columns": ([("(np.exp(log_probs) - y) / m", "(np.exp(log_probs) - y) / m ** 2")], "δ^[4]")},
     "C summed, not averaged (cost)": {
-        "rows": ([("C = -np.mean(np.log(", "C = -np.sum(np.log(")], "C"),
+        "rows": ([("C = -np.mean(log_probs", "C = -np.sum(log_probs")], "C"),
         "columns": ([("cost = -np.sum(y * log_probs) / m", "cost = -np.sum(y * log_probs)")], "C")},
     "σ′ dropped at the output (BP1, quadratic)": {
         "rows": ([("diff * sigma_prime(z_L) / m", "diff / m")], "δ^[4]"),
@@ -132,13 +132,15 @@ BROKEN = {
                                          "            sum(range(10 ** 6))\n        except BaseException:\n"
                                          "            pass\n    L = max(W)\n    deltas")],
                                        "backward", "backward: TIMED OUT"),
+    "float16 answers": ([("return C, grad", "return C, grad.astype(np.float16)")], "cross_entropy",
+                        "δ^[4] has dtype float16, but this case's arrays are float64"),
     "a list": ([("return C, grad", "return C, grad.tolist()")], "cross_entropy", "δ^[4] is a Python list"),
     "None": ([("    return acts, zs", "    acts, zs")], "forward", "forward returned None: return (a, z)"),
     "wrong type": ([("return deltas, dW, db", "return dW")], "backward", "backward returned a dict"),
     "NaN": ([("return C, diff * sigma_prime(z_L) / m", "return C, diff * sigma_prime(z_L) / (m - m)")], "quadratic",
             "holds ±∞"),
-    "a modified input": ([("    probs = softmax(z_L)",
-                           "    z_L -= z_L.max(axis=1, keepdims=True)\n    probs = softmax(z_L)")],
+    "a modified input": ([("    log_probs = log_softmax(z_L)",
+                           "    z_L -= z_L.max(axis=1, keepdims=True)\n    log_probs = log_softmax(z_L)")],
                          "cross_entropy", "modified its input z_L"),
     "memory": ([("    acts = {1: x}", "    junk = np.ones(1 << 34)\n    acts = {1: x}")], "forward", "MemoryError"),
     "import error": ([("import numpy as np", "import numpy as np\nfrom my_helpers import softmax")], None,
@@ -161,15 +163,15 @@ BROKEN = {
 }
 BROKEN_ELSEWHERE = {  # kinds planted in another file than rows_student.py: kind → its file
     "db of shape (n,) in the columns layout": "columns_student.py",
-    "float32, wrong by more than rounding": "rows_float32.py",
+    "wrong by more than rounding": "rows_float32.py",
 }
 BROKEN.update({
     "db of shape (n,) in the columns layout": (
         [("np.sum(dZ, axis=1, keepdims=True)", "np.sum(dZ, axis=1)")], "backward",
         "a 1-D array, not the column (n, 1) of the columns layout; sum with keepdims=True"),
-    "float32, wrong by more than rounding": (
+    "wrong by more than rounding": (
         [("p[np.arange(m), y] -= 1", "p[np.arange(m), y] -= 1.001")], "cross_entropy",
-        "times what float32 rounding can explain"),
+        "times what float64 rounding can explain"),
 })
 CORRECT = ["rows_student.py", "columns_student.py", "per_sample_student.py", "rows_einsum.py",
            "columns_batch_loop.py", "rows_float32.py", "rows_notebook.ipynb"]

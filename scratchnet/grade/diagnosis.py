@@ -70,7 +70,7 @@ def diagnose(name, calls, outcomes, names, layout):
 def _judge(index, call, outcome, layout):
     observed = observe(call, outcome)
     findings = [Finding(index, call, q, observed[q],
-                        verdict(q, observed[q], call.expected[q], layout, call.bounds.get(q)))
+                        verdict(q, observed[q], call.expected[q], layout, call.bounds[q], call.dtype))
                 for q in call.expected]
     wrong_delta = [f.quantity.l for f in findings if f.quantity.name == "delta" and not f.verdict.ok
                    and f.observation.kind in ("array", "number", "problem")]
@@ -100,7 +100,7 @@ def _mutant_agrees(mistake, key, relevant, student, calls, names, layout):
         q, theirs = _at(key, calls[i], mutant_outcome(mistake, layout, calls[i], names[i]))
         if not _equal(student[i], theirs):
             return False
-        wrong = wrong or not verdict(q, theirs, calls[i].expected[q], layout).ok
+        wrong = wrong or not verdict(q, theirs, calls[i].expected[q], layout, calls[i].bounds[q], calls[i].dtype).ok
     return wrong
 
 

@@ -129,7 +129,7 @@ def _finding_line(g):
     q, v = g.quantity, g.verdict
     shape = str(v.shape) if v.shape is not None else ""
     if v.ok:
-        verdict = f"ok (rel. error {v.rel_error:.0e}{', ' + v.message if v.message else ''})"
+        verdict = f"ok ({v.message})"
     elif g.follows:
         verdict = "wrong, follows from the wrong δ above"
     else:
