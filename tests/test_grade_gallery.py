@@ -143,8 +143,15 @@ BROKEN = {
                            "    z_L -= z_L.max(axis=1, keepdims=True)\n    log_probs = log_softmax(z_L)")],
                          "cross_entropy", "modified its input z_L"),
     "memory": ([("    acts = {1: x}", "    junk = np.ones(1 << 34)\n    acts = {1: x}")], "forward", "MemoryError"),
-    "import error": ([("import numpy as np", "import numpy as np\nfrom my_helpers import softmax")], None,
-                     "rows_student.py:3: loading the file raised ModuleNotFoundError"),
+    "import error": ([("import numpy as np", "import numpy as np\nfrom numpy import softmax")], None,
+                     "rows_student.py:3: loading the file raised ImportError"),
+    "imports torch": ([("import numpy as np", "import numpy as np\nimport torch")], None,
+                      "not allowed in this exercise: import torch (line 3 of "),
+    "delegates to the reference": ([("    L = max(W)\n    deltas", "    from scratchnet.network import Network\n"
+                                     "    L = max(W)\n    deltas")], None,
+                                   "not allowed in this exercise: import scratchnet.network (line 41 of "),
+    "exec of a string": ([("    acts = {1: x}", "    exec('acts = {1: x}')\n    acts = {1: x}")], None,
+                         "not allowed in this exercise: exec (line 8 of "),
     "a loop at module level": ([("LAYOUT = \"rows\"", "LAYOUT = \"rows\"\nwhile True:\n    pass")], None,
                                "loading the file ran past"),
     "sys.exit": ([("    new_W = {", "    exit(0)\n    new_W = {")], "sgd_update", "raised SystemExit"),
@@ -175,6 +182,7 @@ BROKEN.update({
 })
 CORRECT = ["rows_student.py", "columns_student.py", "per_sample_student.py", "rows_einsum.py",
            "columns_batch_loop.py", "rows_float32.py", "rows_notebook.ipynb"]
+ALLOW = {"os._exit": ("os",)}  # kinds that need a module the policy refuses: the teacher's --allow
 SLOW_KINDS = ("infinite loop", "a loop that swallows the alarm", "a loop at module level")
 
 
@@ -222,7 +230,7 @@ def graded(tmp_path_factory):
     def run(item):
         key, (path, extra) = item
         limit = 1.0 if key[-1] in SLOW_KINDS else 10.0
-        return key, (grade(str(path), time_limit=limit, memory_mb=512), extra)
+        return key, (grade(str(path), time_limit=limit, memory_mb=512, allow=ALLOW.get(key[-1], ())), extra)
 
     with ThreadPoolExecutor(2) as pool:
         return dict(pool.map(run, jobs.items()))

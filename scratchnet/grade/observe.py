@@ -181,7 +181,7 @@ def shape_problem(q, got, want, layout):
             return f"{said}: the shape of (W^[{q.l}])ᵀ; ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ is (n_l, n_{{l-1}}), like W^[l]"
         if q.name in ("z", "a", "delta", "delta_L"):
             other = ROWS_LIKE[layout]
-            return (f"{said}: the {other} layout's shape; is this file in the {other} layout? Its LAYOUT line "
-                    f"says {layout}")
+            return (f"{said}: the {other} layout's shape; is this file in the {other} layout? It was graded in the "
+                    f"{layout} layout")
         return f"{said}: transposed"
     return said
