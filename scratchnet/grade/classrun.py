@@ -30,6 +30,7 @@ from scratchnet.shell.fileio import atomic_write
 LABELS = {"forward": "forward pass", "cross_entropy": "(BP1) cross-entropy", "quadratic": "(BP1) quadratic",
           "BP2": "(BP2) δ^[l]", "BP4": "(BP4) ∂C/∂W^[l]", "BP3": "(BP3) ∂C/∂b^[l]", "update": "SGD update"}
 UNANSWERED = {"not implemented": "not yet implemented", "not defined": "function missing", "timed out": "timed out"}
+NOT_WRITTEN = ("not yet implemented", "function missing")
 
 
 def jobs(text):
@@ -132,6 +133,12 @@ def per_equation(reports):
     return [(key, title, sum(counter.values()), counter) for key, title, counter in counted]
 
 
+def split(counter):
+    """(the mistakes made, how many students had not written the function) of one equation's Counter."""
+    made = Counter({name: n for name, n in counter.items() if name not in NOT_WRITTEN})
+    return made, sum(counter.values()) - sum(made.values())
+
+
 def write_summary(out, names, reports, scoring=DEFAULT):
     """grades.csv, summary.md and class.png in `out`; returns the paths written."""
     os.makedirs(out, exist_ok=True)
@@ -158,10 +165,11 @@ def headline(reports):
 
 def markdown(table, equations, reports):
     lines = ["# The class, equation by equation", "", headline(reports) + ".", "",
-             "| equation | students wrong | most common mistake there |", "|---|---:|---|"]
+             "| equation | students wrong | most common mistakes there | not written yet |", "|---|---:|---|---:|"]
     for _, title, wrong, counter in equations:
-        common = ", ".join(f"{name} ({n})" for name, n in counter.most_common(2)) or "—"
-        lines.append(f"| {title} | {wrong} | {common} |")
+        made, not_written = split(counter)
+        common = ", ".join(f"{name} ({n})" for name, n in made.most_common(2)) or "—"
+        lines.append(f"| {title} | {wrong} | {common} | {not_written} |")
     broken = [row for row in table if row["status"] == "broken"]
     if broken:
         lines += ["", "## Could not be graded", ""] + [f"- {row['student']}: {row['mistake']}" for row in broken]
@@ -183,21 +191,28 @@ def draw(path, equations, title):
     from matplotlib import pyplot as plt
 
     labels = [LABELS[key] for key, _, _, _ in equations]
-    common = [counter.most_common(1)[0] if counter else ("", 0) for _, _, _, counter in equations]
-    wrong = [w for _, _, w, _ in equations]
-    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=100)
-    y = range(len(equations))[::-1]
-    ax.barh(y, [n for _, n in common], color="#b2182b", label="its most common mistake")
-    ax.barh(y, [w - n for w, (_, n) in zip(wrong, common, strict=True)], left=[n for _, n in common],
-            color="#f4a582", label="other mistakes")
-    for yi, w, (name, n) in zip(y, wrong, common, strict=True):
+    parts = [split(counter) for _, _, _, counter in equations]
+    common = [made.most_common(1)[0] if made else ("", 0) for made, _ in parts]
+    first = [n for _, n in common]
+    others = [sum(made.values()) - n for (made, _), n in zip(parts, first, strict=True)]
+    blank = [not_written for _, not_written in parts]
+    fig, ax = plt.subplots(figsize=(10, 4.6), dpi=100)
+    y = list(range(len(equations)))[::-1]
+    ax.barh(y, first, color="#b2182b", label="its most common mistake")
+    ax.barh(y, others, left=first, color="#f4a582", label="other mistakes")
+    ax.barh(y, blank, left=[a + b for a, b in zip(first, others, strict=True)], color="#bababa",
+            label="not written yet")
+    for yi, (name, n), (_, _, w, _), k in zip(y, common, equations, blank, strict=True):
+        said = ", ".join(filter(None, [f"{name} ({n})" if n else "", f"{k} not written" if k else ""]))
         if w:
-            ax.text(w + 0.2, yi, f"{w}: {name} ({n})", va="center", fontsize=9)
-    ax.set_yticks(list(y), labels, fontsize=10)
-    ax.set_xlim(0, max(max(wrong, default=0) * 2.4, 4))
+            ax.text(w + 0.15, yi, f"{w}: {said}", va="center", fontsize=9)
+    ax.set_yticks(y, labels, fontsize=10)
+    widest = max((w for _, _, w, _ in equations), default=0)
+    ax.set_xlim(0, max(widest * 2.1, 4))
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("students who got it wrong")
     ax.set_title(f"Which equation the class gets wrong ({title})", fontsize=11)
-    ax.legend(loc="lower right", fontsize=9, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, fontsize=9, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     fig.savefig(path)

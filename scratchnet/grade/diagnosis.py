@@ -10,6 +10,8 @@ already wrong is marked as following from it, so that (BP3) and (BP4) are judged
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from scratchnet.grade.execute import NotRun, Raised, TimedOut
 from scratchnet.grade.mistakes import candidates, mutant_outcome
 from scratchnet.grade.observe import observe, rel_error, tolerance, verdict
@@ -72,6 +74,8 @@ def _judge(index, call, outcome, layout):
     findings = [Finding(index, call, q, observed[q],
                         verdict(q, observed[q], call.expected[q], layout, call.bounds[q], call.dtype))
                 for q in call.expected]
+    if call.function == "sgd_update":
+        _unchanged(findings, call)
     wrong_delta = [f.quantity.l for f in findings if f.quantity.name == "delta" and not f.verdict.ok
                    and f.observation.kind in ("array", "number", "problem")]
     if wrong_delta:
@@ -81,6 +85,18 @@ def _judge(index, call, outcome, layout):
                     f.quantity.name in ("dW", "db") and f.quantity.l == top):
                 f.follows = not f.verdict.ok
     return findings
+
+
+def _unchanged(findings, call):
+    """An update that returns W^[l] or b^[l] as it was given is told so, in place of its relative error."""
+    for f in findings:
+        given = call.args[("W", "b").index(f.quantity.name)].get(f.quantity.l)
+        value = f.observation.value
+        if (not f.verdict.ok and f.observation.kind == "array" and isinstance(given, np.ndarray)
+                and value.shape == given.shape and np.array_equal(value, given)):
+            name = f"{f.quantity.name}^[{f.quantity.l}]"
+            f.verdict.message = (f"your update left {name} as it was: it must become {name} − α ∂C/∂{name} "
+                                 f"(assign the new value, or change it in place with -=)")
 
 
 def _matching(first, calls, outcomes, names, layout):

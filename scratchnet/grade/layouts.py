@@ -36,7 +36,7 @@ class Quantity:
     @property
     def equation(self):
         if self.name == "delta":
-            return "BP2"
+            return "BP1" if self.l == self.L else "BP2"  # backward returns δ^[L] too, as it was given
         return {"z": "forward", "a": "forward", "C": "cost", "delta_L": "BP1", "dW": "BP4", "db": "BP3",
                 "W": "update", "b": "update"}[self.name]
 

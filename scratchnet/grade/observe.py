@@ -75,8 +75,14 @@ def _part(q, tree, call):
         return Observation("problem", message=f"{name} is {KIND_NAMES.get(tree[0], tree[-1])}, not a dict keyed "
                                               f"by the layer number l")
     if q.l not in tree[1]:
-        keys = ", ".join(map(str, sorted(k for k in tree[1] if isinstance(k, int)))) or "none"
-        return Observation("problem", message=f"{name} has no entry {name}[{q.l}] (its layers: {keys})")
+        layers = sorted(k for k in tree[1] if isinstance(k, int))
+        said = f"{name} has no entry {name}[{q.l}] (its layers: {', '.join(map(str, layers)) or 'none'})"
+        loop = "range(L, 1, -1) for l = L..2" if q.name in ("delta", "dW", "db") else "range(2, L + 1) for l = 2..L"
+        if not layers:
+            said += f": the loop over l never ran; use {loop}"
+        elif q.l in (layers[0] - 1, layers[-1] + 1) and layers == list(range(layers[0], layers[-1] + 1)):
+            said += f": the loop over l misses layer {q.l}; use {loop}"
+        return Observation("problem", message=said)
     return _leaf(q.label, tree[1][q.l])
 
 
