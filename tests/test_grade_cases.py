@@ -101,17 +101,19 @@ def test_every_mistake_and_shortcut_fails_on_some_default_case(default_calls):
     mutants = [(m.name, layout, m.function, mutant_source(m, layout)) for m in CATALOGUE for layout in m.edits]
     mutants += [(name, "rows", "sgd_update" if "α" in name else "backward" if "central" in name else "cross_entropy",
                  edited(solution_source("rows"), edits)) for name, edits in SHORTCUTS.items()]
-    per_case, missed = np.zeros(len(DEFAULT_CASES), int), []
+    per_case, missed = np.zeros((2, len(DEFAULT_CASES)), int), []
     print(f"\n{'mistake':52} {'layout':11} caught by default cases")
     for name, layout, function, source in mutants:
         result = judged(source, layout, default_calls)[function]
         caught = catching_cases(result) if not result.passed else []
-        per_case[[c - 1 for c in caught]] += 1
+        per_case[int(name in SHORTCUTS), [c - 1 for c in caught]] += 1
         print(f"{name:52} {layout:11} {caught or 'NONE'}")
         if not caught:
             missed.append((name, layout))
-    print("mutants caught per default case: " + ", ".join(f"case {i + 1}: {n}" for i, n in enumerate(per_case))
-          + f" (of {len(mutants)})")
+    for row, what, total in ((0, "catalogued mistakes (mistake × layout)", len(mutants) - len(SHORTCUTS)),
+                             (1, "shortcuts", len(SHORTCUTS))):
+        print(f"{what} caught by each default case, of {total}: "
+              + ", ".join(f"case {i + 1}: {n}" for i, n in enumerate(per_case[row])))
     assert not missed, missed
 
 
