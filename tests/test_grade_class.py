@@ -84,6 +84,8 @@ def test_points_and_visibility_reach_gradescope_and_json(tmp_path):
     assert "σ′ taken at a^[l]" not in json.loads(results.read_text(encoding="utf-8"))["output"], "hidden tests leak"
     doc = json.loads(done.stdout)["submissions"][0]
     assert (doc["score"], doc["max_score"]) == (6.0, 8.5)
+    first = next(f for f in doc["functions"] if f["name"] == "backward")["first_wrong"]
+    assert first["relative_error"] > 1e-3 and 0 < first["tolerance"] < 1e-12, first
 
 
 def test_the_exercise_writes_grading_toml(tmp_path):

@@ -38,7 +38,7 @@ def _function(f, report, reveal):
         item["first_wrong"] = {"quantity": q.label, "equation": q.equation, "layer": q.l, "L": q.L,
                                "case": call.case + 1, "sample": None if call.sample is None else call.sample + 1,
                                "shape": v.shape, "expected_shape": tuple(call.expected[q].shape),
-                               "relative_error": v.rel_error, "message": v.message}
+                               "relative_error": v.rel_error, "tolerance": v.tolerance, "message": v.message}
         if reveal and f.first.observation.kind == "array":
             item["first_wrong"]["expected"] = call.expected[q].tolist()
             item["first_wrong"]["yours"] = f.first.observation.value.tolist()

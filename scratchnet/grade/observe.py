@@ -47,6 +47,7 @@ class Verdict:
     message: str
     rel_error: float = None
     shape: tuple = None
+    tolerance: float = None  # the largest relative error rounding in the case's dtype allows here
 
 
 def observe(call, outcome):
@@ -158,13 +159,13 @@ def _within_rounding(q, value, expected, bound, dtype):
     allowed = float(bound.max(initial=0.0) / scale) if scale else 0.0
     said = f"relative error {error:.2g} (tolerance {allowed:.1g}, {dtype} rounding)"
     if ratio <= 1:
-        return Verdict(True, said, error, value.shape)
+        return Verdict(True, said, error, value.shape, allowed)
     if dtype == "float64" and error < FINITE_DIFFERENCES:
         return Verdict(False, f"{q.label} is accurate to only {error:.0e} ({ratio:.2g} times what float64 rounding "
                               f"explains, tolerance {allowed:.1g}): the precision of finite differences, not of the "
-                              "chain rule", error, value.shape)
+                              "chain rule", error, value.shape, allowed)
     return Verdict(False, f"{q.label} is wrong: {said}, {ratio:.3g} times what {dtype} rounding can explain",
-                   error, value.shape)
+                   error, value.shape, allowed)
 
 
 ROWS_LIKE = {"rows": "columns", "columns": "rows", "per-sample": "rows"}
