@@ -20,14 +20,14 @@ import sys
 from scratchnet.checks import check_seed
 from scratchnet.errors import UsageError
 from scratchnet.grade.cases import N_CASES
-from scratchnet.grade.classrun import grade_class, headline, jobs, students, write_summary
+from scratchnet.grade.classrun import grade_class, jobs, run_class
 from scratchnet.grade.formats import as_dict, gradescope
 from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
 from scratchnet.grade.handout import LAYOUTS
 from scratchnet.grade.points import DEFAULT, read_scoring
 from scratchnet.grade.source import submission_paths
 from scratchnet.shell.cli import OneLineParser
-from scratchnet.shell.console import info, run_cli
+from scratchnet.shell.console import run_cli
 from scratchnet.shell.fileio import atomic_write, check_outputs
 
 
@@ -62,20 +62,26 @@ def build_parser(prog="python -m scratchnet.grade"):
     return p
 
 
-def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
-    """Grade every FILE of argv, print the reports, exit 0 (all pass) or 1.
-
-    oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.grade passes), or None.
-    """
+def _arguments(argv, prog):
+    """The parsed flags, with folders among the files expanded and files whose names start with a dash kept."""
     parser = build_parser(prog)
     args, extra = parser.parse_known_args(argv)
     unknown = [e for e in extra if not os.path.isfile(e)]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.files = submission_paths(args.files + extra)  # extra: files whose names start with a dash
-    scoring = read_scoring(args.config) if args.config else DEFAULT
+    args.files = submission_paths(args.files + extra)
     if (args.class_dir is None) == (not args.files) or (args.class_dir is None) != (args.out is None):
         raise UsageError("give the submissions (FILE …), or --class DIR with --out DIR")
+    return args
+
+
+def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
+    """Grade every FILE of argv, print the reports, exit 0 (all pass) or 1.
+
+    oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.grade passes), or None.
+    """
+    args = _arguments(argv, prog)
+    scoring = read_scoring(args.config) if args.config else DEFAULT
     if args.cases < 1 or args.time_limit <= 0 or args.memory_mb < 64 or args.jobs < 1:
         raise UsageError("--cases and --jobs must be ≥ 1, --time-limit > 0, --memory-mb ≥ 64")
     if args.gradescope:
@@ -89,12 +95,7 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
                      memory_mb=args.memory_mb, oracle=oracle, allow=tuple(args.allow))
 
     if args.class_dir:
-        names, paths = zip(*students(args.class_dir), strict=True)
-        reports = grade_class(list(paths), one, args.jobs)
-        for path in write_summary(args.out, list(names), reports, scoring):
-            info(f"wrote {path}")
-        info(headline(reports))
-        sys.exit(0 if all(r.passed for r in reports) else 1)
+        sys.exit(run_class(args.class_dir, args.out, one, args.jobs, scoring))
     reports = grade_class(args.files, one, args.jobs)
     if args.gradescope:
         with atomic_write(args.gradescope, "w") as f:

@@ -78,6 +78,16 @@ def grade_class(paths, grade_one, n_jobs):
     return reports
 
 
+def run_class(folder, out, grade_one, n_jobs, scoring=DEFAULT):
+    """Grade the class in `folder` with grade_one(path) -> Report, write the summary in `out`; the exit status."""
+    names, paths = zip(*students(folder), strict=True)
+    reports = grade_class(list(paths), grade_one, n_jobs)
+    for path in write_summary(out, list(names), reports, scoring):
+        info(f"wrote {path}")
+    info(headline(reports))
+    return 0 if all(r.passed for r in reports) else 1
+
+
 def equation_mistakes(report):
     """{equation key: the student's mistake there} for every equation the report fails; {} when it could not be
     graded at all (report.problem says why)."""
