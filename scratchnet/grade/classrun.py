@@ -80,6 +80,8 @@ def grade_class(paths, grade_one, n_jobs):
 
 def run_class(folder, out, grade_one, n_jobs, scoring=DEFAULT):
     """Grade the class in `folder` with grade_one(path) -> Report, write the summary in `out`; the exit status."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out} is a file: give a folder for grades.csv, summary.md and class.png")
     names, paths = zip(*students(folder), strict=True)
     reports = grade_class(list(paths), grade_one, n_jobs)
     for path in write_summary(out, list(names), reports, scoring):
