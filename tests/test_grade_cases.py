@@ -1,11 +1,11 @@
 """The default cases leave no mistake hidden: every catalogued mistake, and every shortcut a student was seen to
 take, fails on at least one default case, while the hand-out's solution passes them all.
 
-Each mutant (scratchnet/grade/mistakes.py's catalogue, in every layout it has an edit for, plus the shortcuts
-below: α hard-coded to 0.1, softmax without the max shift, log(softmax), log(p + 1e-3) returned in float16,
-and ∂C/∂W^[l], ∂C/∂b^[l] by central differences of a surrogate cost) runs in this process on the calls of the
-nine default cases, judged as the grader judges a student (scratchnet/grade/diagnosis.py). The table of which
-case catches which mistake is printed (docs/teaching.md quotes its last line).
+Each mutant (scratchnet/grade/mistakes.py's catalogue, in every layout it has an edit for, α hard-coded to 0.1
+among them, plus the shortcuts below: softmax without the max shift, log(softmax), log(p + 1e-3) returned in
+float16, and ∂C/∂W^[l], ∂C/∂b^[l] by central differences of a surrogate cost) runs in this process on the
+calls of the nine default cases, judged as the grader judges a student (scratchnet/grade/diagnosis.py). The
+table of which case catches which mistake is printed (docs/teaching.md quotes its last two lines).
 
     python -m pytest tests/test_grade_cases.py -s
 """
@@ -50,8 +50,6 @@ def backward(W, a, z, delta_L, sigma_prime):
 '''
 # shortcut → the edits of the rows solution that make it (each found passing the grader before its cases changed)
 SHORTCUTS = {
-    "α hard-coded to 0.1": (("W[l] -= lr * dW[l]", "W[l] -= 0.1 * dW[l]"),
-                            ("b[l] -= lr * db[l]", "b[l] -= 0.1 * db[l]")),
     "softmax without the max shift": (("shifted = z_L - z_L.max(axis=1, keepdims=True)", "shifted = z_L"),),
     "log(softmax)": (("log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
                       "log_p = np.log(np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True))"),),
@@ -99,7 +97,7 @@ def test_the_solution_passes_every_default_case(layout, default_calls):
 
 def test_every_mistake_and_shortcut_fails_on_some_default_case(default_calls):
     mutants = [(m.name, layout, m.function, mutant_source(m, layout)) for m in CATALOGUE for layout in m.edits]
-    mutants += [(name, "rows", "sgd_update" if "α" in name else "backward" if "central" in name else "cross_entropy",
+    mutants += [(name, "rows", "backward" if "central" in name else "cross_entropy",
                  edited(solution_source("rows"), edits)) for name, edits in SHORTCUTS.items()]
     per_case, missed = np.zeros((2, len(DEFAULT_CASES)), int), []
     print(f"\n{'mistake':52} {'layout':11} caught by default cases")
@@ -127,7 +125,10 @@ def test_shortcuts_get_the_message_that_names_them(default_calls):
     assert "has dtype float16, but this case's arrays are float64" in message(
         "log(p + 1e-3), returned in float16", "cross_entropy")
     assert "log-softmax" in message("log(softmax)", "cross_entropy")
-    assert "W^[2] after the update is wrong" in message("α hard-coded to 0.1", "sgd_update")
+
+    hard_coded = judged(mutant_source(next(m for m in CATALOGUE if m.name == "α hard-coded (update)"), "rows"),
+                        "rows", default_calls)["sgd_update"]
+    assert [m.name for m in hard_coded.mistakes] == ["α hard-coded (update)"]
 
 
 def test_the_cases_differ_where_mistakes_hide():

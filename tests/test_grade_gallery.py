@@ -114,6 +114,9 @@ PLANTED = {
         "columns": ([("- lr * dW[l]", "- dW[l]"), ("- lr * db[l]", "- db[l]")], "W^[2] after the update"),
         "per-sample": ([("(lr / m) * dW[l]", "dW[l] / m"), ("(lr / m) * db[l]", "db[l] / m")],
                        "W^[2] after the update")},
+    "α hard-coded (update)": {
+        "rows": ([("- lr *", "- 0.1 *")], "W^[2] after the update"),
+        "per-sample": ([("-= (lr / m)", "-= (0.1 / m)")], "W^[2] after the update")},
     "the sum not divided by m (update)": {  # the per-sample layout alone hands the update sums
         "per-sample": ([("(lr / m)", "lr")], "W^[2] after the update")},
 }
