@@ -1,13 +1,17 @@
 """python -m scratchnet.exercise: write the backprop hand-out (or its solution) for students.
 
-    python -m scratchnet.exercise --out hw                        # hw/backprop_rows.py, _columns.py, _per_sample.py
+    python -m scratchnet.exercise --out hw                        # hw/backprop_rows.py, _columns.py, _per_sample.py,
+                                                                  # and hw/grading.toml (points, visibility)
     python -m scratchnet.exercise --out hw --layout columns       # one layout only
     python -m scratchnet.exercise --out key --solution            # the filled-in versions, for the teacher
     python -m scratchnet.grade hw/backprop_rows.py                # every equation: not yet implemented
 
 Each file holds forward, cross_entropy and quadratic (BP1), backward ((BP2)–(BP4)) and sgd_update, with
 the tutorial's docstrings, shapes and equations, and TODO bodies that raise NotImplementedError; its
-LAYOUT line tells the grader which layout it is in (scratchnet/grade/handout.py has the three).
+LAYOUT line tells the grader which layout it is in (scratchnet/grade/handout.py has the three). The hand-out
+states what a submission may use (scratchnet/grade/policy.py). grading.toml, written beside it unless one is
+there, gives each equation's points and Gradescope visibility: edit it, then pass it to the grader with
+--config (scratchnet/grade/points.py).
 """
 
 import argparse
@@ -15,6 +19,7 @@ import os
 
 from scratchnet.errors import UsageError
 from scratchnet.grade.handout import LAYOUTS, solution_source, stub_source
+from scratchnet.grade.points import toml_text
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import info, run_cli
 from scratchnet.shell.fileio import atomic_write
@@ -51,7 +56,12 @@ def main(argv=None):
         with atomic_write(path, "w") as f:
             f.write(solution_source(layout) if args.solution else stub_source(layout))
         info(f"wrote {path}")
-    info(f"check it with: python -m scratchnet.grade {paths[0]}")
+    config = os.path.join(args.out, "grading.toml")
+    if not os.path.exists(config):  # the teacher's edits are kept, even with --force
+        with atomic_write(config, "w") as f:
+            f.write(toml_text())
+        info(f"wrote {config}")
+    info(f"check it with: python -m scratchnet.grade {paths[0]} --config {config}")
 
 
 if __name__ == "__main__":

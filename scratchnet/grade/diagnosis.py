@@ -10,6 +10,8 @@ already wrong is marked as following from it, so that (BP3) and (BP4) are judged
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from scratchnet.grade.execute import NotRun, Raised, TimedOut
 from scratchnet.grade.mistakes import candidates, mutant_outcome
 from scratchnet.grade.observe import observe, rel_error, tolerance, verdict
@@ -70,8 +72,10 @@ def diagnose(name, calls, outcomes, names, layout):
 def _judge(index, call, outcome, layout):
     observed = observe(call, outcome)
     findings = [Finding(index, call, q, observed[q],
-                        verdict(q, observed[q], call.expected[q], layout, call.bounds.get(q)))
+                        verdict(q, observed[q], call.expected[q], layout, call.bounds[q], call.dtype))
                 for q in call.expected]
+    if call.function == "sgd_update":
+        _unchanged(findings, call)
     wrong_delta = [f.quantity.l for f in findings if f.quantity.name == "delta" and not f.verdict.ok
                    and f.observation.kind in ("array", "number", "problem")]
     if wrong_delta:
@@ -81,6 +85,18 @@ def _judge(index, call, outcome, layout):
                     f.quantity.name in ("dW", "db") and f.quantity.l == top):
                 f.follows = not f.verdict.ok
     return findings
+
+
+def _unchanged(findings, call):
+    """An update that returns W^[l] or b^[l] as it was given is told so, in place of its relative error."""
+    for f in findings:
+        given = call.args[("W", "b").index(f.quantity.name)].get(f.quantity.l)
+        value = f.observation.value
+        if (not f.verdict.ok and f.observation.kind == "array" and isinstance(given, np.ndarray)
+                and value.shape == given.shape and np.array_equal(value, given)):
+            name = f"{f.quantity.name}^[{f.quantity.l}]"
+            f.verdict.message = (f"your update left {name} as it was: it must become {name} − α ∂C/∂{name} "
+                                 f"(assign the new value, or change it in place with -=)")
 
 
 def _matching(first, calls, outcomes, names, layout):
@@ -100,7 +116,7 @@ def _mutant_agrees(mistake, key, relevant, student, calls, names, layout):
         q, theirs = _at(key, calls[i], mutant_outcome(mistake, layout, calls[i], names[i]))
         if not _equal(student[i], theirs):
             return False
-        wrong = wrong or not verdict(q, theirs, calls[i].expected[q], layout).ok
+        wrong = wrong or not verdict(q, theirs, calls[i].expected[q], layout, calls[i].bounds[q], calls[i].dtype).ok
     return wrong
 
 

@@ -9,6 +9,7 @@ tree of tagged tuples that any process can unpickle without the student's module
 """
 
 import copy
+import signal
 import traceback
 from dataclasses import dataclass, field
 
@@ -39,6 +40,23 @@ class TimedOut:
 @dataclass
 class NotRun:
     reason: str
+
+
+SIGNAL_TEXT = {"SIGSEGV": "a segmentation fault", "SIGBUS": "a bus error", "SIGFPE": "a floating-point exception",
+               "SIGILL": "an illegal instruction", "SIGABRT": "an abort"}
+
+
+def exit_text(status):
+    """How a process that ended with `status` (Popen.returncode) stopped, in words: a signal by its name."""
+    if status is None or status >= 0:
+        return f"the process stopped (exit status {status})"
+    try:
+        name = signal.Signals(-status).name
+    except ValueError:
+        return f"the process was killed by signal {-status}"
+    if name in SIGNAL_TEXT:
+        return f"the process crashed with {SIGNAL_TEXT[name]} ({name})"
+    return f"the process was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
 
 
 def run_call(fn, call, names, filename):

@@ -5,11 +5,13 @@ score, execution_time, output and a list of tests, each with name, score, max_sc
 "failed"), output and visibility.
 """
 
+from scratchnet.grade.points import DEFAULT, KEYS
 from scratchnet.grade.report import STATUS_TEXT
 
 
-def as_dict(report, reveal=False):
-    """A JSON-ready summary of one Report; reference values only with reveal=True."""
+def as_dict(report, reveal=False, scoring=DEFAULT):
+    """A JSON-ready summary of one Report; reference values only with reveal=True; points from `scoring`."""
+    passed = [ok for _, ok, _ in report.equations()]
     return {
         "path": report.path,
         "layout": report.layout,
@@ -19,7 +21,10 @@ def as_dict(report, reveal=False):
         "seconds": round(report.seconds, 3),
         "cases": [case.describe() for case in report.cases],
         "notes": report.notes,
-        "equations": [{"name": title, "passed": ok} for title, ok, _ in report.equations()],
+        "score": scoring.score(passed), "max_score": scoring.max_score,
+        "equations": [{"name": title, "key": key, "passed": ok, "points": scoring.points[key] * ok,
+                       "max_points": scoring.points[key]}
+                      for key, (title, ok, _) in zip(KEYS, report.equations(), strict=True)],
         "functions": [_function(f, report, reveal) for f in report.functions],
         "output": report.output,
     }
@@ -33,7 +38,7 @@ def _function(f, report, reveal):
         item["first_wrong"] = {"quantity": q.label, "equation": q.equation, "layer": q.l, "L": q.L,
                                "case": call.case + 1, "sample": None if call.sample is None else call.sample + 1,
                                "shape": v.shape, "expected_shape": tuple(call.expected[q].shape),
-                               "relative_error": v.rel_error, "message": v.message}
+                               "relative_error": v.rel_error, "tolerance": v.tolerance, "message": v.message}
         if reveal and f.first.observation.kind == "array":
             item["first_wrong"]["expected"] = call.expected[q].tolist()
             item["first_wrong"]["yours"] = f.first.observation.value.tolist()
@@ -44,19 +49,21 @@ def _function(f, report, reveal):
     return item
 
 
-def gradescope(report, reveal=False):
-    """Gradescope's results.json for one submission: one test per equation, 1 point each."""
-    text = report.text(reveal)
+def gradescope(report, reveal=False, scoring=DEFAULT):
+    """Gradescope's results.json for one submission: one test per equation, its points and visibility from scoring."""
+    shown = all(scoring.visibility[key] == "visible" for key in KEYS)
+    text = report.text(reveal) if shown else "each equation is a test below; some are shown after the due date"
     tests = []
-    for number, (title, ok, result) in enumerate(report.equations(), 1):
+    for number, (key, (title, ok, result)) in enumerate(zip(KEYS, report.equations(), strict=True), 1):
         if report.problem:
             output = report.problem
         elif ok:
             output = "passed on every case"
         else:
             output = _test_output(report, result, reveal)
-        tests.append({"name": title, "number": str(number), "score": float(ok), "max_score": 1.0,
-                      "status": "passed" if ok else "failed", "output": output, "visibility": "visible"})
+        tests.append({"name": title, "number": str(number), "score": scoring.points[key] * ok,
+                      "max_score": scoring.points[key], "status": "passed" if ok else "failed", "output": output,
+                      "visibility": scoring.visibility[key]})
     return {"score": float(sum(t["score"] for t in tests)), "execution_time": round(report.seconds, 3),
             "output": text, "stdout_visibility": "hidden", "tests": tests}
 

@@ -17,6 +17,7 @@ from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 from scratchnet.grade.handout import FUNCTIONS, LAYOUTS, declared_layout
 from scratchnet.grade.layouts import Layout
 from scratchnet.grade.oracle import oracle_agreement
+from scratchnet.grade.policy import source_problems
 from scratchnet.grade.report import Report
 from scratchnet.grade.sandbox import run_submission
 from scratchnet.grade.source import load, syntax_problem
@@ -25,7 +26,8 @@ TIME_LIMIT = 10.0   # seconds per call
 MEMORY_MB = 1024    # address space a submission may add
 
 
-def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None):
+def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None,
+          allow=()):
     """Grade the submission at `path` (.py or .ipynb) and return its Report; never raises for the student's faults.
 
     Args:
@@ -36,11 +38,12 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
         oracle: None, or a second oracle (scratchnet.checking.oracle's interface, e.g.
             torch_ref.autograd.torch_gradients)
             whose answers on the same cases must agree with the engine's before any student is judged.
+        allow: names the teacher permits beyond scratchnet/grade/policy.py's (modules or built-ins).
     """
     start = time.perf_counter()
     submission = load(path)
     report = Report(path, layout or "rows", n_cases)
-    problem = syntax_problem(submission)
+    problem = syntax_problem(submission) or "\n    ".join(source_problems(submission, allow))
     if problem:
         return report.broken(problem, time.perf_counter() - start)
     stated = declared_layout(submission.source)
@@ -125,4 +128,4 @@ def _layout_hints(functions, submission, layout, references, time_limit, memory_
         for result in failing:
             if diagnose(result.name, part, outcomes, part_names, other).passed:
                 result.hints.append(f"{result.name} gives the right answer when given the {other} layout's arrays: "
-                                    f'is this file in the {other} layout? Its LAYOUT line says "{layout}"')
+                                    f"is this file in the {other} layout? It was graded in the {layout} layout")

@@ -15,10 +15,10 @@ line), and a test grades all three solutions against the reference engine.
 """
 
 import ast
-import re
 from string import Template
 
 from scratchnet.errors import UsageError
+from scratchnet.grade.policy import handout_text
 
 LAYOUTS = ("rows", "columns", "per-sample")
 
@@ -41,7 +41,9 @@ Layout "$layout": $description
 Shapes: W[l] (n_l, n_{l-1}) in every layout;
     $shapes
 
-Return new arrays: do not modify the arrays you are given (sgd_update alone changes W and b). NumPy only.
+Return new arrays: do not modify the arrays you are given (sgd_update alone changes W and b), and compute
+in the dtype you are given or wider (some cases are float32, with outputs confident enough that e^z overflows).
+$policy
 """
 
 import numpy as np
@@ -242,7 +244,7 @@ TITLES = {"forward": "the forward pass", "cross_entropy": "(BP1), cross-entropy"
 def solution_source(layout):
     """The filled-in hand-out for `layout`: what --solution writes, and the text every mutant edits."""
     check_layout(layout)
-    return TEMPLATE.substitute(layout=layout, **FIELDS[layout])
+    return TEMPLATE.substitute(layout=layout, policy=handout_text(), **FIELDS[layout])
 
 
 def stub_source(layout):
@@ -268,10 +270,14 @@ def check_layout(layout):
         raise UsageError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}")
 
 
-LAYOUT_LINE = re.compile(r"""^LAYOUT\s*=\s*["']([\w-]+)["']""", re.MULTILINE)
-
-
 def declared_layout(source):
-    """The layout a submission states in its `LAYOUT = "..."` line, or None when it has none."""
-    found = LAYOUT_LINE.search(source)
-    return found.group(1) if found else None
+    """The layout a submission states at module level, `LAYOUT = "..."` or `LAYOUT: str = "..."` (the last one,
+    as Python would run it), or None when it has none; the source must compile."""
+    stated = None
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        value = getattr(node, "value", None)
+        if any(isinstance(t, ast.Name) and t.id == "LAYOUT" for t in targets) and isinstance(value, ast.Constant):
+            stated = str(value.value)
+    return stated

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scratchnet.activations import ACTIVATIONS
+from scratchnet.grade.cases import in_dtype
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Quantity:
     @property
     def equation(self):
         if self.name == "delta":
-            return "BP2"
+            return "BP1" if self.l == self.L else "BP2"  # backward returns δ^[L] too, as it was given
         return {"z": "forward", "a": "forward", "C": "cost", "delta_L": "BP1", "dW": "BP4", "db": "BP3",
                 "W": "update", "b": "update"}[self.name]
 
@@ -59,7 +60,8 @@ class Call:
     case: int             # index into the cases
     sample: int = None    # per-sample: which sample of the case
     may_change: tuple = ()  # argument names the function may modify in place (sgd_update: W, b)
-    bounds: dict = field(default_factory=dict)  # {Quantity: how far float32 rounding may take it}, where known
+    bounds: dict = field(default_factory=dict)  # {Quantity: how far rounding in the case's dtype may take it}
+    dtype: str = "float64"  # the dtype of the case's arrays: what the answers are judged in
 
 
 ARGUMENTS = {
@@ -101,6 +103,8 @@ class Layout:
             passes = [(None, ref)]
         calls = [call for sample, run in passes for call in self._pass_calls(run, case_index, sample)]
         calls.append(self._update_call(ref, case_index))
+        for call in calls:  # the arrays the student is given are in the case's dtype
+            call.args, call.dtype = in_dtype(call.args, ref.case.dtype), ref.case.dtype
         return calls
 
     def _pass_calls(self, run, case, sample):
@@ -128,7 +132,9 @@ class Layout:
         backward_call = Call("backward", (W, a, z, act(run.delta[L]), sigma_prime), backward, case, sample)
         shaped = {"delta": act, "dW": np.asarray, "db": self.bias}
         backward_call.bounds = {q: shaped[q.name](run.bounds[f"{q.name}[{q.l}]"]) for q in backward}
-        return [Call("forward", (W, b, a[1], sigma), forward, case, sample), cost_call, backward_call]
+        forward_call = Call("forward", (W, b, a[1], sigma), forward, case, sample)
+        forward_call.bounds = {q: act(run.bounds[f"{q.name}[{q.l}]"]) for q in forward}
+        return [forward_call, cost_call, backward_call]
 
     def _update_call(self, ref, case_index):
         W = {l: ref.W[l].copy() for l in ref.W}
@@ -144,4 +150,5 @@ class Layout:
             args = (W, b, dW, db, ref.lr, m)
         else:
             args = (W, b, {l: ref.dW[l].copy() for l in ref.dW}, {l: self.bias(ref.db[l]) for l in ref.db}, ref.lr)
-        return Call("sgd_update", args, expected, case_index, may_change=("W", "b"))
+        bounds = {q: (np.asarray if q.name == "W" else self.bias)(ref.bounds[f"{q.name}[{q.l}]"]) for q in expected}
+        return Call("sgd_update", args, expected, case_index, may_change=("W", "b"), bounds=bounds)

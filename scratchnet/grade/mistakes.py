@@ -5,7 +5,7 @@ same calls as the student's code and names every mistake whose output equals the
 wrong quantity, on every case (where both raise, the same exception counts as equal). The first fourteen are
 the bugs that tests/test_suite_catches_bugs.py plants in the engine (`planted` names them); the rest are the
 other mistakes students make: the sign of δ flipped, the 1/m twice, σ′ of the wrong layer, the transpose on
-the wrong operand, the biases summed over the wrong axis, the update with + instead of −, and more.
+the wrong operand, the biases summed over the wrong axis, the update with + instead of −, α hard-coded, and more.
 
 Each edit must apply exactly once to its layout's solution text (a test checks all of them): an edit of the
 hand-out that breaks one fails loudly instead of silently dropping a mistake from the catalogue.
@@ -157,6 +157,11 @@ CATALOGUE = (
              for layout in BATCH} | {"per-sample": (("(lr / m) * dW[l]", "dW[l] / m"),
                                                      ("(lr / m) * db[l]", "db[l] / m"))},
             "the step is α times the gradient"),
+    Mistake("α hard-coded (update)", "sgd_update", "update",
+            {layout: (("W[l] -= lr * dW[l]", "W[l] -= 0.1 * dW[l]"), ("b[l] -= lr * db[l]", "b[l] -= 0.1 * db[l]"))
+             for layout in BATCH} | {"per-sample": (("(lr / m) * dW[l]", "(0.1 / m) * dW[l]"),
+                                                     ("(lr / m) * db[l]", "(0.1 / m) * db[l]"))},
+            "step by lr, the α you are given: every case has its own, and none is 0.1"),
     Mistake("the sum not divided by m (update)", "sgd_update", "update",
             {"per-sample": (("(lr / m) * dW[l]", "lr * dW[l]"), ("(lr / m) * db[l]", "lr * db[l]"))},
             "dW, db are sums over the m samples: step along their mean, (α/m) Σₓ ∂C_x/∂θ"),

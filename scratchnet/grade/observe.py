@@ -1,10 +1,11 @@
 """What a call returned, quantity by quantity, and whether each is right: type, shape (exactly), finiteness, value.
 
 `observe(call, outcome)` reads the outcome of one call as {Quantity: Observation}; `verdict(q, obs, expected,
-layout)` compares one observation with the engine's value. The value test is cs231n's relative error of the
-whole array, max |s − r| / max(max |s|, max |r|), against a tolerance set by the dtype the student returned;
-a float32 answer is judged, where scratchnet.checking.roundoff has a bound for it (C, δ^[l], ∂C/∂W^[l], ∂C/∂b^[l]),
-entry by entry against what float32 rounding alone can do.
+layout, bound, dtype)` compares one observation with the engine's value. Every answer is judged in the
+dtype of the case (never the dtype it comes back in: a float16 or float32 answer to a float64 case is a type
+mistake), entry by entry against what rounding in that dtype alone can do (scratchnet/grade/bounds.py); the
+report states cs231n's relative error of the whole array, max |s − r| / max(max |s|, max |r|), beside the
+tolerance that bound allows. A float64 answer accurate to ~1e-9 is a numerical derivative, and is told so.
 Shapes are compared exactly, never through broadcasting: (n,), (1, n) and (n, 1) are three different answers.
 """
 
@@ -15,8 +16,7 @@ import numpy as np
 from scratchnet.checking.roundoff import error_to_bound
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 
-# the relative error a correct answer may have, by the dtype it comes in: float64 sums in another order
-# differ by ~1e-15; float32 by ~1e-6, 1e-4 leaving room for σ′ and softmax (tests/helpers.py's float32 rtol)
+# two answers within this relative error are the same answer (a mutant's and a student's), by their dtype
 TOLERANCE = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-4}
 OTHER_FLOAT_TOLERANCE = 1e-2  # float16 and the like
 
@@ -47,6 +47,7 @@ class Verdict:
     message: str
     rel_error: float = None
     shape: tuple = None
+    tolerance: float = None  # the largest relative error rounding in the case's dtype allows here
 
 
 def observe(call, outcome):
@@ -75,8 +76,14 @@ def _part(q, tree, call):
         return Observation("problem", message=f"{name} is {KIND_NAMES.get(tree[0], tree[-1])}, not a dict keyed "
                                               f"by the layer number l")
     if q.l not in tree[1]:
-        keys = ", ".join(map(str, sorted(k for k in tree[1] if isinstance(k, int)))) or "none"
-        return Observation("problem", message=f"{name} has no entry {name}[{q.l}] (its layers: {keys})")
+        layers = sorted(k for k in tree[1] if isinstance(k, int))
+        said = f"{name} has no entry {name}[{q.l}] (its layers: {', '.join(map(str, layers)) or 'none'})"
+        loop = "range(L, 1, -1) for l = L..2" if q.name in ("delta", "dW", "db") else "range(2, L + 1) for l = 2..L"
+        if not layers:
+            said += f": the loop over l never ran; use {loop}"
+        elif q.l in (layers[0] - 1, layers[-1] + 1) and layers == list(range(layers[0], layers[-1] + 1)):
+            said += f": the loop over l misses layer {q.l}; use {loop}"
+        return Observation("problem", message=said)
     return _leaf(q.label, tree[1][q.l])
 
 
@@ -92,6 +99,7 @@ def _leaf(label, tree):
 
 
 def tolerance(dtype):
+    """The relative error by which two answers in `dtype` count as the same answer (a mutant's and a student's)."""
     return TOLERANCE.get(np.dtype(dtype), OTHER_FLOAT_TOLERANCE)
 
 
@@ -103,11 +111,11 @@ def rel_error(s, r):
         return 0.0 if scale == 0 else float(np.abs(s - r).max() / scale)
 
 
-def verdict(q, obs, expected, layout, bound=None):
+def verdict(q, obs, expected, layout, bound, dtype="float64"):
     """Is obs the engine's `expected`? The first thing wrong, as one message naming the quantity.
 
-    bound: for a float32 answer, how far float32 rounding alone may take each entry (scratchnet.checking.roundoff);
-    without one, a float32 answer is held to a relative error of 1e-4.
+    bound: how far rounding in the case's dtype alone may take each entry (scratchnet/grade/bounds.py); the
+    answer is judged in the case's dtype, whatever dtype it comes in: a narrower float is a type mistake.
     """
     if obs.kind in ("problem", "not run"):
         return Verdict(False, obs.message)
@@ -127,26 +135,37 @@ def verdict(q, obs, expected, layout, bound=None):
     problem = shape_problem(q, value.shape, expected.shape, layout)
     if problem:
         return Verdict(False, problem, shape=value.shape)
+    if np.finfo(value.dtype).precision < np.finfo(dtype).precision:
+        return Verdict(False, f"{q.label} has dtype {value.dtype}, but this case's arrays are {dtype}: compute in "
+                              f"the dtype you are given (a type mistake: {value.dtype} cannot hold the answer)",
+                       shape=value.shape)
     if not np.isfinite(value).all():
         what = "NaN" if np.isnan(value).any() else "±∞"
-        return Verdict(False, f"{q.label} holds {what}", shape=value.shape)
-    error, tol = rel_error(value, expected), tolerance(value.dtype)
-    if value.dtype == np.float32 and bound is not None:
-        return _within_float32_rounding(q, value, expected, bound, error)
-    rounding = f"{value.dtype} rounding (up to {tol:g})" if value.dtype != np.float64 else ""
-    if error > tol:
-        beyond = f", more than {rounding} explains" if rounding else ""
-        return Verdict(False, f"{q.label} is wrong: relative error {error:.2g}{beyond}", error, value.shape)
-    return Verdict(True, f"within {rounding}" if rounding else "", error, value.shape)
+        return Verdict(False, f"{q.label} holds {what}{OVERFLOW_HINT.get(q.name, '')}", shape=value.shape)
+    return _within_rounding(q, value, expected, np.asarray(bound, dtype=np.float64), np.dtype(dtype).name)
 
 
-def _within_float32_rounding(q, value, expected, bound, error):
-    """A float32 answer judged entry by entry against the bound on what float32 rounding can do."""
-    ratio = error_to_bound(value, expected, bound)
-    if ratio > 1:
-        return Verdict(False, f"{q.label} is wrong: relative error {error:.2g}, {ratio:.3g} times what float32 "
-                              "rounding can explain", error, value.shape)
-    return Verdict(True, f"within float32 rounding: {ratio:.2g} of its bound", error, value.shape)
+OVERFLOW_HINT = {"C": (" (e^z overflows past z ≈ 709 in float64, 88 in float32, and log(softmax) is −∞ where softmax "
+                       "underflows to 0: shift z by its max and take the log-softmax z − max z − log Σ e^(z − max z))"),
+                 "delta_L": " (e^z overflows for large z: softmax(z) = softmax(z − max z))"}
+FINITE_DIFFERENCES = 1e-5  # a float64 answer closer than this, yet beyond rounding, is a numerical derivative
+
+
+def _within_rounding(q, value, expected, bound, dtype):
+    """The answer judged entry by entry against the bound on what rounding in `dtype` can do; the tolerance, the
+    largest relative error the bound allows, is stated beside the answer's relative error."""
+    error, ratio = rel_error(value, expected), error_to_bound(value, expected, bound)
+    scale = max(np.abs(expected).max(initial=0.0), np.abs(value).max(initial=0.0))
+    allowed = float(bound.max(initial=0.0) / scale) if scale else 0.0
+    said = f"relative error {error:.2g} (tolerance {allowed:.1g}, {dtype} rounding)"
+    if ratio <= 1:
+        return Verdict(True, said, error, value.shape, allowed)
+    if dtype == "float64" and error < FINITE_DIFFERENCES:
+        return Verdict(False, f"{q.label} is accurate to only {error:.0e} ({ratio:.2g} times what float64 rounding "
+                              f"explains, tolerance {allowed:.1g}): the precision of finite differences, not of the "
+                              "chain rule", error, value.shape, allowed)
+    return Verdict(False, f"{q.label} is wrong: {said}, {ratio:.3g} times what {dtype} rounding can explain",
+                   error, value.shape, allowed)
 
 
 ROWS_LIKE = {"rows": "columns", "columns": "rows", "per-sample": "rows"}
@@ -169,7 +188,7 @@ def shape_problem(q, got, want, layout):
             return f"{said}: the shape of (W^[{q.l}])ᵀ; ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ is (n_l, n_{{l-1}}), like W^[l]"
         if q.name in ("z", "a", "delta", "delta_L"):
             other = ROWS_LIKE[layout]
-            return (f"{said}: the {other} layout's shape; is this file in the {other} layout? Its LAYOUT line "
-                    f"says {layout}")
+            return (f"{said}: the {other} layout's shape; is this file in the {other} layout? It was graded in the "
+                    f"{layout} layout")
         return f"{said}: transposed"
     return said

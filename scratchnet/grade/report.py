@@ -21,6 +21,7 @@ EQUATIONS = (  # the tests of the report: (title, function, quantity names)
     ("(BP3) ∂C/∂b^[l] = δ^[l]", "backward", ("db",)),
     ("the update θ ← θ − α ∂C/∂θ", "sgd_update", ("W", "b")),
 )
+OUTPUT_LINES = 40  # lines of the student's own output the text shows
 ANSWERED = ("array", "number", "problem")  # observations of a call that returned something
 STATUS_TEXT = {"passed": "passed", "failed": "FAILED", "not implemented": "not yet implemented",
                "not defined": "MISSING (no such function)", "timed out": "TIMED OUT"}
@@ -72,7 +73,7 @@ class Report:
         lines = [f"{self.path}: layout {self.layout}, {len(self.cases) or self.n_cases} cases"]
         lines += [f"  note: {note}" for note in self.notes]
         if self.problem:
-            return "\n".join([*lines, f"  cannot be graded: {self.problem}", "result: FAILED"]) + "\n"
+            return "\n".join([*lines, f"  cannot be graded: {self.problem}", "result: FAILED", *self._output()]) + "\n"
         for f in self.functions:
             lines.append(f"  {f.name:<14} {TITLES[f.name]:<22} {STATUS_TEXT[f.status]}")
         for f in self.functions:
@@ -83,9 +84,15 @@ class Report:
         passed = sum(ok for _, ok, _ in self.equations())
         lines += ["", f"result: {'passed' if self.passed else 'FAILED'} ({passed} of {len(EQUATIONS)} equations "
                       f"right; {self.seconds:.1f} s)"]
-        if self.output.strip():
-            lines += ["", "your code printed:", *("  | " + line for line in self.output.strip().splitlines()[:40])]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + self._output()) + "\n"
+
+    def _output(self):
+        """What the student's code printed, its first OUTPUT_LINES lines, and how many more were cut."""
+        printed = self.output.strip().splitlines()
+        if not printed:
+            return []
+        cut = [f"  [… {len(printed) - OUTPUT_LINES} more lines not shown]"] if len(printed) > OUTPUT_LINES else []
+        return ["", "your code printed:", *("  | " + line for line in printed[:OUTPUT_LINES]), *cut]
 
     def function_text(self, f, reveal=False):
         """The diagnosis of one function that did not pass, as lines."""
@@ -105,7 +112,8 @@ class Report:
             lines.append(f"  it raised {f.raised.type}: {f.raised.message}" + self._frames(f.raised))
         for mistake in f.mistakes:
             lines.append(f"  likely mistake: {mistake.name}. Hint: {mistake.hint}.")
-        if f.status == "failed" and f.first is not None and f.first.observation.kind in ANSWERED and not f.mistakes:
+        if (f.status == "failed" and f.first is not None and not f.mistakes and not f.mutated
+                and " is wrong: " in f.first.verdict.message):  # nothing else explained the value
             lines.append("  no catalogued mistake gives this answer: compare your line for "
                          f"{f.first.quantity.label} with its equation")
         if f.mutated:
@@ -129,7 +137,7 @@ def _finding_line(g):
     q, v = g.quantity, g.verdict
     shape = str(v.shape) if v.shape is not None else ""
     if v.ok:
-        verdict = f"ok (rel. error {v.rel_error:.0e}{', ' + v.message if v.message else ''})"
+        verdict = f"ok ({v.message})"
     elif g.follows:
         verdict = "wrong, follows from the wrong δ above"
     else:

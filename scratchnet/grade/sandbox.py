@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 import scratchnet
-from scratchnet.grade.execute import NotRun, TimedOut
+from scratchnet.grade.execute import NotRun, TimedOut, exit_text
 
 MAX_OUTPUT = 20_000  # characters of the submission's own output kept for the report
 GRACE = 2.0          # seconds past the limit before the parent kills a child that ignores its alarm
@@ -61,18 +61,18 @@ def run_submission(source, filename, folder, calls, names, time_limit=10.0, memo
                 outcomes[todo[record[1]]] = record[2]
                 done.add(record[1])
         if current == "import" and (killed or not records):
-            import_outcome = TimedOut(time_limit) if killed else NotRun(f"the process stopped (exit status {status})")
+            import_outcome = TimedOut(time_limit) if killed else NotRun(exit_text(status))
         if import_outcome is not None or current in (None, "import") or int(current) in done:
             break
         stopped = todo[int(current)]  # killed past its limit, or the process died in this call
         outcomes[stopped] = TimedOut(time_limit) if killed else NotRun(
-            f"the process stopped (exit status {status}) during this call")
+            f"{exit_text(status)} during this call")
         skipped.add(calls[stopped].function)
     for i, call in enumerate(calls):
         if outcomes[i] is None and call.function in skipped:
             outcomes[i] = NotRun("not run: this function timed out or stopped the process earlier")
         elif outcomes[i] is None and call.function in defined:
-            outcomes[i] = NotRun(f"not run: the process stopped (exit status {status})")
+            outcomes[i] = NotRun(f"not run: {exit_text(status)}")
         elif outcomes[i] is None:
             outcomes[i] = NotRun("not defined")
     text = "".join(output)

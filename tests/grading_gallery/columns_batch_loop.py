@@ -19,9 +19,10 @@ def cross_entropy(z_L, y):
     m = z_L.shape[1]
     C, delta_L = 0.0, np.zeros_like(z_L)
     for i in range(m):
-        e = np.exp(z_L[:, i] - z_L[:, i].max())
-        p = e / e.sum()
-        C -= np.log(p[y[:, i].argmax()]) / m
+        s = z_L[:, i] - z_L[:, i].max()
+        log_p = s - np.log(np.exp(s).sum())
+        p = np.exp(log_p)
+        C -= log_p[y[:, i].argmax()] / m
         delta_L[:, i] = (p - y[:, i]) / m
     return C, delta_L
 

@@ -17,9 +17,10 @@ def forward(W, b, x, sigma):
 
 
 def cross_entropy(z_L, y):
-    exps = np.exp(z_L - z_L.max())
-    p = exps / exps.sum()
-    return float(-np.log(p[y.argmax(), 0])), p - y
+    shifted = z_L - z_L.max()
+    log_p = shifted - np.log(np.exp(shifted).sum())
+    p = np.exp(log_p)
+    return float(-log_p[y.argmax(), 0]), p - y
 
 
 def cost_derivative(output_activations, y):

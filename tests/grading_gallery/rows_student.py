@@ -1,4 +1,4 @@
-# A student's backprop in the rows layout: np.dot, a softmax helper, new dicts from the update.
+# A student's backprop in the rows layout: np.dot, a log-softmax helper, new dicts from the update.
 import numpy as np
 
 LAYOUT = "rows"
@@ -13,16 +13,16 @@ def forward(W, b, x, sigma):
     return acts, zs
 
 
-def softmax(z):
-    e = np.exp(z - np.max(z, axis=1, keepdims=True))
-    return e / np.sum(e, axis=1, keepdims=True)
+def log_softmax(z):
+    shifted = z - np.max(z, axis=1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
 
 
 def cross_entropy(z_L, y):
     m = len(y)
-    probs = softmax(z_L)
-    C = -np.mean(np.log(probs[np.arange(m), y]))
-    grad = probs.copy()
+    log_probs = log_softmax(z_L)
+    C = -np.mean(log_probs[np.arange(m), y])
+    grad = np.exp(log_probs)
     grad[np.arange(m), y] -= 1
     grad = grad / m
     return C, grad
