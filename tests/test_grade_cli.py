@@ -62,10 +62,14 @@ def test_json_for_a_class(wrong, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["missing.py"], "missing.py: no such file"),
     (["a.py", "b.py", "--gradescope", "r.json"], "--gradescope writes one results.json"),
     (["x.py", "--cases", "0"], "--cases and --jobs must be ≥ 1"),
     (["x.py", "--layout", "diagonal"], "invalid choice: 'diagonal'"),
+    (["x.py", "--time-limit", "nan"], "--time-limit nan: give a number of seconds"),
+    (["x.py", "--time-limit", "inf"], "--time-limit inf: give a number of seconds"),
+    (["x.py", "--time-limit", "1e300"], "--time-limit 1e+300: give a number of seconds"),
+    (["x.py", "--submission-time", "-1"], "--submission-time -1: give a number of seconds"),
+    (["x.py", "--memory-mb", str(10**14)], f"--memory-mb {10**14}: give a number of MiB from 64"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, message):
     done = run(*args)

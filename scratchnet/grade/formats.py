@@ -17,6 +17,7 @@ def as_dict(report, reveal=False):
         "passed": report.passed,
         "problem": report.problem,
         "seconds": round(report.seconds, 3),
+        "isolation": report.isolation,
         "cases": [case.describe() for case in report.cases],
         "notes": report.notes,
         "equations": [{"name": title, "passed": ok} for title, ok, _ in report.equations()],

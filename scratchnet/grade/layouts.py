@@ -1,7 +1,9 @@
 """What the grader passes to each student function, and what it expects back, in each layout.
 
-A Call is one function call on one case (or, per-sample, on one sample of it): its arguments in the layout
-and the quantities it must return, each with the engine's value. Every call gets the reference's inputs
+A Call is one function call on one case (or, per-sample, on one sample of it): the function and its
+arguments in the layout, which is all the child process is sent, and its Expected, which never leaves the
+grader: the quantities it must return with the engine's values and float32 bounds, the case, the arguments
+it may change. Every call gets the reference's inputs
 (backward gets the reference a, z and δ^[L], not the student's own), so a mistake in one function never
 shows up as a mistake in the next.
 
@@ -49,17 +51,30 @@ class Quantity:
         return (0, self.name == "delta_L")
 
 
-@dataclass
-class Call:
-    """One call of a student function: its arguments (in the layout), what may change, and what it must return."""
+@dataclass(frozen=True)
+class Expected:
+    """The answer key of one call, kept by the grader: what it must return, and where the call comes from."""
 
-    function: str
-    args: tuple
-    expected: dict        # {Quantity: the engine's array, in the layout}
+    values: dict          # {Quantity: the engine's array, in the layout}
     case: int             # index into the cases
     sample: int = None    # per-sample: which sample of the case
     may_change: tuple = ()  # argument names the function may modify in place (sgd_update: W, b)
     bounds: dict = field(default_factory=dict)  # {Quantity: how far float32 rounding may take it}, where known
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a student function: function and args are what the child gets; key stays with the grader."""
+
+    function: str
+    args: tuple
+    key: Expected
+
+    expected = property(lambda self: self.key.values)
+    case = property(lambda self: self.key.case)
+    sample = property(lambda self: self.key.sample)
+    may_change = property(lambda self: self.key.may_change)
+    bounds = property(lambda self: self.key.bounds)
 
 
 ARGUMENTS = {
@@ -119,16 +134,17 @@ class Layout:
             backward[Quantity("delta", l, L)] = act(run.delta[l])
             backward[Quantity("dW", l, L)] = run.dW[l]
             backward[Quantity("db", l, L)] = self.bias(run.db[l])
+        cost_key = Expected(cost, case, sample, bounds={Quantity("C", L, L): run.bounds["loss"],
+                                                        Quantity("delta_L", L, L): act(run.bounds[f"delta[{L}]"])})
         if run.case.loss == "cross-entropy":
-            cost_call = Call("cross_entropy", (z[L], y), cost, case, sample)
+            cost_call = Call("cross_entropy", (z[L], y), cost_key)
         else:
-            cost_call = Call("quadratic", (a[L], z[L], y, sigma_prime[L]), cost, case, sample)
-        cost_call.bounds = {Quantity("C", L, L): run.bounds["loss"],
-                            Quantity("delta_L", L, L): act(run.bounds[f"delta[{L}]"])}
-        backward_call = Call("backward", (W, a, z, act(run.delta[L]), sigma_prime), backward, case, sample)
+            cost_call = Call("quadratic", (a[L], z[L], y, sigma_prime[L]), cost_key)
         shaped = {"delta": act, "dW": np.asarray, "db": self.bias}
-        backward_call.bounds = {q: shaped[q.name](run.bounds[f"{q.name}[{q.l}]"]) for q in backward}
-        return [Call("forward", (W, b, a[1], sigma), forward, case, sample), cost_call, backward_call]
+        backward_bounds = {q: shaped[q.name](run.bounds[f"{q.name}[{q.l}]"]) for q in backward}
+        backward_call = Call("backward", (W, a, z, act(run.delta[L]), sigma_prime),
+                             Expected(backward, case, sample, bounds=backward_bounds))
+        return [Call("forward", (W, b, a[1], sigma), Expected(forward, case, sample)), cost_call, backward_call]
 
     def _update_call(self, ref, case_index):
         W = {l: ref.W[l].copy() for l in ref.W}
@@ -144,4 +160,4 @@ class Layout:
             args = (W, b, dW, db, ref.lr, m)
         else:
             args = (W, b, {l: ref.dW[l].copy() for l in ref.dW}, {l: self.bias(ref.db[l]) for l in ref.db}, ref.lr)
-        return Call("sgd_update", args, expected, case_index, may_change=("W", "b"))
+        return Call("sgd_update", args, Expected(expected, case_index, may_change=("W", "b")))

@@ -38,6 +38,7 @@ class Report:
     output: str = ""
     seconds: float = 0.0
     submission: object = None
+    isolation: str = ""   # what kept the submission apart from the grader (scratchnet/grade/isolation.py)
 
     def broken(self, problem, seconds):
         self.problem, self.seconds = problem, seconds
@@ -70,6 +71,7 @@ class Report:
 
     def text(self, reveal=False):
         lines = [f"{self.path}: layout {self.layout}, {len(self.cases) or self.n_cases} cases"]
+        lines += [f"  {self.isolation}"] if self.isolation else []
         lines += [f"  note: {note}" for note in self.notes]
         if self.problem:
             return "\n".join([*lines, f"  cannot be graded: {self.problem}", "result: FAILED"]) + "\n"
@@ -84,7 +86,9 @@ class Report:
         lines += ["", f"result: {'passed' if self.passed else 'FAILED'} ({passed} of {len(EQUATIONS)} equations "
                       f"right; {self.seconds:.1f} s)"]
         if self.output.strip():
-            lines += ["", "your code printed:", *("  | " + line for line in self.output.strip().splitlines()[:40])]
+            lines += ["", "your code printed (control characters shown escaped):",
+                      *("  | " + line for line in self.output.strip().splitlines()[:40]),
+                      "  (end of what your code printed)"]
         return "\n".join(lines) + "\n"
 
     def function_text(self, f, reveal=False):

@@ -1,29 +1,77 @@
-"""Running a submission in a child process with limits, and collecting what each call did.
+"""Running a submission in a child process kept apart from the grader, and reading back what each call did.
 
-Not a security sandbox: the child is an ordinary Python process with the grader's user rights, limited
-only in time (an alarm per call, and a kill by the parent when the alarm is ignored), in address space
-(RLIMIT_AS) and in how much of its output is kept. Grade untrusted code inside a container or VM.
+The child (scratchnet/grade/child.py) is sent each call's function and arguments, never an expected value.
+It sends back records through the data-only channel (scratchnet/grade/channel.py), which the grader holds
+to byte limits (per record: what the call's answer and arguments can need; per submission: MAX_SUBMISSION)
+and to a schema; a record off the schema is that call's outcome, never an exception here. What keeps the
+child apart is scratchnet/grade/isolation.py's; the audit hook in the child refuses FORBIDDEN_MODULES and
+reading the grader's files, and what it refuses comes back as `policy`.
 
-When the parent has to kill a child (a call that ran past its limit and ignored the alarm), the call is
-recorded as timed out and a fresh child runs the calls that remain, without that function.
+Time: each call has time_limit seconds (the child's alarm; GRACE later the parent kills it), from the
+"start" record of that call: each call starts once, so progress records cannot extend it. The whole
+submission, restarts included, has one budget that nothing extends, and RLIMIT_CPU. When the parent kills
+a child for one call, that call is recorded as timed out and a fresh child runs the calls that remain,
+without that function. Every live child is in LIVE: stop_all() (the grader's Ctrl-C, SIGTERM) kills them.
 """
 
+import fcntl
 import os
 import pathlib
-import pickle
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 
-import scratchnet
-from scratchnet.grade.execute import NotRun, TimedOut
+import numpy as np
 
-MAX_OUTPUT = 20_000  # characters of the submission's own output kept for the report
-GRACE = 2.0          # seconds past the limit before the parent kills a child that ignores its alarm
-STARTUP = 30.0       # seconds the child may take to start Python and NumPy before the import begins
+import scratchnet
+import scratchnet.activations
+from scratchnet.activations import ACTIVATIONS
+from scratchnet.grade.channel import ChannelError, Reader, encode, pack, to_tree
+from scratchnet.grade.execute import NotRun, Raised, TimedOut, changed, returned
+from scratchnet.grade.isolation import environment, stop
+
+MAX_OUTPUT = 20_000          # characters of the submission's own output kept for the report
+MAX_SUBMISSION = 64 << 20    # bytes one submission may send the grader, in all
+GRACE = 2.0                  # seconds past the limit before the parent kills a child that ignores its alarm
+STARTUP = 30.0               # seconds the child may take to start Python and NumPy before the import begins
+CHILD = str(pathlib.Path(__file__).with_name("child.py"))
+FORBIDDEN_MODULES = frozenset({"scratchnet", "torch_ref", "torch", "jax", "jaxlib", "autograd", "tensorflow",
+                               "keras", "mygrad", "micrograd", "tinygrad", "mxnet", "chainer", "theano", "paddle",
+                               "flax", "cupy", "sympy", "importlib", "ctypes", "gc", "inspect", "pickle", "marshal"})
+FUNCTION_NAMES = {fn: fn.__name__ for pair in ACTIVATIONS.values() for fn in pair}
+LIVE = {}                    # {Popen: marker token} of the children running now
+_LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()  # set by interrupt(): no new child starts
+
+
+class Interrupted(BaseException):
+    """The grader is stopping (Ctrl-C, SIGTERM): raised in a worker instead of starting a child."""
+
+
+def forbidden_modules(allow=()):
+    """The modules a submission may not import: FORBIDDEN_MODULES less those allowed (--allow MODULE)."""
+    return sorted(FORBIDDEN_MODULES - set(allow))
+
+
+@dataclass(frozen=True)
+class Limits:
+    time_limit: float = 10.0   # seconds per call
+    memory_mb: int = 1024      # address space a submission may add
+    budget: float = 120.0      # seconds for the whole submission, restarts included
+
+
+@dataclass(frozen=True)
+class Guard:
+    """How submissions are held: the isolation (None: isolation.detect()), one submission's budget, modules allowed."""
+
+    isolation: object = None
+    budget: float = Limits.budget
+    allow: tuple = ()
 
 
 @dataclass
@@ -35,122 +83,277 @@ class SandboxRun:
     defined: set
     output: str = ""
     seconds: float = 0.0
-    notes: list = field(default_factory=list)
+    policy: list = field(default_factory=list)  # what the exercise does not allow and the submission tried
+    fault: str = None          # the child's own failure (the grader's, not the student's)
+    private_tmp: bool = None   # did the child get a private /tmp
 
 
-def run_submission(source, filename, folder, calls, names, time_limit=10.0, memory_mb=1024):
-    """Run `calls` (Call objects, `names` their argument names) on the submission; never raises for its faults."""
-    start = time.perf_counter()
-    outcomes = [None] * len(calls)
-    skipped = set()
-    output = []
-    import_outcome = None
-    defined, status = set(), 0
-    while True:
-        todo = [i for i, c in enumerate(calls) if outcomes[i] is None and c.function not in skipped]
-        records, current, killed, out, status = _child(source, filename, folder, [(calls[i], names[i]) for i in todo],
-                                                       time_limit, memory_mb)
-        output.append(out)
-        done = set()
-        for record in records:
-            if record[0] == "import":
-                import_outcome = record[1]
-            elif record[0] == "defined":
-                defined.update(record[1])
-            else:
-                outcomes[todo[record[1]]] = record[2]
-                done.add(record[1])
-        if current == "import" and (killed or not records):
-            import_outcome = TimedOut(time_limit) if killed else NotRun(f"the process stopped (exit status {status})")
-        if import_outcome is not None or current in (None, "import") or int(current) in done:
-            break
-        stopped = todo[int(current)]  # killed past its limit, or the process died in this call
-        outcomes[stopped] = TimedOut(time_limit) if killed else NotRun(
-            f"the process stopped (exit status {status}) during this call")
-        skipped.add(calls[stopped].function)
-    for i, call in enumerate(calls):
-        if outcomes[i] is None and call.function in skipped:
-            outcomes[i] = NotRun("not run: this function timed out or stopped the process earlier")
-        elif outcomes[i] is None and call.function in defined:
-            outcomes[i] = NotRun(f"not run: the process stopped (exit status {status})")
-        elif outcomes[i] is None:
-            outcomes[i] = NotRun("not defined")
-    text = "".join(output)
-    if len(text) > MAX_OUTPUT:
-        text = text[:MAX_OUTPUT] + f"\n[… {len(text) - MAX_OUTPUT} more characters of output not kept]\n"
-    return SandboxRun(import_outcome, outcomes, defined, text, time.perf_counter() - start)
+@dataclass
+class _Watched:
+    records: list = field(default_factory=list)
+    current: object = None     # the last step started: "import", a call's index in the job, or None
+    killed: str = None         # None, "time" (one step overran), "budget" (the whole submission), "channel"
+    broken: str = None         # what the channel reader refused
+    output: bytes = b""
+    status: int = 0
 
 
-def _child(source, filename, folder, calls, time_limit, memory_mb):
-    """One child: its records, the last step it started ("import", a call's index, None), killed?, output, status."""
-    with tempfile.TemporaryDirectory(prefix="scratchnet-grade-") as tmp:
-        job, results = os.path.join(tmp, "job.pkl"), os.path.join(tmp, "results.pkl")
-        with open(job, "wb") as f:
-            pickle.dump({"source": source, "filename": filename, "folder": folder, "calls": calls,
-                         "time_limit": time_limit, "memory_mb": memory_mb}, f)
-        read_end, write_end = os.pipe()
-        proc = subprocess.Popen([sys.executable, "-m", "scratchnet.grade.child", job, results, str(write_end)],
-                                cwd=tmp, env=_child_env(), pass_fds=(write_end,), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        os.close(write_end)
-        current, killed, output = _watch(proc, read_end, time_limit)
-        os.close(read_end)
-        return _records(results), current, killed, output, proc.returncode
+def run_submission(source, filename, calls, names, limits, isolation, policy):
+    """Run `calls` (Call objects, `names` their argument names) on the submission; never raises for its faults.
 
-
-def _watch(proc, progress, time_limit):
-    """Drain the child's output and progress until it exits; kill it when one step overruns its limit.
-
-    Returns the last step the child started ("import", a call's index as text, or None), whether it was
-    killed, and its output.
+    policy: {"forbidden_modules": [...], "forbidden_paths": [...]} for the child's audit hook.
     """
+    start, budget_end = time.perf_counter(), time.monotonic() + limits.budget
+    run = SandboxRun(None, [None] * len(calls), set())
+    skipped, output = set(), []
+    while True:
+        todo = [i for i, c in enumerate(calls) if run.outcomes[i] is None and c.function not in skipped]
+        watched = _child(_job(source, filename, [calls[i] for i in todo], limits, isolation, policy),
+                         len(todo), _max_record([calls[i] for i in todo]), limits, isolation, budget_end)
+        output.append(watched.output)
+        done = _apply(watched.records, todo, calls, names, run, limits, filename)
+        current = watched.current
+        if watched.killed == "budget":
+            _stopped_everything(run, limits, current)
+            break
+        if current == "import" and (watched.killed or not done and run.import_outcome is None):
+            run.import_outcome = _why(watched, limits)
+        if run.fault or run.import_outcome is not None or current in (None, "import") or current in done:
+            break
+        stopped = todo[current]  # killed past its limit, or the process died in this call
+        run.outcomes[stopped] = _why(watched, limits, " during this call")
+        skipped.add(calls[stopped].function)
+    _not_run(run, calls, skipped, watched.status)
+    run.output = _fenced_text(b"".join(output))
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def _why(watched, limits, during=""):
+    if watched.killed == "time":
+        return TimedOut(limits.time_limit)
+    if watched.broken:
+        return NotRun(f"not graded: {watched.broken}{during}")
+    return NotRun(f"the process stopped (exit status {watched.status}){during}")
+
+
+def _stopped_everything(run, limits, current):
+    reason = f"not run: the submission used up its {limits.budget:g} s in all"
+    if current == "import" and run.import_outcome is None:
+        run.import_outcome = NotRun(reason.replace("not run: ", ""))
+    for i, outcome in enumerate(run.outcomes):
+        if outcome is None:
+            run.outcomes[i] = NotRun(reason)
+
+
+def _not_run(run, calls, skipped, status):
+    for i, call in enumerate(calls):
+        if run.outcomes[i] is None and call.function in skipped:
+            run.outcomes[i] = NotRun("not run: this function timed out or stopped the process earlier")
+        elif run.outcomes[i] is None and call.function in run.defined:
+            run.outcomes[i] = NotRun(f"not run: the process stopped (exit status {status})")
+        elif run.outcomes[i] is None:
+            run.outcomes[i] = NotRun("not defined")
+
+
+def _job(source, filename, calls, limits, isolation, policy):
+    """The child's job as one channel record: the calls' functions and arguments, no expected value."""
+    arrays, trees = [], []
+    for call in calls:
+        tree, _ = encode(call.args, FUNCTION_NAMES, arrays)
+        trees.append([call.function, tree])
+    return pack({"kind": "job", "source": source, "filename": filename, "calls": trees,
+                 "time_limit": limits.time_limit, "memory_mb": limits.memory_mb, "cpu_seconds": limits.budget,
+                 "user": isolation.user, "namespaces": bool(isolation.prefix), "activations": _activations(),
+                 **policy}, arrays)
+
+
+def _activations():
+    """The engine's σ and σ′ as source text, without its imports (the child supplies get_xp = NumPy)."""
+    text = pathlib.Path(scratchnet.activations.__file__).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.startswith("from scratchnet"))
+
+
+def grader_paths(*more):
+    """What the child may not read: the grader's package and its siblings (torch_ref, tests, …), and `more`."""
+    root = pathlib.Path(scratchnet.__file__).resolve().parents[1]
+    near = [root / name for name in ("scratchnet", "torch_ref", "tests", "docs", "notebooks", "benchmarks")]
+    return sorted({os.path.realpath(p) for p in [*near, *more] if os.path.exists(p)})
+
+
+def _max_record(calls):
+    """Bytes of arrays one call's record may carry: four times what its answer and arguments hold, plus 1 MiB."""
+    def size(value):
+        if isinstance(value, np.ndarray):
+            return value.size * 8
+        return sum(map(size, value.values() if isinstance(value, dict) else value)) if isinstance(
+            value, (dict, tuple, list)) else 0
+    return 4 * max((size(c.args) + size(c.expected) for c in calls), default=0) + (1 << 20)
+
+
+def _child(job, n_calls, max_record, limits, isolation, budget_end):
+    """Start one child, send it the job, watch it until it ends; then kill whatever is left of it."""
+    if STOPPING.is_set():
+        raise Interrupted
+    with tempfile.TemporaryDirectory(prefix="scratchnet-grade-") as home:
+        if isolation.user:
+            os.chown(home, isolation.user[1], isolation.user[2])
+        env, token = environment(home)
+        read_end, write_end = map(_above_stdio, os.pipe())
+        try:
+            proc = subprocess.Popen([*isolation.prefix, sys.executable, "-I", CHILD, str(write_end)], cwd=home,
+                                    env=env, pass_fds=(write_end,), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            os.close(write_end)
+        with _LIVE_LOCK:
+            LIVE[proc] = token
+        try:
+            if STOPPING.is_set():
+                raise Interrupted
+            try:
+                proc.stdin.write(job)
+                proc.stdin.close()
+            except OSError:  # the child died before it read its job: its output says why
+                pass
+            return _watch(proc, token, read_end, Reader(max_record, MAX_SUBMISSION), n_calls, limits, budget_end)
+        finally:
+            stop(proc, token)
+            with _LIVE_LOCK:
+                LIVE.pop(proc, None)
+            os.close(read_end)
+            proc.stdout.close()
+
+
+def _above_stdio(fd):
+    """fd, or a copy of it numbered 3 or more (when the grader was started with stdin, stdout or stderr closed)."""
+    if fd > 2:
+        return fd
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 3)
+    os.close(fd)
+    return high
+
+
+def _watch(proc, token, fd, reader, n_calls, limits, budget_end):
+    """Drain the child's output and records until both end; kill it when a step or the budget runs out."""
+    watched, output = _Watched(), bytearray()
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "output")
-    sel.register(progress, selectors.EVENT_READ, "progress")
-    output, pending, current = bytearray(), b"", None
-    deadline = time.monotonic() + STARTUP
-    open_streams = 2
-    while open_streams:
+    sel.register(fd, selectors.EVENT_READ, "records")
+    step_end, last, exited = time.monotonic() + STARTUP, -1, None
+    while sel.get_map():
         for key, _ in sel.select(timeout=0.1):
             chunk = os.read(key.fd, 65536)
             if not chunk:
                 sel.unregister(key.fileobj)
-                open_streams -= 1
             elif key.data == "output":
-                if len(output) < 4 * MAX_OUTPUT:
-                    output += chunk
+                output += chunk[:max(4 * MAX_OUTPUT - len(output), 0)]
             else:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                if lines:
-                    current = lines[-1].split()[1].decode()
-                    deadline = time.monotonic() + time_limit + GRACE
-        if open_streams and time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            sel.close()
-            return current or "import", True, output.decode(errors="replace")
-    proc.wait()
+                for item in reader.feed(chunk):
+                    step = item[0].get("step") if isinstance(item, tuple) and item[0]["kind"] == "start" else False
+                    if step is False:
+                        watched.records.append(item)
+                    elif (step == "import" and watched.current is None) or (
+                            type(step) is int and last < step < n_calls):
+                        last = step if step != "import" else last
+                        watched.current, step_end = step, time.monotonic() + limits.time_limit + GRACE
+        now = time.monotonic()
+        watched.killed = ("channel" if reader.broken else "budget" if now > budget_end
+                          else "time" if now > step_end else None)
+        if watched.killed:
+            break
+        if exited is None and proc.poll() is not None:
+            exited = now
+            stop(proc, token)  # whatever it left running holds the pipes open
+        elif exited is not None and now > exited + 1.0:
+            break
     sel.close()
-    return current, False, output.decode(errors="replace")
+    stop(proc, token)
+    watched.broken, watched.output, watched.status = reader.broken, bytes(output), proc.returncode
+    return watched
 
 
-def _records(path):
-    """The pickle records the child wrote; a record cut short by a kill is dropped."""
-    records = []
-    try:
-        with open(path, "rb") as f:
-            while True:
-                records.append(pickle.load(f))
-    except (FileNotFoundError, EOFError, pickle.UnpicklingError, ValueError):
-        pass
-    return records
+def _apply(records, todo, calls, names, run, limits, filename):
+    """Record what each child record says in `run`; the indices (into todo) of the calls done."""
+    done = set()
+    for item in records:
+        record, arrays = item if isinstance(item, tuple) else (getattr(item, "record", None), [])
+        record = record if isinstance(record, dict) else {}
+        index = record.get("index")
+        index = index if type(index) is int and 0 <= index < len(todo) and index not in done else None
+        try:
+            if isinstance(item, ChannelError):
+                raise item
+            _one_record(record, arrays, index, todo, calls, names, run, limits, filename)
+        except ChannelError as e:
+            if index is None:
+                continue  # nothing to pin it on: the call it belongs to ends up "not run"
+            run.outcomes[todo[index]] = NotRun(f"sent back something the grader cannot read: {e}")
+        if record.get("kind") == "call" and index is not None:
+            done.add(index)
+    return done
 
 
-def _child_env():
-    """The parent's environment, one BLAS thread (small matrices), and this scratchnet first on the path."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONDONTWRITEBYTECODE="1")
-    root = str(pathlib.Path(scratchnet.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
-    return env
+def _one_record(record, arrays, index, todo, calls, names, run, limits, filename):
+    kind = record["kind"]
+    if kind == "call" and index is not None:
+        call = calls[todo[index]]
+        run.outcomes[todo[index]] = _outcome(record.get("outcome"), record.get("after"), arrays, call,
+                                             names[todo[index]], limits, filename)
+    elif kind == "import":
+        outcome = record.get("outcome")
+        run.import_outcome = None if outcome is None else _outcome(outcome, None, arrays, None, (), limits, filename)
+    elif kind == "defined" and isinstance(record.get("names"), list):
+        run.defined.update(n for n in record["names"] if isinstance(n, str))
+    elif kind == "policy" and isinstance(record.get("what"), str) and len(run.policy) < 20:
+        run.policy.append(record["what"][:200])
+    elif kind == "fault" and isinstance(record.get("message"), str):
+        run.fault = record["message"][:500]
+    elif kind == "isolation" and run.private_tmp is None:
+        run.private_tmp = record.get("private_tmp") is True
+
+
+def _outcome(outcome, after, arrays, call, names, limits, filename):
+    """A call's (or the import's, call None) outcome from its record; ChannelError when it is off the schema."""
+    if not (isinstance(outcome, dict) and len(outcome) == 1):
+        raise ChannelError("an outcome that is not one of returned, raised, timeout, memory")
+    (kind, value), = outcome.items()
+    after = to_tree(after, arrays) if call is not None else None
+    if kind == "returned" and call is not None:
+        return returned(call, names, to_tree(value, arrays), after)
+    if kind == "raised" and isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value[:2]):
+        frames = [(filename, f[0], str(f[1])[:100], str(f[2])[:200]) for f in value[2][:20]
+                  if isinstance(f, list) and len(f) == 3 and type(f[0]) is int] if isinstance(value[2], list) else []
+        return Raised(value[0][:100], value[1][:500], frames, changed(call, names, after) if call else [])
+    if kind == "timeout":
+        return TimedOut(limits.time_limit)
+    if kind == "memory":
+        return Raised("MemoryError", f"more than {limits.memory_mb} MiB", [])
+    raise ChannelError(f"an outcome of unknown kind {kind[:40]!r}")
+
+
+def _fenced_text(output):
+    """The student's output as text for the report: control characters shown escaped, at most MAX_OUTPUT kept."""
+    text = output.decode(errors="replace")
+    if len(text) > MAX_OUTPUT:
+        text = text[:MAX_OUTPUT] + f"\n[… {len(text) - MAX_OUTPUT} more characters of output not kept]\n"
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
+def stop_all():
+    """Kill every child running now, and what it left (the grader was interrupted)."""
+    with _LIVE_LOCK:
+        live = list(LIVE.items())
+    for proc, token in live:
+        stop(proc, token)
+
+
+def interrupt(pool):
+    """Stop grading now (Ctrl-C, SIGTERM): further signals ignored, no new child, every child killed, the workers
+    waited for (each removes its temporary folder)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    STOPPING.set()
+    stop_all()
+    pool.shutdown(wait=True, cancel_futures=True)
+    stop_all()
