@@ -118,10 +118,12 @@ def run_submission(source, filename, calls, names, limits, isolation, policy):
             break
         if current == "import" and (watched.killed or not done and run.import_outcome is None):
             run.import_outcome = _why(watched, limits)
-        if run.fault or run.import_outcome is not None or current in (None, "import") or current in done:
+        if run.fault or run.import_outcome is not None or current in (None, "import") or (
+                current in done and not watched.killed):
             break
         stopped = todo[current]  # killed past its limit, or the process died in this call
-        run.outcomes[stopped] = _why(watched, limits, " during this call")
+        if run.outcomes[stopped] is None:
+            run.outcomes[stopped] = _why(watched, limits, " during this call")
         skipped.add(calls[stopped].function)
     _not_run(run, calls, skipped, watched.status)
     run.output = _fenced_text(b"".join(output))
