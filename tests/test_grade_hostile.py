@@ -349,3 +349,23 @@ def test_two_sigints_leave_nothing_running(tmp_path):
     time.sleep(0.3)
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert leftovers(tmp) == ([], [])
+
+
+def test_without_namespaces_or_another_user_a_double_fork_still_dies(tmp_path):
+    """The fallback of a machine without unshare, or a grader not run as root: the marker sweep."""
+    from scratchnet.grade.isolation import Isolation
+    from scratchnet.grade.sandbox import Guard
+
+    path = tmp_path / "daemon.py"
+    path.write_text(RIGHT + ATTACKS["double fork"].replace("1234.5", "1234.25"), encoding="utf-8")
+    report = grade(str(path), guard=Guard(Isolation()))
+    assert report.problem.startswith("not allowed in this exercise: os use (os.fork)"), report.text()
+    time.sleep(0.3)
+    sleeping = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                sleeping += [pid] if f.read() == b"sleep\x001234.25\x00" else []
+        except OSError:
+            pass
+    assert sleeping == []

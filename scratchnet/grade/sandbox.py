@@ -40,9 +40,9 @@ MAX_SUBMISSION = 64 << 20    # bytes one submission may send the grader, in all
 GRACE = 2.0                  # seconds past the limit before the parent kills a child that ignores its alarm
 STARTUP = 30.0               # seconds the child may take to start Python and NumPy before the import begins
 CHILD = str(pathlib.Path(__file__).with_name("child.py"))
-FORBIDDEN_MODULES = frozenset({"scratchnet", "torch_ref", "torch", "jax", "jaxlib", "autograd", "tensorflow",
-                               "keras", "mygrad", "micrograd", "tinygrad", "mxnet", "chainer", "theano", "paddle",
-                               "flax", "cupy", "sympy", "importlib", "ctypes", "gc", "inspect", "pickle", "marshal"})
+FORBIDDEN_MODULES = frozenset({"scratchnet", "torch", "jax", "jaxlib", "autograd", "tensorflow", "keras", "mygrad",
+                               "micrograd", "tinygrad", "mxnet", "chainer", "theano", "paddle", "flax", "cupy", "sympy",
+                               "ctypes", "gc", "inspect", "pickle", "marshal"})  # torch_ref: a torch_… sibling
 FUNCTION_NAMES = {fn: fn.__name__ for pair in ACTIVATIONS.values() for fn in pair}
 LIVE = {}                    # {Popen: marker token} of the children running now
 _LIVE_LOCK = threading.Lock()
@@ -177,10 +177,10 @@ def _activations():
 
 
 def grader_paths(*more):
-    """What the child may not read: the grader's package and its siblings (torch_ref, tests, …), and `more`."""
-    root = pathlib.Path(scratchnet.__file__).resolve().parents[1]
-    near = [root / name for name in ("scratchnet", "torch_ref", "tests", "docs", "notebooks", "benchmarks")]
-    return sorted({os.path.realpath(p) for p in [*near, *more] if os.path.exists(p)})
+    """What the child may not open: the grader's package, in a checkout the whole repository, and `more`."""
+    package = pathlib.Path(scratchnet.__file__).resolve().parent
+    near = package.parent if (package.parent / "pyproject.toml").exists() else package
+    return sorted({os.path.realpath(p) for p in [near, *more] if os.path.exists(p)})
 
 
 def _max_record(calls):
