@@ -207,8 +207,18 @@ def grader(args, tmp, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
-def leftovers(tmp):
-    """Processes whose environment names tmp (every child's HOME lies in it), and what is left in tmp."""
+def leftovers(tmp, settle=5.0):
+    """Processes whose environment names tmp (every child's HOME lies in it), and what is left in tmp, once
+    either is empty or `settle` seconds have passed (a SIGKILLed process takes a moment to go)."""
+    deadline = time.monotonic() + settle
+    while True:
+        found = _leftovers(tmp)
+        if found == ([], []) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def _leftovers(tmp):
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -339,7 +349,7 @@ def test_two_sigints_leave_nothing_running(tmp_path):
     tmp.mkdir()
     proc = grader([str(path), "--time-limit", "60"], tmp)
     deadline = time.monotonic() + 60
-    while not leftovers(tmp)[0] and time.monotonic() < deadline:
+    while not _leftovers(tmp)[0] and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)  # the child is loading the file: in its sleep
     proc.send_signal(signal.SIGINT)
