@@ -50,7 +50,8 @@ def backward(W, a, z, delta_L, sigma_prime):
     "job files": """
 import glob, os
 def sgd_update(W, b, dW, db, lr):
-    found = [p for p in glob.glob("**/*", recursive=True) + glob.glob("/tmp/scratchnet-grade-*/**", recursive=True)]
+    homes = os.path.join(os.path.dirname(os.environ["HOME"]), "scratchnet-grade-*")
+    found = [p for p in glob.glob("**", recursive=True) + glob.glob(homes + "/**", recursive=True) if os.path.isfile(p)]
     raise NotImplementedError(f"files here: {found[:5]}")
 """,
     "forged records": """
@@ -195,16 +196,24 @@ def write_class(folder):
     return paths
 
 
-PEAK = "import resource, sys, atexit; atexit.register(lambda: print('PEAK', resource.getrusage(resource.RUSAGE_SELF)" \
-       ".ru_maxrss >> 10, file=sys.stderr)); from scratchnet.grade.__main__ import main; " \
-       "from scratchnet.shell.console import run_cli; run_cli(main)"
+GRADER = """
+import atexit, resource, sys
+import scratchnet.grade.__main__ as command
+from scratchnet.grade.isolation import Isolation
+from scratchnet.shell.console import run_cli
+atexit.register(lambda: print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10, file=sys.stderr))
+if BARE:  # what a machine without unshare gives a grader not run as root
+    command.detect = lambda user=None: Isolation()
+run_cli(command.main)
+"""
 
 
-def grader(args, tmp, **kw):
-    """The grader as a process, its temporary folders under tmp, the secret in its environment."""
+def grader(args, tmp, bare=False):
+    """The grader as a process (bare: as on a machine without unshare, not as root), its temporary folders under
+    tmp, the secret in its environment; it prints its own peak memory."""
     env = dict(os.environ, TMPDIR=str(tmp), SCRATCHNET_TEST_SECRET=SECRET)
-    return subprocess.Popen([sys.executable, "-c", PEAK, *args], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen([sys.executable, "-c", GRADER.replace("BARE", str(bare)), *args], cwd=REPO, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def leftovers(tmp, settle=5.0):
@@ -230,20 +239,20 @@ def _leftovers(tmp):
     return [p for p in pids if p != os.getpid()], sorted(os.listdir(tmp))
 
 
-@pytest.fixture(scope="module")
-def class_run(tmp_path_factory):
+@pytest.fixture(scope="module", params=["as this machine allows", "bare"])
+def class_run(request, tmp_path_factory):
     folder, tmp = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("tmp")
     paths = write_class(folder)
     start = time.monotonic()
     proc = grader([*map(str, paths.values()), "--json", "--jobs", "2", "--time-limit", "1",
-                   "--submission-time", "5"], tmp)
+                   "--submission-time", "5"], tmp, bare=request.param == "bare")
     out, err = proc.communicate(timeout=300)
     seconds = time.monotonic() - start
     time.sleep(0.3)
     doc = json.loads(out)
     reports = {name: r for name, r in zip(paths, doc["submissions"], strict=True)}
     return {"reports": reports, "doc": doc, "err": err, "code": proc.returncode, "seconds": seconds,
-            "left": leftovers(tmp), "paths": paths}
+            "left": leftovers(tmp), "paths": paths, "bare": request.param == "bare"}
 
 
 def test_one_valid_document_and_everything_graded(class_run):
@@ -327,7 +336,9 @@ def test_a_file_that_is_no_submission_gets_its_own_report(class_run, name, messa
 def test_the_isolation_is_stated(class_run):
     line = class_run["reports"]["right"]["isolation"]
     assert line.startswith("isolation: own session and process group")
-    if os.geteuid() == 0:
+    if class_run["bare"]:
+        assert "not on this machine: own user" in line and "PID namespace, no network, private /tmp" in line
+    elif os.geteuid() == 0:
         assert "own user nobody" in line
 
 

@@ -18,7 +18,7 @@ import secrets
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scratchnet.errors import UsageError
 
@@ -32,15 +32,18 @@ class Isolation:
 
     prefix: tuple = ()
     user: tuple = None
-    missing: tuple = field(default=())
 
     def describe(self, private_tmp=None):
-        given = ["own session and process group", "allow-listed environment"]
+        """The report's line: what held, and what this machine did not give; private_tmp: did the mount work."""
+        given, missing = ["own session and process group", "allow-listed environment"], []
         if self.user:
             given.insert(1, f"own user {self.user[0]}")
+        else:
+            missing.append("own user (only a grader run as root can give one)")
         if self.prefix:
             given += ["own PID namespace", "no network"]
-        missing = list(self.missing)
+        else:
+            missing.append("PID namespace, no network, private /tmp (unshare of util-linux is missing or refused)")
         if private_tmp:
             given.append("private /tmp")
         elif self.prefix:
@@ -63,11 +66,7 @@ def detect(user=None, namespaces=True):
         if entry.pw_uid == 0:
             raise UsageError(f"--user {entry.pw_name}: that is root; give an unprivileged account")
         account = (entry.pw_name, entry.pw_uid, entry.pw_gid)
-    prefix = _namespaces(root) if namespaces else ()
-    missing = [] if account else ["own user (the grader does not run as root)"]
-    if not prefix:
-        missing += ["PID namespace, no network, private /tmp (unshare of util-linux is missing or not allowed)"]
-    return Isolation(prefix, account, tuple(missing))
+    return Isolation(_namespaces(root) if namespaces else (), account)
 
 
 @functools.lru_cache(maxsize=2)

@@ -110,9 +110,13 @@ def run_submission(source, filename, calls, names, limits, isolation, policy):
         todo = [i for i, c in enumerate(calls) if run.outcomes[i] is None and c.function not in skipped]
         watched = _child(_job(source, filename, [calls[i] for i in todo], limits, isolation, policy),
                          len(todo), _max_record([calls[i] for i in todo]), limits, isolation, budget_end)
-        output.append(watched.output)
         done = _apply(watched.records, todo, calls, names, run, limits, filename)
         current = watched.current
+        if current is None and not run.fault and not watched.killed:  # stopped before the submission ran: ours
+            last = watched.output.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            run.fault = f"the child stopped before loading the file (exit status {watched.status}: {last[0][:300]})"
+        else:
+            output.append(watched.output)
         if watched.killed == "budget":
             _stopped_everything(run, limits, current)
             break
