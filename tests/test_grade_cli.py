@@ -8,6 +8,7 @@ submission fails, 2 for a usage error (one line, no traceback).
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -96,3 +97,18 @@ def test_an_oracle_that_disagrees_stops_the_grading(wrong):
     report = grade(str(wrong), oracle=off_by_a_little)
     assert any("DISAGREE" in note for note in report.notes), report.notes
     assert not report.passed
+
+
+def test_a_user_that_does_not_exist_is_a_usage_error():
+    done = run("x.py", "--user", "no-such-account-here")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert ("no such user" if os.geteuid() == 0 else "only a grader running as root") in done.stderr, done.stderr
+
+
+def test_a_class_with_a_folder_and_a_missing_file_grades_the_rest(tmp_path):
+    good = tmp_path / "grace.py"
+    good.write_text(solution_source("rows"), encoding="utf-8")
+    done = run(str(tmp_path), str(good), str(tmp_path / "gone.py"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{tmp_path}: a folder, not a submission" in done.stdout and "gone.py: no such file" in done.stdout
+    assert "1 of 3 submissions passed" in done.stdout

@@ -71,19 +71,7 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
 
     oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.grade passes), or None.
     """
-    args = build_parser(prog).parse_args(argv)
-    if args.cases < 1 or args.jobs < 1:
-        raise UsageError("--cases and --jobs must be ≥ 1")
-    for flag, value in (("--time-limit", args.time_limit), ("--submission-time", args.submission_time)):
-        if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
-            raise UsageError(f"{flag} {value:g}: give a number of seconds in (0, {MAX_SECONDS}]")
-    if not 64 <= args.memory_mb <= MAX_MEMORY_MB:
-        raise UsageError(f"--memory-mb {args.memory_mb}: give a number of MiB from 64 to {MAX_MEMORY_MB}")
-    if args.gradescope:
-        if len(args.files) != 1:
-            raise UsageError(f"--gradescope writes one results.json: give one submission, not {len(args.files)}")
-        check_outputs([(args.gradescope, "--gradescope")], inputs=[(path, "the submission") for path in args.files])
-    check_seed(args.seed, name="--seed")
+    args = _checked(build_parser(prog).parse_args(argv))
     guard = Guard(detect(args.user), args.submission_time)
     progress = Progress(len(args.files), "grading", unit=" files")
 
@@ -105,6 +93,29 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
         raise
     pool.shutdown()
     progress.close()
+    _write(reports, args)
+    raise SystemExit(0 if all(r.passed for r in reports) else 1)
+
+
+def _checked(args):
+    """args, once every flag is a usable value (else a UsageError naming the flag)."""
+    if args.cases < 1 or args.jobs < 1:
+        raise UsageError("--cases and --jobs must be ≥ 1")
+    for flag, value in (("--time-limit", args.time_limit), ("--submission-time", args.submission_time)):
+        if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+            raise UsageError(f"{flag} {value:g}: give a number of seconds in (0, {MAX_SECONDS}]")
+    if not 64 <= args.memory_mb <= MAX_MEMORY_MB:
+        raise UsageError(f"--memory-mb {args.memory_mb}: give a number of MiB from 64 to {MAX_MEMORY_MB}")
+    if args.gradescope:
+        if len(args.files) != 1:
+            raise UsageError(f"--gradescope writes one results.json: give one submission, not {len(args.files)}")
+        check_outputs([(args.gradescope, "--gradescope")], inputs=[(path, "the submission") for path in args.files])
+    check_seed(args.seed, name="--seed")
+    return args
+
+
+def _write(reports, args):
+    """The reports as text or one JSON document on stdout, and Gradescope's results.json when asked."""
     if args.gradescope:
         with atomic_write(args.gradescope, "w") as f:
             json.dump(gradescope(reports[0], args.reveal), f, indent=2, ensure_ascii=False)
@@ -117,7 +128,6 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
         print("\n".join(r.text(args.reveal) for r in reports), end="")
         if len(reports) > 1:
             print(f"\n{sum(r.passed for r in reports)} of {len(reports)} submissions passed")
-    raise SystemExit(0 if all(r.passed for r in reports) else 1)
 
 
 if __name__ == "__main__":

@@ -47,14 +47,7 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
     """
     start = time.perf_counter()
     report = Report(path, layout or "rows", n_cases)
-    problem = file_problem(path)
-    if problem:
-        return report.broken(problem, time.perf_counter() - start)
-    try:
-        submission = load(path)
-    except UsageError as e:
-        return report.broken(str(e), time.perf_counter() - start)
-    problem = syntax_problem(submission)
+    submission, problem = _readable(path)
     if problem:
         return report.broken(problem, time.perf_counter() - start)
     stated = declared_layout(submission.source)
@@ -75,22 +68,28 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
         if not agree:
             return report.broken("the two oracles disagree: report this as a bug in scratchnet",
                                  time.perf_counter() - start)
-    calls, names = calls_for(layout, references)
     guard = guard or Guard()
     held = Held(Limits(time_limit, memory_mb, guard.budget), guard.isolation or detect(),
                 {"forbidden_modules": forbidden_modules(guard.allow), "forbidden_paths": grader_paths(_folder(path))})
-    run = run_submission(submission.source, submission.filename, calls, names, *held)
-    report.output, report.isolation = run.output, held.isolation.describe(run.private_tmp)
-    problem = _run_problem(submission, run)
-    if problem:
-        return report.broken(problem, time.perf_counter() - start)
-    report.functions = [diagnose(name, calls, run.outcomes, names, layout) for name in FUNCTIONS]
-    _mutations(report.functions, calls, run.outcomes)
-    left = Limits(time_limit, memory_mb, guard.budget - run.seconds)
-    _layout_hints(report.functions, submission, layout, references, held._replace(limits=left))
-    report.submission = submission
+    _judge(report, submission, references, held)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _judge(report, submission, references, held):
+    """Run the submission on the references' calls in its child and diagnose each function, in `report`."""
+    calls, names = calls_for(report.layout, references)
+    run = run_submission(submission.source, submission.filename, calls, names, *held)
+    report.output, report.isolation = run.output, held.isolation.describe(run.private_tmp)
+    report.problem = _run_problem(submission, run)
+    if report.problem:
+        return
+    report.functions = [diagnose(name, calls, run.outcomes, names, report.layout) for name in FUNCTIONS]
+    _mutations(report.functions, calls, run.outcomes)
+    left = held.limits.budget - run.seconds
+    _layout_hints(report.functions, submission, report.layout, references,
+                  held._replace(limits=Limits(held.limits.time_limit, held.limits.memory_mb, left)))
+    report.submission = submission
 
 
 def calls_for(layout, references):
@@ -120,6 +119,18 @@ def file_problem(path):
     if not stat.S_ISREG(mode):
         return f"{path}: not a regular file (a FIFO, a socket or a device); give a .py or .ipynb submission"
     return None
+
+
+def _readable(path):
+    """(Submission, None), or (None, why the file at `path` cannot be graded: not a file, not UTF-8, syntax)."""
+    problem = file_problem(path)
+    if problem:
+        return None, problem
+    try:
+        submission = load(path)
+    except UsageError as e:
+        return None, str(e)
+    return submission, syntax_problem(submission)
 
 
 def _folder(path):
