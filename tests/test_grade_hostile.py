@@ -393,3 +393,16 @@ def test_without_namespaces_or_another_user_a_double_fork_still_dies(tmp_path):
         except OSError:
             pass
     assert sleeping == []
+
+
+def test_nothing_a_student_controls_reaches_the_terminal_raw(tmp_path):
+    """Text mode: the output, an exception's message and the file's own name, each with escapes in it."""
+    printed = tmp_path / "printed.py"
+    printed.write_text(RIGHT + ATTACKS["ANSI escapes"], encoding="utf-8")
+    raised = tmp_path / "raised\x1b[2J.py"
+    raised.write_text(RIGHT + '\ndef backward(*args):\n    raise ValueError("\\x1b[1A\\x1b[2Kpassed")\n',
+                      encoding="utf-8")
+    proc = grader([str(printed), str(raised)], tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert "\x1b" not in out and "\u202e" not in out, out
+    assert "raised\\x1b[2J.py" in out and "ValueError: \\x1b[1A\\x1b[2Kpassed" in out and "\\x1b[2J" in out

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from scratchnet.checks import check_seed
 from scratchnet.errors import UsageError
 from scratchnet.grade.cases import N_CASES
-from scratchnet.grade.formats import as_dict, gradescope
+from scratchnet.grade.formats import as_dict, gradescope, printable
 from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
 from scratchnet.grade.handout import LAYOUTS
 from scratchnet.grade.isolation import detect
@@ -125,7 +125,7 @@ def _write(reports, args):
                "summary": {"submissions": len(reports), "passed": passed, "failed": len(reports) - passed}}
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        print("\n".join(r.text(args.reveal) for r in reports), end="")
+        print(printable("\n".join(r.text(args.reveal) for r in reports)), end="")
         if len(reports) > 1:
             print(f"\n{sum(r.passed for r in reports)} of {len(reports)} submissions passed")
 

@@ -8,6 +8,12 @@ score, execution_time, output and a list of tests, each with name, score, max_sc
 from scratchnet.grade.report import STATUS_TEXT
 
 
+def printable(text):
+    """text with every control character but newline and tab shown escaped (\\x1b, \\u202e): what a student put
+    in a file name, a message or an output cannot move the cursor, recolour or reorder the grader's report."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
 def as_dict(report, reveal=False):
     """A JSON-ready summary of one Report; reference values only with reveal=True."""
     return {

@@ -33,6 +33,7 @@ import scratchnet.activations
 from scratchnet.activations import ACTIVATIONS
 from scratchnet.grade.channel import ChannelError, Reader, encode, pack, to_tree
 from scratchnet.grade.execute import NotRun, Raised, TimedOut, changed, returned
+from scratchnet.grade.formats import printable
 from scratchnet.grade.isolation import environment, stop
 
 MAX_OUTPUT = 20_000          # characters of the submission's own output kept for the report
@@ -188,13 +189,14 @@ def grader_paths(*more):
 
 
 def _max_record(calls):
-    """Bytes of arrays one call's record may carry: four times what its answer and arguments hold, plus 1 MiB."""
+    """Bytes of arrays one call's record may carry: twice what its answer and arguments hold in float64, plus
+    64 KiB. What the grader keeps of a submission is bounded by the sum over its calls."""
     def size(value):
         if isinstance(value, np.ndarray):
             return value.size * 8
         return sum(map(size, value.values() if isinstance(value, dict) else value)) if isinstance(
             value, (dict, tuple, list)) else 0
-    return 4 * max((size(c.args) + size(c.expected) for c in calls), default=0) + (1 << 20)
+    return 2 * max((size(c.args) + size(c.expected) for c in calls), default=0) + (64 << 10)
 
 
 def _child(job, n_calls, max_record, limits, isolation, budget_end):
@@ -343,7 +345,7 @@ def _fenced_text(output):
     text = output.decode(errors="replace")
     if len(text) > MAX_OUTPUT:
         text = text[:MAX_OUTPUT] + f"\n[… {len(text) - MAX_OUTPUT} more characters of output not kept]\n"
-    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+    return printable(text)
 
 
 def stop_all():
