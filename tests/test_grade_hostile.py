@@ -1,7 +1,8 @@
 """The grader's contract with hostile submissions: nothing a file does changes its grade, another's, or the grader.
 
 One class run (`python -m scratchnet.grade --json`) grades an honest right file, an honest wrong one, and one
-submission per attack of issue 25 (and siblings): reading the answers from the caller's frames or files,
+submission per attack of issue 25 (and siblings): reading the answers from the caller's frames or files or
+from later calls' arguments (forward's answers are backward's inputs),
 forging records on the channel (pickle, an index out of range, an oversized record), returning an ndarray
 subclass, importing scratchnet or torch, exec, patching np.array_equal to hide an in-place change, keep-alive
 progress while hanging, sleeping in every call, a double-forked daemon, ANSI escapes that redraw the screen,
@@ -46,6 +47,23 @@ def backward(W, a, z, delta_L, sigma_prime):
                 return tuple({q.l: x for q, x in key.items() if q.name == n} for n in ("delta", "dW", "db"))
         f = f.f_back
     raise NotImplementedError("no answers in this process")
+""",
+    "later calls' arguments": """
+import os, sys
+def forward(W, b, x, sigma):
+    f, n = sys._getframe(1), 0
+    while f is not None:
+        for v in list(f.f_locals.values()):
+            inbox = getattr(v, "inbox", None)
+            if inbox is not None:
+                os.set_blocking(inbox.fileno(), False)
+                try:
+                    n += len(os.read(inbox.fileno(), 1 << 20))
+                except BlockingIOError:
+                    pass
+                os.set_blocking(inbox.fileno(), True)
+        f = f.f_back
+    raise NotImplementedError(f"found {n} bytes of later calls")
 """,
     "job files": """
 import glob, os
@@ -295,6 +313,8 @@ def test_what_the_exercise_does_not_allow_is_named(class_run, name):
 def test_the_answers_are_not_in_the_child(class_run):
     backward = next(f for f in class_run["reports"]["frames"]["functions"] if f["name"] == "backward")
     assert backward["status"] == "not implemented", backward
+    forward = next(f for f in class_run["reports"]["later calls' arguments"]["functions"] if f["name"] == "forward")
+    assert forward["status"] == "not implemented" and "found 0 bytes" in forward["exception"]["message"], forward
     sgd = next(f for f in class_run["reports"]["job files"]["functions"] if f["name"] == "sgd_update")
     assert "files here: []" in sgd["exception"]["message"], sgd
 

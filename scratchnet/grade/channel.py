@@ -177,9 +177,13 @@ def parse(text, data, max_arrays=4 * MAX_ITEMS):
 
 
 def read_one(stream):
-    """The one record on a blocking binary stream, from a trusted sender (the child reads its job this way)."""
-    n_text, n_data = HEADER.unpack(stream.read(HEADER.size))
-    return parse(stream.read(n_text), stream.read(n_data), max_arrays=float("inf"))
+    """The next record on a blocking binary stream from a trusted sender (the child reads its job and calls so)."""
+    head = stream.read(HEADER.size)
+    _require(len(head) == HEADER.size, "a stream that ended")
+    n_text, n_data = HEADER.unpack(head)
+    text, data = stream.read(n_text), stream.read(n_data)
+    _require(len(text) == n_text and len(data) == n_data, "a record cut short")
+    return parse(text, data, max_arrays=float("inf"))
 
 
 class Reader:

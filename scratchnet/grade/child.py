@@ -1,9 +1,12 @@
 """The sandbox's child process: load one submission, make its calls, send back what each did, as data.
 
-    python -I scratchnet/grade/child.py RESULTS_FD      (started by scratchnet/grade/sandbox.py; the job on stdin)
+    python -I scratchnet/grade/child.py RESULTS_FD CALLS_FD      (started by scratchnet/grade/sandbox.py)
 
-The job is one channel record (scratchnet/grade/channel.py): the source, each call's function and
-arguments (the arguments only: the grader keeps every expected value), the limits and the policy. Run as a
+CALLS_FD brings channel records (scratchnet/grade/channel.py): first the job (the source, the function of
+each call, the limits, the policy), then each call's arguments, one record each, sent by the grader only
+when this process starts that call and has sent the outcome of the one before: a call's answer is often
+a later call's argument (forward's a and z are backward's), and is never here before that call is judged.
+The grader keeps every expected value. Run as a
 script in isolated mode, this process imports the standard library, NumPy and channel.py, never scratchnet.
 In order: read the job; build σ and σ′ from the engine's activations.py text; import what a submission may
 use; mount a private /tmp where it has a mount namespace; set RLIMIT_AS (its size now plus memory_mb),
@@ -48,14 +51,13 @@ def _alarm(signum, frame):
 
 
 class Child:
-    def __init__(self, fd, job, arrays):
-        self.fd, self.job = fd, job
+    def __init__(self, fd, inbox, job):
+        self.fd, self.inbox, self.job = fd, inbox, job
         self.policy = set()
         names = {"get_xp": lambda *arrays: np}
         exec(compile(job["activations"], "<scratchnet/activations.py>", "exec"), names)
         self.functions = {k: v for k, v in names.items() if isinstance(v, types.FunctionType) and k != "get_xp"}
-        self.calls = [(function, tree) for function, tree in job["calls"]]
-        self.arrays = arrays
+        self.calls = job["calls"]  # the function of each call
 
     def send(self, record, arrays=()):
         data = channel.pack(record, arrays)
@@ -77,15 +79,17 @@ class Child:
         self.send({"kind": "import", "outcome": outcome})
         if outcome is not None:
             return
-        defined = {function for function, _ in self.calls if callable(getattr(module, function, None))}
+        defined = {function for function in self.calls if callable(getattr(module, function, None))}
         self.send({"kind": "defined", "names": sorted(defined)})
         timed_out = set()
-        for i, (function, tree) in enumerate(self.calls):
+        for i, function in enumerate(self.calls):
             fn = getattr(module, function, None)
             if function not in defined or function in timed_out:
                 continue
             self.send({"kind": "start", "step": i})
-            args = channel.to_value(tree, self.arrays, self.functions)
+            args = self._arguments(i)
+            if args is None:
+                return
             results = []
             outcome = self._guarded(lambda fn=fn, args=args, results=results:
                                     results.append(channel.encode((fn(*args), args))))
@@ -96,6 +100,17 @@ class Child:
                 after, arrays = channel.encode(args)
             timed_out.update([function] if "timeout" in outcome else [])
             self.send({"kind": "call", "index": i, "outcome": outcome, "after": after}, arrays)
+
+    def _arguments(self, i):
+        """Call i's arguments, from the grader; None (and a policy record) when the channel was tampered with."""
+        try:
+            record, arrays = channel.read_one(self.inbox)
+            if record["kind"] != "args" or record.get("index") != i:
+                raise channel.ChannelError(f"arguments of another call than {i}")
+            return channel.to_value(record["tree"], arrays, self.functions)
+        except Exception:  # the submission read from (or otherwise meddled with) the grader's channel itself
+            self.send({"kind": "policy", "what": "reading the channel on which the grader sends the calls"})
+            return None
 
     def _guarded(self, action):
         """Run action under the alarm; None when it returned, else what stopped it, as a record's outcome."""
@@ -215,11 +230,11 @@ def _drop_privileges(job):
         raise OSError(f"could not become uid {uid}")
 
 
-def main(fd):
-    job = None
+def main(fd, calls_fd):
     try:
-        job, arrays = channel.read_one(sys.stdin.buffer)
-        Child(fd, job, arrays).run()
+        inbox = os.fdopen(calls_fd, "rb")
+        job, _ = channel.read_one(inbox)
+        Child(fd, inbox, job).run()
     except BaseException as e:  # this file's own failure: a record for the grader, never the student's output
         message = "".join(traceback.format_exception_only(type(e), e)).strip()[:500]
         try:
@@ -232,4 +247,4 @@ def main(fd):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), int(sys.argv[2]))

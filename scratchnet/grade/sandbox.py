@@ -110,7 +110,7 @@ def run_submission(source, filename, calls, names, limits, isolation, policy):
     while True:
         todo = [i for i, c in enumerate(calls) if run.outcomes[i] is None and c.function not in skipped]
         watched = _child(_job(source, filename, [calls[i] for i in todo], limits, isolation, policy),
-                         len(todo), _max_record([calls[i] for i in todo]), limits, isolation, budget_end)
+                         _max_record([calls[i] for i in todo]), limits, isolation, budget_end)
         done = _apply(watched.records, todo, calls, names, run, limits, filename)
         current = watched.current
         if current is None and not run.fault and not watched.killed:  # stopped before the submission ran: ours
@@ -164,15 +164,37 @@ def _not_run(run, calls, skipped, status):
 
 
 def _job(source, filename, calls, limits, isolation, policy):
-    """The child's job as one channel record: the calls' functions and arguments, no expected value."""
-    arrays, trees = [], []
-    for call in calls:
-        tree, _ = encode(call.args, FUNCTION_NAMES, arrays)
-        trees.append([call.function, tree])
-    return pack({"kind": "job", "source": source, "filename": filename, "calls": trees,
-                 "time_limit": limits.time_limit, "memory_mb": limits.memory_mb, "cpu_seconds": limits.budget,
-                 "user": isolation.user, "namespaces": bool(isolation.prefix), "activations": _activations(),
-                 **policy}, arrays)
+    """What the child is sent: the job (the calls' functions, no argument, no expected value), and one record
+    of arguments per call, each sent when the child may have it (_Outbox)."""
+    job = pack({"kind": "job", "source": source, "filename": filename, "calls": [c.function for c in calls],
+                "time_limit": limits.time_limit, "memory_mb": limits.memory_mb, "cpu_seconds": limits.budget,
+                "user": isolation.user, "namespaces": bool(isolation.prefix), "activations": _activations(),
+                **policy})
+    return job, [_arguments(i, call) for i, call in enumerate(calls)]
+
+
+def _arguments(i, call):
+    tree, arrays = encode(call.args, FUNCTION_NAMES)
+    return pack({"kind": "args", "index": i, "tree": tree}, arrays)
+
+
+class _Outbox:
+    """The pipe to the child, written without blocking: the job at once, each call's arguments on release."""
+
+    def __init__(self, fd, job, calls):
+        self.fd, self.pending, self.calls = fd, bytearray(job), calls
+        os.set_blocking(fd, False)
+
+    def release(self, i):
+        self.pending += self.calls[i]
+
+    def flush(self):
+        try:
+            del self.pending[:os.write(self.fd, self.pending[:1 << 16])]
+        except BlockingIOError:
+            pass
+        except OSError:  # the child is gone
+            self.pending.clear()
 
 
 def _activations():
@@ -199,7 +221,7 @@ def _max_record(calls):
     return 2 * max((size(c.args) + size(c.expected) for c in calls), default=0) + (64 << 10)
 
 
-def _child(job, n_calls, max_record, limits, isolation, budget_end):
+def _child(job, max_record, limits, isolation, budget_end):
     """Start one child, send it the job, watch it until it ends; then kill whatever is left of it."""
     if STOPPING.is_set():
         raise Interrupted
@@ -207,29 +229,28 @@ def _child(job, n_calls, max_record, limits, isolation, budget_end):
         if isolation.user:
             os.chown(home, isolation.user[1], isolation.user[2])
         env, token = environment(home)
-        read_end, write_end = map(_above_stdio, os.pipe())
+        read_end, write_end = map(_above_stdio, os.pipe())   # records, child to grader
+        calls_read, calls_write = map(_above_stdio, os.pipe())  # the job and the calls, grader to child
         try:
-            proc = subprocess.Popen([*isolation.prefix, sys.executable, "-I", CHILD, str(write_end)], cwd=home,
-                                    env=env, pass_fds=(write_end,), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen([*isolation.prefix, sys.executable, "-I", CHILD, str(write_end), str(calls_read)],
+                                    cwd=home, env=env, pass_fds=(write_end, calls_read), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             os.close(write_end)
+            os.close(calls_read)
         with _LIVE_LOCK:
             LIVE[proc] = token
         try:
             if STOPPING.is_set():
                 raise Interrupted
-            try:
-                proc.stdin.write(job)
-                proc.stdin.close()
-            except OSError:  # the child died before it read its job: its output says why
-                pass
-            return _watch(proc, token, read_end, Reader(max_record, MAX_SUBMISSION), n_calls, limits, budget_end)
+            return _watch(proc, token, read_end, Reader(max_record, MAX_SUBMISSION), _Outbox(calls_write, *job),
+                          limits, budget_end)
         finally:
             stop(proc, token)
             with _LIVE_LOCK:
                 LIVE.pop(proc, None)
             os.close(read_end)
+            os.close(calls_write)
             proc.stdout.close()
 
 
@@ -242,29 +263,26 @@ def _above_stdio(fd):
     return high
 
 
-def _watch(proc, token, fd, reader, n_calls, limits, budget_end):
-    """Drain the child's output and records until both end; kill it when a step or the budget runs out."""
-    watched, output = _Watched(), bytearray()
+def _watch(proc, token, fd, reader, outbox, limits, budget_end):
+    """Drain the child's output and records until both end, sending each call's arguments when the child may
+    have them; kill it when a step or the budget runs out."""
+    watched, output, steps = _Watched(), bytearray(), _Steps(outbox, limits)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "output")
     sel.register(fd, selectors.EVENT_READ, "records")
-    step_end, last, exited = time.monotonic() + STARTUP, -1, None
-    while sel.get_map():
-        for key, _ in sel.select(timeout=0.1):
+    exited, reading = None, 2
+    while reading:
+        outbox.flush()
+        for key, _ in sel.select(timeout=0.01 if outbox.pending else 0.1):
             chunk = os.read(key.fd, 65536)
             if not chunk:
                 sel.unregister(key.fileobj)
+                reading -= 1
             elif key.data == "output":
                 output += chunk[:max(4 * MAX_OUTPUT - len(output), 0)]
             else:
-                for item in reader.feed(chunk):
-                    step = item[0].get("step") if isinstance(item, tuple) and item[0]["kind"] == "start" else False
-                    if step is False:
-                        watched.records.append(item)
-                    elif (step == "import" and watched.current is None) or (
-                            type(step) is int and last < step < n_calls):
-                        last = step if step != "import" else last
-                        watched.current, step_end = step, time.monotonic() + limits.time_limit + GRACE
+                watched.records += [item for item in reader.feed(chunk) if steps.keep(item)]
+        step_end, watched.current = steps.end, steps.current
         now = time.monotonic()
         watched.killed = ("channel" if reader.broken else "budget" if now > budget_end
                           else "time" if now > step_end else None)
@@ -279,6 +297,39 @@ def _watch(proc, token, fd, reader, n_calls, limits, budget_end):
     stop(proc, token)
     watched.broken, watched.output, watched.status = reader.broken, bytes(output), proc.returncode
     return watched
+
+
+class _Steps:
+    """The child's steps as the grader lets them go: the import, then each call in order, a call's arguments
+    released only once the call before it has its outcome back; each step on its own clock."""
+
+    def __init__(self, outbox, limits):
+        self.outbox, self.limits = outbox, limits
+        self.current, self.last, self.awaiting, self.imported = None, -1, None, False
+        self.end = time.monotonic() + STARTUP
+
+    def keep(self, item):
+        """Act on one record from the child; True when it is a record for _apply (not a "start")."""
+        record = item[0] if isinstance(item, tuple) else getattr(item, "record", None)  # an oversized one keeps it
+        record = record if isinstance(record, dict) else {}
+        kind, step = record.get("kind"), record.get("step")
+        if kind == "import":
+            self.imported = True
+        elif kind == "call" and record.get("index") == self.awaiting:
+            self.awaiting = None
+        if kind != "start":
+            return True
+        if step == "import" and self.current is None:
+            self._start("import")
+        elif (type(step) is int and self.imported and self.awaiting is None
+              and self.last < step < len(self.outbox.calls)):
+            self.last = self.awaiting = step
+            self._start(step)
+            self.outbox.release(step)
+        return False
+
+    def _start(self, step):
+        self.current, self.end = step, time.monotonic() + self.limits.time_limit + GRACE
 
 
 def _apply(records, todo, calls, names, run, limits, filename):
