@@ -163,6 +163,10 @@ def backward(W, a, z, delta_L, sigma_prime):
         os._exit(0)
     raise NotImplementedError
 """,
+    "kill the grader": """
+import os, signal
+os.kill(os.getppid(), signal.SIGKILL)
+""",
     "ANSI escapes": """
 print("\\x1b[2J\\x1b[Hall passed\\r\\x1b[1A\\u202eresult: passed (7 of 7 equations right)")
 """,
@@ -187,8 +191,8 @@ def sgd_update(W, b, dW, db, lr):
     "file: broken notebook": "{ not json",
 }
 HONEST = ("right", "ANSI escapes")  # right answers, whatever they print
-NOT_ALLOWED = {"import scratchnet": "import scratchnet.network", "import torch": "import torch",
-               "exec": "of code made at run time", "double fork": "os use (os.fork)",
+NOT_ALLOWED = {"kill the grader": "os.kill", "import scratchnet": "import scratchnet.network",
+               "import torch": "import torch", "exec": "of code made at run time", "double fork": "os use (os.fork)",
                "write the package": f"opening {REPO}/scratchnet/", "environment and /proc": "opening /proc/"}
 
 

@@ -37,9 +37,10 @@ import bisect, cmath, collections, contextlib, copy, dataclasses, datetime, deci
 import glob, heapq, io, itertools, json, math, numbers, operator, pathlib, pprint, random, re, statistics  # noqa: E401, E402, F401, I001
 import string, struct, textwrap, threading, time, typing, warnings  # noqa: E401, E402, F401, I001
 import numpy.linalg, numpy.random  # noqa: E401, E402, F401, I001
-SOCKET_OR_PROCESS = ("os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.kill",
-                     "os.killpg", "subprocess.Popen", "socket.connect", "socket.bind", "socket.sendto", "pty.spawn",
-                     "ctypes.dlopen", "ctypes.call_function", "sys.setprofile", "sys.settrace", "os.setsid")
+SOCKET_OR_PROCESS = ("os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn",
+                     "subprocess.Popen", "socket.connect", "socket.bind", "socket.sendto", "pty.spawn", "os.setsid",
+                     "sys.setprofile", "sys.settrace")  # noted: the submission fails, the OS isolation holds
+REFUSED = ("os.kill", "os.killpg", "signal.pthread_kill", "ctypes.")  # signalling the grader, raw memory, C calls
 
 
 class CallTimeout(BaseException):
@@ -135,8 +136,9 @@ class Child:
                 if frame.f_code.co_filename == self.job["filename"]][-20:]
 
     def _hook(self, code):
-        """The audit hook: refuse the forbidden imports, reading the grader's files, compiling or running code
-        the student made; note process and socket use. Each is sent once as a "policy" record."""
+        """The audit hook: refuse the forbidden imports, opening the grader's files, compiling or running code
+        the student made, signals and ctypes; note process and socket use. Each is sent once as a "policy"
+        record, which fails the submission."""
         forbidden, paths, filename = set(self.job["forbidden_modules"]), tuple(self.job["forbidden_paths"]), \
             self.job["filename"]
         first_exec = [code]
@@ -157,6 +159,8 @@ class Child:
                 first_exec.clear()
             elif event in ("exec", "compile", "code.__new__") and _by_student(filename):
                 note(f"{'eval/exec' if event == 'exec' else event} of code made at run time", PermissionError)
+            elif event.startswith(REFUSED):
+                note(event, PermissionError)
             elif event.startswith(SOCKET_OR_PROCESS):
                 note(event.split(".")[0] + " use (" + event + ")")
         return hook
