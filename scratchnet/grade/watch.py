@@ -23,6 +23,8 @@ STARTUP = 30.0               # seconds the child may take to start Python and Nu
 
 @dataclass
 class Watched:
+    """What one child did: its records in order (the "start"s aside), how it ended, its output and exit status."""
+
     records: list = field(default_factory=list)
     current: object = None     # the last step started: "import", a call's index in the job, or None
     killed: str = None         # None, "time" (one step overran), "budget" (the whole submission), "channel"
