@@ -8,6 +8,7 @@ submission fails, 2 for a usage error (one line, no traceback).
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -63,10 +64,14 @@ def test_json_for_a_class(wrong, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["missing.py"], "missing.py: no such file"),
     (["a.py", "b.py", "--gradescope", "r.json"], "--gradescope writes one results.json"),
     (["x.py", "--cases", "0"], "--cases and --jobs must be ≥ 1"),
     (["x.py", "--layout", "diagonal"], "invalid choice: 'diagonal'"),
+    (["x.py", "--time-limit", "nan"], "--time-limit nan: give a number of seconds"),
+    (["x.py", "--time-limit", "inf"], "--time-limit inf: give a number of seconds"),
+    (["x.py", "--time-limit", "1e300"], "--time-limit 1e+300: give a number of seconds"),
+    (["x.py", "--submission-time", "-1"], "--submission-time -1: give a number of seconds"),
+    (["x.py", "--memory-mb", str(10**14)], f"--memory-mb {10**14}: give a number of MiB from 64"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, message):
     done = run(*args)
@@ -93,3 +98,21 @@ def test_an_oracle_that_disagrees_stops_the_grading(wrong):
     report = grade(str(wrong), oracle=off_by_a_little)
     assert any("DISAGREE" in note for note in report.notes), report.notes
     assert not report.passed
+
+
+def test_a_user_that_does_not_exist_is_a_usage_error():
+    done = run("x.py", "--user", "no-such-account-here")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert ("no such user" if os.geteuid() == 0 else "only a grader running as root") in done.stderr, done.stderr
+
+
+def test_a_class_with_a_folder_and_a_missing_file_grades_the_rest(tmp_path):
+    good = tmp_path / "grace.py"
+    good.write_text(solution_source("rows"), encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run(str(empty), str(good), str(tmp_path / "gone.py"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{empty}: a folder with no .py or .ipynb file in it" in done.stdout
+    assert "gone.py: no such file" in done.stdout
+    assert "1 of 3 submissions passed" in done.stdout

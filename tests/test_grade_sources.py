@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from scratchnet.errors import UsageError
 from scratchnet.grade import grade
 from scratchnet.grade.handout import declared_layout, solution_source
 from scratchnet.grade.source import load, submission_paths, syntax_problem
@@ -41,8 +40,7 @@ def test_a_leading_dash_and_a_folder(tmp_path):
     assert syntax_problem(load(str(tmp_path / "-ada.py"))) is None
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(UsageError, match="empty: a folder with no .py or .ipynb file"):
-        submission_paths([str(empty)])
+    assert submission_paths([str(empty)]) == [str(empty)]  # graded as itself: its report says what it is
 
 
 def notebook(tmp_path, cells, **extra):

@@ -7,13 +7,18 @@
     python -m scratchnet.grade --help
     python -m torch_ref.grade hw/backprop_rows.py                        # the same, torch autograd as a 2nd oracle
 
-Each submission (.py, or .ipynb whose code cells run in order) runs in its own child process, with a time
-limit per call and a memory limit (not a security sandbox: grade untrusted code in a container). Exit
-status: 0 when every submission passes, 1 when one fails, 2 for a usage error.
+Each submission (.py, or .ipynb whose code cells run in order) runs in its own child process, which is sent
+the arguments of each call and never an answer; the grader judges what comes back, as data. The child has
+a time limit per call, one budget for the whole submission, a memory limit, its own session and process
+group (all killed when it ends), an allow-listed environment, and where the machine allows, an unprivileged
+user (when the grader is root), its own PID namespace, no network and a private /tmp: each report's
+"isolation:" line says which. A file that cannot be graded gets its own report, score 0. Exit status: 0
+when every submission passes, 1 when one fails, 2 for a usage error.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -21,14 +26,20 @@ from scratchnet.checks import check_seed
 from scratchnet.errors import UsageError
 from scratchnet.grade.cases import N_CASES
 from scratchnet.grade.classrun import grade_class, jobs, run_class
-from scratchnet.grade.formats import as_dict, gradescope
+from scratchnet.grade.formats import as_dict, gradescope, printable
 from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
 from scratchnet.grade.handout import LAYOUTS
+from scratchnet.grade.isolation import detect
 from scratchnet.grade.points import DEFAULT, read_scoring
+from scratchnet.grade.report import Report
+from scratchnet.grade.sandbox import Guard, Limits
 from scratchnet.grade.source import submission_paths
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import run_cli
 from scratchnet.shell.fileio import atomic_write, check_outputs
+
+MAX_SECONDS = 86_400      # a day: --time-limit and --submission-time beyond it are mistakes
+MAX_MEMORY_MB = 1 << 20   # 1 TiB
 
 
 def build_parser(prog="python -m scratchnet.grade"):
@@ -45,7 +56,13 @@ def build_parser(prog="python -m scratchnet.grade"):
     p.add_argument("--time-limit", type=float, default=TIME_LIMIT,
                    help=f"seconds each call of a student function may run (default {TIME_LIMIT:g})")
     p.add_argument("--memory-mb", type=int, default=MEMORY_MB,
-                   help=f"MiB of address space a submission may add to its process (default {MEMORY_MB})")
+                   help=f"MiB of address space a submission may add to its process, 64 to {MAX_MEMORY_MB} "
+                        f"(default {MEMORY_MB})")
+    p.add_argument("--submission-time", type=float, default=Limits.budget,
+                   help="seconds one submission may run in all, its calls, restarts and layout hints together; "
+                        f"nothing it prints extends it (default {Limits.budget:g})")
+    p.add_argument("--user", help="when the grader runs as root: the unprivileged account submissions run as "
+                                  "(default nobody)")
     p.add_argument("--reveal", action="store_true",
                    help="show the reference's values beside the student's at the first wrong quantity (self-study)")
     p.add_argument("--json", action="store_true", help="print one JSON document for all submissions instead of text")
@@ -76,27 +93,48 @@ def _arguments(argv, prog):
 
 
 def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
-    """Grade every FILE of argv, print the reports, exit 0 (all pass) or 1.
+    """Grade every FILE of argv (or the --class folder), print the reports, exit 0 (all pass) or 1.
 
     oracle: torch_ref.autograd.torch_gradients (what python -m torch_ref.grade passes), or None.
     """
-    args = _arguments(argv, prog)
+    args = _checked(_arguments(argv, prog))
     scoring = read_scoring(args.config) if args.config else DEFAULT
-    if args.cases < 1 or args.time_limit <= 0 or args.memory_mb < 64 or args.jobs < 1:
-        raise UsageError("--cases and --jobs must be ≥ 1, --time-limit > 0, --memory-mb ≥ 64")
+    guard = Guard(detect(args.user), args.submission_time, allow=tuple(args.allow))
+
+    def one(path):
+        try:
+            return grade(path, layout=args.layout, n_cases=args.cases, seed=args.seed, time_limit=args.time_limit,
+                         memory_mb=args.memory_mb, oracle=oracle, guard=guard)
+        except Exception as e:  # the grader's own failure on this file: its report says so, the others go on
+            return Report(path, args.layout or "rows", args.cases).broken(
+                f"the grader failed on this file ({type(e).__name__}: {e}): report this as a bug in scratchnet", 0.0)
+
+    if args.class_dir:
+        sys.exit(run_class(args.class_dir, args.out, one, args.jobs, scoring))
+    reports = grade_class(args.files, one, args.jobs)
+    _write(reports, args, scoring)
+    sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+def _checked(args):
+    """args, once every flag is a usable value (else a UsageError naming the flag)."""
+    if args.cases < 1 or args.jobs < 1:
+        raise UsageError("--cases and --jobs must be ≥ 1")
+    for flag, value in (("--time-limit", args.time_limit), ("--submission-time", args.submission_time)):
+        if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+            raise UsageError(f"{flag} {value:g}: give a number of seconds in (0, {MAX_SECONDS}]")
+    if not 64 <= args.memory_mb <= MAX_MEMORY_MB:
+        raise UsageError(f"--memory-mb {args.memory_mb}: give a number of MiB from 64 to {MAX_MEMORY_MB}")
     if args.gradescope:
         if len(args.files) != 1:
             raise UsageError(f"--gradescope writes one results.json: give one submission, not {len(args.files)}")
         check_outputs([(args.gradescope, "--gradescope")], inputs=[(path, "the submission") for path in args.files])
     check_seed(args.seed, name="--seed")
+    return args
 
-    def one(path):
-        return grade(path, layout=args.layout, n_cases=args.cases, seed=args.seed, time_limit=args.time_limit,
-                     memory_mb=args.memory_mb, oracle=oracle, allow=tuple(args.allow))
 
-    if args.class_dir:
-        sys.exit(run_class(args.class_dir, args.out, one, args.jobs, scoring))
-    reports = grade_class(args.files, one, args.jobs)
+def _write(reports, args, scoring):
+    """The reports as text or one JSON document on stdout, and Gradescope's results.json when asked."""
     if args.gradescope:
         with atomic_write(args.gradescope, "w") as f:
             json.dump(gradescope(reports[0], args.reveal, scoring), f, indent=2, ensure_ascii=False)
@@ -104,13 +142,11 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
         passed = sum(r.passed for r in reports)
         doc = {"submissions": [as_dict(r, args.reveal, scoring) for r in reports],
                "summary": {"submissions": len(reports), "passed": passed, "failed": len(reports) - passed}}
-        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
-        print()
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        print("\n".join(r.text(args.reveal) for r in reports), end="")
+        print(printable("\n".join(r.text(args.reveal) for r in reports)), end="")
         if len(reports) > 1:
             print(f"\n{sum(r.passed for r in reports)} of {len(reports)} submissions passed")
-    sys.exit(0 if all(r.passed for r in reports) else 1)
 
 
 if __name__ == "__main__":

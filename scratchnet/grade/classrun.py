@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from scratchnet.errors import UsageError
 from scratchnet.grade.points import DEFAULT, KEYS
 from scratchnet.grade.report import EQUATIONS
+from scratchnet.grade.sandbox import interrupt
 from scratchnet.grade.source import SUFFIXES
 from scratchnet.shell.console import Progress, info
 from scratchnet.shell.fileio import atomic_write
@@ -64,7 +65,8 @@ def students(folder):
 
 
 def grade_class(paths, grade_one, n_jobs):
-    """The Reports of `paths`, graded n_jobs at a time by grade_one(path) -> Report, in the order given."""
+    """The Reports of `paths`, graded n_jobs at a time by grade_one(path) -> Report, in the order given. Ctrl-C or
+    SIGTERM stops them all: every child killed, every temporary folder removed, then the signal goes on."""
     progress = Progress(len(paths), "grading", unit=" files")
 
     def one(path):
@@ -72,8 +74,13 @@ def grade_class(paths, grade_one, n_jobs):
         progress.update(progress.done + 1)
         return report
 
-    with ThreadPoolExecutor(n_jobs) as pool:
+    pool = ThreadPoolExecutor(n_jobs)
+    try:
         reports = list(pool.map(one, paths))
+    except BaseException:
+        interrupt(pool)
+        raise
+    pool.shutdown()
     progress.close()
     return reports
 

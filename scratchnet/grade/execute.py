@@ -1,11 +1,14 @@
-"""Calling one student function on one Call: its result as plain data, what it raised, what it modified.
+"""The outcome of one call of a student function, and the same call made on trusted code (the reference's mutants).
 
-Used in the sandbox's child process for the student's code, and in the grader's own process for the
-mutants of the reference (trusted code) so that both are seen through the same eyes. A result is kept as a
-tree of tagged tuples that any process can unpickle without the student's module:
+A returned value is seen as scratchnet/grade/channel.py's tree of tagged tuples, whichever process made the
+call: the student's child sends it through the channel, and `run_call` (used by the grader for the
+mutants) builds it with the same encode and to_tree, so that both are seen through the same eyes:
 
-    ("array", ndarray)  ("number", float, type name)  ("none",)  ("other", type name)
+    ("array", ndarray)  ("number", float, type name)  ("none",)  ("other", text)
     ("list", [..])  ("tuple", [..])  ("dict", {key: ..})
+
+In-place changes are found by comparing the arguments the grader sent (call.args) with the same arguments
+as they came back after the call.
 """
 
 import copy
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MAX_ELEMENTS = 1_000_000  # a returned array larger than this is described, not copied back
+from scratchnet.grade.channel import encode, to_tree
 
 
 @dataclass
@@ -60,62 +63,50 @@ def exit_text(status):
 
 
 def run_call(fn, call, names, filename):
-    """Call fn on copies of call.args; return Returned or Raised. `filename`: whose frames a traceback keeps."""
+    """Call fn (trusted code) on copies of call.args; Returned or Raised. `filename`: whose frames a traceback keeps."""
     args = copy.deepcopy(call.args)
-    before = copy.deepcopy(args)
     try:
         result = fn(*args)
-    except Exception as e:  # the student's error is data here; KeyboardInterrupt and SystemExit are not caught
-        return Raised(type(e).__name__, str(e)[:500], own_frames(e, filename), changed(args, before, names, call))
-    if call.function == "sgd_update" and result is None:
-        result = (args[0], args[1])  # updated in place, as the hand-out does
-    return Returned(describe(result), changed(args, before, names, call))
+    except Exception as e:  # the mutant's error is data here
+        return Raised(type(e).__name__, str(e)[:500], own_frames(e, filename), changed(call, names, seen(args)))
+    return returned(call, names, seen(result), seen(args))
+
+
+def seen(value):
+    """value as the grader sees what a child sends back: a tree of tagged tuples."""
+    return to_tree(*encode(value))
+
+
+def returned(call, names, value, after):
+    """The Returned of a call whose result is the tree `value` and whose arguments came back as the tree `after`."""
+    if call.function == "sgd_update" and value == ("none",) and after[0] == "tuple":
+        value = ("tuple", after[1][:2])  # updated W and b in place, as the hand-out does
+    return Returned(value, changed(call, names, after))
 
 
 def own_frames(error, filename):
-    """The frames of `error`'s traceback that lie in the student's file, innermost last."""
+    """The frames of `error`'s traceback that lie in the file `filename`, innermost last."""
     return [(f.filename, f.lineno, f.name, (f.line or "").strip())
             for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
 
 
-def describe(value, depth=0):
-    """value as a tree of tagged tuples (see the module docstring), arrays copied."""
-    if depth > 4:
-        return ("other", type(value).__name__)
-    if isinstance(value, np.ndarray):
-        if value.dtype == object or value.size > MAX_ELEMENTS:
-            return ("other", f"array of dtype {value.dtype} and shape {value.shape}")
-        return ("array", value.copy())
-    if isinstance(value, (bool, np.bool_)):
-        return ("other", type(value).__name__)
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return ("number", float(value), type(value).__name__)
-    if value is None:
-        return ("none",)
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__ if type(value) in (list, tuple) else "tuple",
-                [describe(v, depth + 1) for v in value[:64]])
-    if isinstance(value, dict):
-        return ("dict", {k if isinstance(k, (int, np.integer)) else repr(k)[:40]: describe(v, depth + 1)
-                         for k, v in list(value.items())[:64]})
-    return ("other", type(value).__name__)
-
-
-def changed(args, before, names, call):
-    """Names of the arrays (and dicts) among args that differ from their copies, except those call.may_change."""
+def changed(call, names, after):
+    """Names of the arrays (and dicts) among call.args that differ in `after`, except those call.may_change."""
+    if after[0] != "tuple":
+        return ["its arguments (they did not come back)"]
     found = []
-    for name, now, then in zip(names, args, before, strict=False):
+    for name, sent, now in zip(names, call.args, after[1], strict=False):
         if name not in call.may_change:
-            found += _differences(name, now, then)
+            found += _differences(name, sent, now)
     return found
 
 
-def _differences(name, now, then):
-    if isinstance(then, np.ndarray):
-        same = isinstance(now, np.ndarray) and now.shape == then.shape and np.array_equal(now, then, equal_nan=True)
+def _differences(name, sent, now):
+    if isinstance(sent, np.ndarray):
+        same = now[0] == "array" and now[1].shape == sent.shape and np.array_equal(now[1], sent, equal_nan=True)
         return [] if same else [name]
-    if isinstance(then, dict):
-        if not isinstance(now, dict) or set(now) != set(then):
+    if isinstance(sent, dict):
+        if now[0] != "dict" or set(now[1]) != set(sent):
             return [f"{name} (entries added or removed)"]
-        return [d for k in then for d in _differences(f"{name}[{k}]", now[k], then[k])]
+        return [d for k in sent for d in _differences(f"{name}[{k}]", sent[k], now[1][k])]
     return []

@@ -9,6 +9,12 @@ from scratchnet.grade.points import DEFAULT, KEYS
 from scratchnet.grade.report import STATUS_TEXT
 
 
+def printable(text):
+    """text with every control character but newline and tab shown escaped (\\x1b, \\u202e): what a student put
+    in a file name, a message or an output cannot move the cursor, recolour or reorder the grader's report."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
 def as_dict(report, reveal=False, scoring=DEFAULT):
     """A JSON-ready summary of one Report; reference values only with reveal=True; points from `scoring`."""
     passed = [ok for _, ok, _ in report.equations()]
@@ -19,6 +25,7 @@ def as_dict(report, reveal=False, scoring=DEFAULT):
         "passed": report.passed,
         "problem": report.problem,
         "seconds": round(report.seconds, 3),
+        "isolation": report.isolation,
         "cases": [case.describe() for case in report.cases],
         "notes": report.notes,
         "score": scoring.score(passed), "max_score": scoring.max_score,

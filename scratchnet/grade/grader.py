@@ -6,20 +6,26 @@
 
 The oracle is scratchnet's reference engine (scratchnet/grade/cases.py); torch is needed only for
 a second oracle passed in (python -m torch_ref.grade passes autograd), checked against the engine on the same cases.
+The answers stay here: the child process gets the arguments of each call, and the grader judges what comes
+back (scratchnet/grade/sandbox.py). Whatever the file is or does, grade() returns its Report.
 """
 
 import os
+import stat
 import time
+from typing import NamedTuple
 
+from scratchnet.errors import UsageError
 from scratchnet.grade.cases import N_CASES, cases, reference
 from scratchnet.grade.diagnosis import diagnose
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 from scratchnet.grade.handout import FUNCTIONS, LAYOUTS, declared_layout
+from scratchnet.grade.isolation import detect
 from scratchnet.grade.layouts import Layout
 from scratchnet.grade.oracle import oracle_agreement
 from scratchnet.grade.policy import source_problems
 from scratchnet.grade.report import Report
-from scratchnet.grade.sandbox import run_submission
+from scratchnet.grade.sandbox import Guard, Limits, forbidden_modules, grader_paths, run_submission
 from scratchnet.grade.source import load, syntax_problem
 
 TIME_LIMIT = 10.0   # seconds per call
@@ -27,8 +33,8 @@ MEMORY_MB = 1024    # address space a submission may add
 
 
 def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None,
-          allow=()):
-    """Grade the submission at `path` (.py or .ipynb) and return its Report; never raises for the student's faults.
+          allow=(), guard=None):
+    """Grade the submission at `path` (.py or .ipynb) and return its Report; never raises for the file's faults.
 
     Args:
         layout: "rows", "columns" or "per-sample"; None reads the file's LAYOUT line.
@@ -39,11 +45,14 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
             torch_ref.autograd.torch_gradients)
             whose answers on the same cases must agree with the engine's before any student is judged.
         allow: names the teacher permits beyond scratchnet/grade/policy.py's (modules or built-ins).
+        guard: sandbox.Guard (isolation, the budget of the whole submission, modules allowed); None: the defaults.
     """
     start = time.perf_counter()
-    submission = load(path)
     report = Report(path, layout or "rows", n_cases)
-    problem = syntax_problem(submission) or "\n    ".join(source_problems(submission, allow))
+    submission, problem = _readable(path)
+    guard = guard or Guard()
+    allow = (*guard.allow, *allow)
+    problem = problem or "\n    ".join(source_problems(submission, allow))
     if problem:
         return report.broken(problem, time.perf_counter() - start)
     stated = declared_layout(submission.source)
@@ -64,17 +73,27 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
         if not agree:
             return report.broken("the two oracles disagree: report this as a bug in scratchnet",
                                  time.perf_counter() - start)
-    calls, names = calls_for(layout, references)
-    run = run_submission(submission.source, submission.filename, _folder(path), calls, names, time_limit, memory_mb)
-    report.output = run.output
-    if run.import_outcome is not None:
-        return report.broken(_import_problem(submission, run.import_outcome), time.perf_counter() - start)
-    report.functions = [diagnose(name, calls, run.outcomes, names, layout) for name in FUNCTIONS]
-    _mutations(report.functions, calls, run.outcomes)
-    _layout_hints(report.functions, submission, layout, references, time_limit, memory_mb)
-    report.submission = submission
+    held = Held(Limits(time_limit, memory_mb, guard.budget), guard.isolation or detect(),
+                {"forbidden_modules": forbidden_modules(allow), "forbidden_paths": grader_paths(_folder(path))})
+    _judge(report, submission, references, held)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _judge(report, submission, references, held):
+    """Run the submission on the references' calls in its child and diagnose each function, in `report`."""
+    calls, names = calls_for(report.layout, references)
+    run = run_submission(submission.source, submission.filename, calls, names, *held)
+    report.output, report.isolation = run.output, held.isolation.describe(run.private_tmp)
+    report.problem = _run_problem(submission, run)
+    if report.problem:
+        return
+    report.functions = [diagnose(name, calls, run.outcomes, names, report.layout) for name in FUNCTIONS]
+    _mutations(report.functions, calls, run.outcomes)
+    left = held.limits.budget - run.seconds
+    _layout_hints(report.functions, submission, report.layout, references,
+                  held._replace(limits=Limits(held.limits.time_limit, held.limits.memory_mb, left)))
+    report.submission = submission
 
 
 def calls_for(layout, references):
@@ -83,8 +102,54 @@ def calls_for(layout, references):
     return calls, [shape.argument_names(call.function) for call in calls]
 
 
+class Held(NamedTuple):
+    """How run_submission holds one submission: its limits, the isolation, the policy of its audit hook."""
+
+    limits: Limits
+    isolation: object
+    policy: dict
+
+
+def file_problem(path):
+    """Why `path` cannot be a submission (missing, a folder, a FIFO or device), or None for a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"{path}: no such file; give a .py or .ipynb submission"
+    except OSError as e:
+        return f"{path}: cannot be read ({e.strerror})"
+    if stat.S_ISDIR(mode):
+        return f"{path}: a folder with no .py or .ipynb file in it, not a submission"
+    if not stat.S_ISREG(mode):
+        return f"{path}: not a regular file (a FIFO, a socket or a device); give a .py or .ipynb submission"
+    return None
+
+
+def _readable(path):
+    """(Submission, None), or (None, why the file at `path` cannot be graded: not a file, not UTF-8, syntax)."""
+    problem = file_problem(path)
+    if problem:
+        return None, problem
+    try:
+        submission = load(path)
+    except UsageError as e:
+        return None, str(e)
+    return submission, syntax_problem(submission)
+
+
 def _folder(path):
     return os.path.dirname(os.path.abspath(path))
+
+
+def _run_problem(submission, run):
+    """Why the run gives no grade: what the exercise does not allow, the child's own failure, or the import."""
+    if run.policy:
+        return f"not allowed in this exercise: {'; '.join(run.policy)}"
+    if run.fault:
+        return f"the grading process failed ({run.fault}): report this as a bug in scratchnet"
+    if run.import_outcome is not None:
+        return _import_problem(submission, run.import_outcome)
+    return None
 
 
 def _import_problem(submission, outcome):
@@ -107,19 +172,18 @@ def _mutations(functions, calls, outcomes):
                 result.status = "failed"
 
 
-def _layout_hints(functions, submission, layout, references, time_limit, memory_mb):
+def _layout_hints(functions, submission, layout, references, held):
     """For functions that fail with an exception or a wrong shape: do they pass when given another layout's arrays?"""
     failing = [r for r in functions if r.status == "failed" and r.first is not None
                and (r.raised is not None or "shape" in r.first.verdict.message)]
-    if not failing:
+    if not failing or held.limits.budget < 1:
         return
     others = [other for other in LAYOUTS if other != layout]
     parts = [calls_for(other, references[:2]) for other in others]  # both other layouts in one child run
     calls = [call for part, _ in parts for call in part]
     names = [name for _, part in parts for name in part]
-    run = run_submission(submission.source, submission.filename, _folder(submission.path), calls, names,
-                         time_limit, memory_mb)
-    if run.import_outcome is not None:
+    run = run_submission(submission.source, submission.filename, calls, names, *held)
+    if run.import_outcome is not None or run.policy or run.fault:
         return
     start = 0
     for other, (part, part_names) in zip(others, parts, strict=True):

@@ -1,7 +1,9 @@
 """What the grader passes to each student function, and what it expects back, in each layout.
 
-A Call is one function call on one case (or, per-sample, on one sample of it): its arguments in the layout
-and the quantities it must return, each with the engine's value. Every call gets the reference's inputs
+A Call is one function call on one case (or, per-sample, on one sample of it): the function and its
+arguments in the layout, which is all the child process is sent, and its Expected, which never leaves the
+grader: the quantities it must return with the engine's values and float32 bounds, the case, the arguments
+it may change. Every call gets the reference's inputs
 (backward gets the reference a, z and δ^[L], not the student's own), so a mistake in one function never
 shows up as a mistake in the next.
 
@@ -11,7 +13,7 @@ shows up as a mistake in the next.
                 Σₓ ∂C_x/∂W^[l] of the samples' gradients and m, and must step along their mean
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -50,18 +52,32 @@ class Quantity:
         return (0, self.name == "delta_L")
 
 
-@dataclass
-class Call:
-    """One call of a student function: its arguments (in the layout), what may change, and what it must return."""
+@dataclass(frozen=True)
+class Expected:
+    """The answer key of one call, kept by the grader: what it must return, and where the call comes from."""
 
-    function: str
-    args: tuple
-    expected: dict        # {Quantity: the engine's array, in the layout}
+    values: dict          # {Quantity: the engine's array, in the layout}
     case: int             # index into the cases
     sample: int = None    # per-sample: which sample of the case
     may_change: tuple = ()  # argument names the function may modify in place (sgd_update: W, b)
     bounds: dict = field(default_factory=dict)  # {Quantity: how far rounding in the case's dtype may take it}
     dtype: str = "float64"  # the dtype of the case's arrays: what the answers are judged in
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a student function: function and args are what the child gets; key stays with the grader."""
+
+    function: str
+    args: tuple
+    key: Expected
+
+    expected = property(lambda self: self.key.values)
+    case = property(lambda self: self.key.case)
+    sample = property(lambda self: self.key.sample)
+    may_change = property(lambda self: self.key.may_change)
+    bounds = property(lambda self: self.key.bounds)
+    dtype = property(lambda self: self.key.dtype)
 
 
 ARGUMENTS = {
@@ -103,9 +119,8 @@ class Layout:
             passes = [(None, ref)]
         calls = [call for sample, run in passes for call in self._pass_calls(run, case_index, sample)]
         calls.append(self._update_call(ref, case_index))
-        for call in calls:  # the arrays the student is given are in the case's dtype
-            call.args, call.dtype = in_dtype(call.args, ref.case.dtype), ref.case.dtype
-        return calls
+        dtype = ref.case.dtype  # the arrays the student is given are in the case's dtype, and judged in it
+        return [replace(call, args=in_dtype(call.args, dtype), key=replace(call.key, dtype=dtype)) for call in calls]
 
     def _pass_calls(self, run, case, sample):
         L, act = run.L, self.activation
@@ -123,17 +138,18 @@ class Layout:
             backward[Quantity("delta", l, L)] = act(run.delta[l])
             backward[Quantity("dW", l, L)] = run.dW[l]
             backward[Quantity("db", l, L)] = self.bias(run.db[l])
+        cost_key = Expected(cost, case, sample, bounds={Quantity("C", L, L): run.bounds["loss"],
+                                                        Quantity("delta_L", L, L): act(run.bounds[f"delta[{L}]"])})
         if run.case.loss == "cross-entropy":
-            cost_call = Call("cross_entropy", (z[L], y), cost, case, sample)
+            cost_call = Call("cross_entropy", (z[L], y), cost_key)
         else:
-            cost_call = Call("quadratic", (a[L], z[L], y, sigma_prime[L]), cost, case, sample)
-        cost_call.bounds = {Quantity("C", L, L): run.bounds["loss"],
-                            Quantity("delta_L", L, L): act(run.bounds[f"delta[{L}]"])}
-        backward_call = Call("backward", (W, a, z, act(run.delta[L]), sigma_prime), backward, case, sample)
+            cost_call = Call("quadratic", (a[L], z[L], y, sigma_prime[L]), cost_key)
         shaped = {"delta": act, "dW": np.asarray, "db": self.bias}
-        backward_call.bounds = {q: shaped[q.name](run.bounds[f"{q.name}[{q.l}]"]) for q in backward}
-        forward_call = Call("forward", (W, b, a[1], sigma), forward, case, sample)
-        forward_call.bounds = {q: act(run.bounds[f"{q.name}[{q.l}]"]) for q in forward}
+        backward_bounds = {q: shaped[q.name](run.bounds[f"{q.name}[{q.l}]"]) for q in backward}
+        backward_call = Call("backward", (W, a, z, act(run.delta[L]), sigma_prime),
+                             Expected(backward, case, sample, bounds=backward_bounds))
+        forward_bounds = {q: act(run.bounds[f"{q.name}[{q.l}]"]) for q in forward}
+        forward_call = Call("forward", (W, b, a[1], sigma), Expected(forward, case, sample, bounds=forward_bounds))
         return [forward_call, cost_call, backward_call]
 
     def _update_call(self, ref, case_index):
@@ -151,4 +167,4 @@ class Layout:
         else:
             args = (W, b, {l: ref.dW[l].copy() for l in ref.dW}, {l: self.bias(ref.db[l]) for l in ref.db}, ref.lr)
         bounds = {q: (np.asarray if q.name == "W" else self.bias)(ref.bounds[f"{q.name}[{q.l}]"]) for q in expected}
-        return Call("sgd_update", args, expected, case_index, may_change=("W", "b"), bounds=bounds)
+        return Call("sgd_update", args, Expected(expected, case_index, may_change=("W", "b"), bounds=bounds))

@@ -30,6 +30,11 @@ FORBIDDEN_MODULES = {  # module → why, for the modules a submission was seen t
     **dict.fromkeys(("os", "sys", "gc", "inspect", "ctypes", "subprocess", "socket", "shutil", "pathlib", "io",
                      "signal", "threading", "multiprocessing", "traceback", "resource", "mmap"), REACHES),
 }
+RUN_TIME = frozenset({*(name for name, why in FORBIDDEN_MODULES.items() if why in (REFERENCE, AUTODIFF)),
+                      "sympy", "ctypes", "gc", "inspect", "pickle", "marshal"})
+"""What the child's audit hook refuses to import (scratchnet/grade/child.py). Not os, sys, io, threading and the
+like: NumPy and the child have loaded them before the submission runs, so importing them again is no event; the
+source check above refuses them."""
 FORBIDDEN_BUILTINS = {
     **dict.fromkeys(("exec", "eval", "compile", "__import__"), "it runs code the file did not write"),
     **dict.fromkeys(("open", "globals", "locals", "vars", "getattr", "setattr", "delattr", "breakpoint", "input",

@@ -39,6 +39,7 @@ class Report:
     output: str = ""
     seconds: float = 0.0
     submission: object = None
+    isolation: str = ""   # what kept the submission apart from the grader (scratchnet/grade/isolation.py)
 
     def broken(self, problem, seconds):
         self.problem, self.seconds = problem, seconds
@@ -71,6 +72,7 @@ class Report:
 
     def text(self, reveal=False):
         lines = [f"{self.path}: layout {self.layout}, {len(self.cases) or self.n_cases} cases"]
+        lines += [f"  {self.isolation}"] if self.isolation else []
         lines += [f"  note: {note}" for note in self.notes]
         if self.problem:
             return "\n".join([*lines, f"  cannot be graded: {self.problem}", "result: FAILED", *self._output()]) + "\n"
@@ -87,12 +89,14 @@ class Report:
         return "\n".join(lines + self._output()) + "\n"
 
     def _output(self):
-        """What the student's code printed, its first OUTPUT_LINES lines, and how many more were cut."""
+        """What the student's code printed, fenced off from the verdict: its first OUTPUT_LINES lines, and how many
+        more were cut (control characters are shown escaped where the report is printed)."""
         printed = self.output.strip().splitlines()
         if not printed:
             return []
         cut = [f"  [… {len(printed) - OUTPUT_LINES} more lines not shown]"] if len(printed) > OUTPUT_LINES else []
-        return ["", "your code printed:", *("  | " + line for line in printed[:OUTPUT_LINES]), *cut]
+        return ["", "your code printed (control characters shown escaped):",
+                *("  | " + line for line in printed[:OUTPUT_LINES]), *cut, "  (end of what your code printed)"]
 
     def function_text(self, f, reveal=False):
         """The diagnosis of one function that did not pass, as lines."""

@@ -47,14 +47,14 @@ SUFFIXES = (".py", ".ipynb")
 
 
 def submission_paths(paths):
-    """The paths to grade: each file as given, each folder as the .py and .ipynb files directly in it, sorted."""
+    """The paths to grade: each file as given, each folder as the .py and .ipynb files directly in it, sorted; a
+    folder with none stays itself, so that its report says so and the others are still graded."""
     found = []
     for path in paths:
         if os.path.isdir(path):
             inside = sorted(name for name in os.listdir(path) if name.endswith(SUFFIXES) and not name.startswith("."))
-            if not inside:
-                raise UsageError(f"{path}: a folder with no .py or .ipynb file in it: give the submissions")
-            found += [os.path.join(path, name) for name in inside if os.path.isfile(os.path.join(path, name))]
+            files = [os.path.join(path, name) for name in inside if os.path.isfile(os.path.join(path, name))]
+            found += files or [path]
         else:
             found.append(path)
     return found
