@@ -32,13 +32,8 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
-from scratchnet.checking.central_differences import (
-    central_difference_along,
-    cost_at,
-    float64_copy,
-    relative_error,
-    rounding_floor,
-)
+from scratchnet.checking.agreement import TOLERANCE, relative_error
+from scratchnet.checking.central_differences import central_difference_along, cost_at, float64_copy, rounding_floor
 from scratchnet.checking.oracle import engine_gradients
 from scratchnet.checking.roundoff import error_to_bound, float32_gradient_bounds
 from scratchnet.checks import check_seed, check_sizes
@@ -49,8 +44,8 @@ from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import run_cli
 from scratchnet.shell.memory import check_memory, memory_needed
 
-TORCH_TOLERANCE = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}  # (rtol, atol), as in the tests
-FD_TOLERANCE = {"float64": 1e-6, "float32": 1e-4}  # relative; float32 gradients against a float64 oracle
+TORCH_TOLERANCE = TOLERANCE["autograd"]  # dtype: {"rtol", "atol"}
+FD_TOLERANCE = TOLERANCE["central differences"]  # relative; float32 gradients against a float64 oracle
 ENTRYWISE_MAX = 100  # quantities with more entries are checked along random directions instead
 HALVINGS = 12  # h is halved (down to h/4096) while ±hv crosses a ReLU kink
 
@@ -93,7 +88,7 @@ class Row:
 
 def torch_columns(grads, expected, rows, dtype):
     """Fill each row's torch columns: scratchnet's `grads` against the oracle's `expected` (both Gradients.rows())."""
-    rtol, atol = TORCH_TOLERANCE[dtype]
+    rtol, atol = TORCH_TOLERANCE[dtype].values()
     for row in rows:
         actual, want = grads[row.name], expected[row.name]
         row.torch_abs = float(np.abs(actual.astype(np.float64) - want).max())
@@ -114,7 +109,7 @@ def rounding_column(net, x, y, grads, rows, oracle):
     confirmed = {}
     if oracle is not None:
         autograd = oracle(net64, x64, y).rows()
-        rtol, atol = TORCH_TOLERANCE["float64"]
+        rtol, atol = TORCH_TOLERANCE["float64"].values()
         confirmed = {name: bool(np.allclose(exact[name], autograd[name], rtol=rtol, atol=atol)) for name in exact}
     for row in rows:
         row.rounding = error_to_bound(grads[row.name], exact[row.name], bounds[row.name])
@@ -276,7 +271,7 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.gradcheck"):
         print("torch autograd's columns: python -m torch_ref.gradcheck (the same flags, needs torch); "
               "showing the finite-difference columns only")
     else:
-        rtol, atol = TORCH_TOLERANCE[args.dtype]
+        rtol, atol = TORCH_TOLERANCE[args.dtype].values()
         print(f"torch: autograd in {args.dtype}, pass when every entry is within rtol {rtol:g} + atol {atol:g}")
     print(f"fd: central differences in float64, h 1e-06, entrywise up to {ENTRYWISE_MAX} entries, else along "
           "a random direction;")

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 
 from scratchnet.backend import to_numpy
+from scratchnet.checking.agreement import TOLERANCE as AGREEMENT
 from scratchnet.checking.central_differences import (
     central_difference_along,
     cost_at,
@@ -16,10 +17,9 @@ from scratchnet.checking.central_differences import (
 from scratchnet.checking.oracle import engine_gradients
 from scratchnet.checking.roundoff import error_to_bound, float32_gradient_bounds
 
-# scratchnet against torch autograd, per dtype. float32's rtol 1e-4 / atol 1e-6 is a rule of thumb that holds
-# for |x| ≤ 1 and unsaturated units only (two summation orders of ≤ 64 terms differ by a few 1e-6 relative);
-# assert_within_float32_bound compares against the exact values with the bound that rounding allows instead.
-TOLERANCE = {"float64": {"rtol": 1e-9, "atol": 1e-12}, "float32": {"rtol": 1e-4, "atol": 1e-6}}
+# scratchnet against torch autograd, per dtype: {"rtol", "atol"} from the one table (scratchnet.checking.agreement,
+# which says why float32's hold only for |x| ≤ 1); assert_within_float32_bound uses the bound of rounding instead.
+TOLERANCE = AGREEMENT["autograd"]
 KINK = 1e-3  # no hidden ReLU z^[l] closer than this to 0: ±h moves z by at most h·|x| ≤ 1e-5 (h = 1e-6, |x| ≤ 10)
 
 

@@ -189,7 +189,8 @@ WRITER = """
 import sys
 import numpy as np
 from scratchnet import SGD, Network
-from scratchnet.run.checkpoint import RunState, save_checkpoint
+from scratchnet.loop import RunState
+from scratchnet.run.checkpoint import save_checkpoint
 from scratchnet.run.config import TrainConfig
 net = Network([2048, 2048, 1024, 10], dtype="float64")  # ~50 MB a checkpoint: long enough to be caught
 opt = SGD(net, lr=0.1)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from scratchnet.errors import ScratchnetError
+from scratchnet.loop import RunState
 from scratchnet.network import Network
 from scratchnet.optim import Adam
-from scratchnet.run.checkpoint import RunState, save_checkpoint
+from scratchnet.run.checkpoint import save_checkpoint
 from scratchnet.run.checkpoint_schema import FORMAT_VERSION, CheckpointError, check_arrays, check_meta
 from scratchnet.run.config import TrainConfig
 

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from scratchnet.mnist.load import load_data
-from scratchnet.run.config import BEST, RECIPES, TrainConfig, build_parser, config_from_argv
+from scratchnet.run.config import BEST, RECIPES, TrainConfig
+from scratchnet.run.flags import build_parser, config_from_argv
 from scratchnet.shell.console import run_cli
 from scratchnet.train import cli
 from torch_ref.compare import breaches, side_by_side

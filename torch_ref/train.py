@@ -26,11 +26,12 @@ import torch
 
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
-from scratchnet.run.build import build
-from scratchnet.run.config import TrainConfig, build_parser, check_batch_size, config_from_argv
-from scratchnet.run.control import check_request as scratchnet_check_request
+from scratchnet.run.build import network
+from scratchnet.run.config import TrainConfig
 from scratchnet.run.control import divergence_cause
+from scratchnet.run.flags import build_parser, config_from_argv
 from scratchnet.run.metrics import epoch_record, run_metrics, write_metrics
+from scratchnet.run.request import check_request as scratchnet_check_request
 from scratchnet.sampling import batches_per_epoch
 from scratchnet.shell.console import Progress, run_cli
 from torch_ref.bridge import TORCH_DTYPES, to_torch
@@ -147,8 +148,7 @@ def initial_model(cfg, init):
     which also seeds the dropout masks) or, for init "scratchnet", those scratchnet.train draws for cfg.seed."""
     torch.manual_seed(cfg.seed)  # the initial W, b and the dropout masks; seed 0: the tutorial model reaches 72.6%
     if init == "scratchnet":
-        net, _ = build(cfg, np)
-        return to_torch(net, device=cfg.device)
+        return to_torch(network(cfg, np), device=cfg.device)
     return NeuralNetwork([784, *cfg.hidden, 10], activation=cfg.activation, loss=cfg.loss,
                          dtype=TORCH_DTYPES[np.dtype(cfg.dtype)], dropout=cfg.dropout).to(cfg.device)
 
@@ -161,7 +161,6 @@ def main(cfg: TrainConfig, init="torch"):
     check_request(cfg)
     training_data = mnist(cfg.data_dir, train=True, size=cfg.train_size)
     test_data = mnist(cfg.data_dir, train=False, size=cfg.test_size)
-    check_batch_size(cfg, len(training_data))
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream, as in scratchnet.train
     train_dataloader, test_dataloader = dataloaders(training_data, test_data, cfg, rng)
 

@@ -135,8 +135,3 @@ def rounding_floor(C, h):
     return 10 * np.finfo(np.float64).eps * max(1.0, abs(C)) / h
 
 
-def relative_error(a, b):
-    """max |a − b| / max(|a|, |b|) over whole arrays (cs231n's rel_error); 0 when both are 0."""
-    a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
-    return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)

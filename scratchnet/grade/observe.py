@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scratchnet.checking.agreement import relative_error
 from scratchnet.checking.roundoff import error_to_bound
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 
@@ -95,14 +96,6 @@ def tolerance(dtype):
     return TOLERANCE.get(np.dtype(dtype), OTHER_FLOAT_TOLERANCE)
 
 
-def rel_error(s, r):
-    """max |s − r| / max(max |s|, max |r|), 0 when both are 0."""
-    s, r = np.asarray(s, dtype=np.float64), np.asarray(r, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN or ±∞ give NaN: never equal
-        scale = max(np.abs(s).max(initial=0.0), np.abs(r).max(initial=0.0))
-        return 0.0 if scale == 0 else float(np.abs(s - r).max() / scale)
-
-
 def verdict(q, obs, expected, layout, bound=None):
     """Is obs the engine's `expected`? The first thing wrong, as one message naming the quantity.
 
@@ -130,7 +123,7 @@ def verdict(q, obs, expected, layout, bound=None):
     if not np.isfinite(value).all():
         what = "NaN" if np.isnan(value).any() else "±∞"
         return Verdict(False, f"{q.label} holds {what}", shape=value.shape)
-    error, tol = rel_error(value, expected), tolerance(value.dtype)
+    error, tol = relative_error(value, expected), tolerance(value.dtype)
     if value.dtype == np.float32 and bound is not None:
         return _within_float32_rounding(q, value, expected, bound, error)
     rounding = f"{value.dtype} rounding (up to {tol:g})" if value.dtype != np.float64 else ""

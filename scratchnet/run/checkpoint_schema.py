@@ -6,7 +6,7 @@ fails here with one line naming the field, never later with a traceback or, wors
     meta            a JSON object with exactly the keys of META_KEYS
     format_version  the integer FORMAT_VERSION
     manifest        an object (the library versions that wrote it; informative only)
-    config          exactly TrainConfig's fields, each of its type, each value one that `validate` accepts
+    config          exactly TrainConfig's fields, each of its type, each value one that `check_values` accepts
     state           epoch: integer in [0, config.epochs]; step: integer in [0, steps per epoch];
                     sampler_state: a PCG64 state; loss_sum: finite, ≥ 0; metrics: one entry per epoch done
     optimizer       t: the steps taken, epoch × (steps per epoch) + step
@@ -20,8 +20,8 @@ import math
 import numpy as np
 
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.run.config import TrainConfig, samples_used, validate
-from scratchnet.sampling import batches_per_epoch
+from scratchnet.run.config import TrainConfig, batches_per_epoch_of, samples_used
+from scratchnet.run.request import check_values
 
 FORMAT_VERSION = 2  # 2: the step count t and the dropout generator always present
 META_KEYS = ("format_version", "config", "state", "optimizer", "dropout_rng", "manifest")
@@ -52,7 +52,7 @@ def check_meta(meta, path):
     check_state(meta["state"], config, path)
     _check_keys(_object(meta["optimizer"], "optimizer", path), ("t",), "optimizer", path)
     t, state = meta["optimizer"]["t"], meta["state"]
-    expected_t = state["epoch"] * steps_per_epoch(config) + state["step"]
+    expected_t = state["epoch"] * batches_per_epoch_of(config) + state["step"]
     if type(t) is not int or t != expected_t:
         raise CheckpointError(path, f"optimizer.t is {t!r}, but epoch {state['epoch']} and step {state['step']} "
                                     f"mean {expected_t} steps taken")
@@ -76,7 +76,7 @@ def check_config(saved, path):
             raise CheckpointError(path, f"config.{name} is {value!r} ({_kind(value)}), not {_a(type(like))}")
     config = TrainConfig(**saved)
     try:
-        validate(config)
+        check_values(config)
     except UsageError as e:
         raise CheckpointError(path, f"config: {e}") from None
     return config
@@ -89,7 +89,7 @@ def check_state(state, config, path):
     if type(epoch) is not int or not 0 <= epoch <= config.epochs:
         raise CheckpointError(path, f"state.epoch is {epoch!r}, not an integer in [0, {config.epochs}] "
                                     "(config.epochs)")
-    steps = steps_per_epoch(config)
+    steps = batches_per_epoch_of(config)
     if type(step) is not int or not 0 <= step <= steps:
         raise CheckpointError(path, f"state.step is {step!r}, not an integer in [0, {steps}] (the steps of an epoch "
                                     f"of {samples_used(config, 'train')} samples in batches of {config.batch_size})")
@@ -143,10 +143,6 @@ def check_arrays(arrays, net, opt, meta, path):
             raise CheckpointError(path, f"{name} has dtype {array.dtype}, not {like.dtype} (config.dtype)")
         if not np.isfinite(array).all():
             raise CheckpointError(path, f"{name} holds NaN or infinite values")
-
-
-def steps_per_epoch(config):
-    return batches_per_epoch(samples_used(config, "train"), config.batch_size)
 
 
 def _check_keys(obj, keys, where, path):
