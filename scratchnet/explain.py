@@ -31,7 +31,6 @@ from scratchnet.network import Network
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import run_cli
 from scratchnet.shell.fileio import atomic_write, check_outputs
-from scratchnet.teaching import explain_html
 
 
 @dataclass
@@ -277,6 +276,8 @@ def build_parser(prog="python -m scratchnet.explain"):
 
 def html_page(args, oracle):
     """--html: one test digit's pass through a trained network, traced, checked by the oracle, drawn as a page."""
+    from scratchnet.teaching import explain_html  # MNIST, a training run and matplotlib: loaded for --html only
+
     check_outputs([(args.html, "--html")], inputs=[(args.resume, "--resume")])
     digit = args.digit or 0
     net, x, y, about = explain_html.network_and_digit(args.data_dir, args.resume, digit)
