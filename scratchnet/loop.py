@@ -19,10 +19,10 @@ LOG_EVERY = 100  # batches between loss lines, as in the tutorial
 
 @dataclass
 class RunState:
-    """Where a run stands: the next step is batch `step` of epoch `epoch + 1` (what a checkpoint keeps)."""
+    """Where a run stands: the next step is on batch `batch` of epoch `epoch + 1` (what a checkpoint keeps)."""
 
     epoch: int = 0                                   # epochs completed
-    step: int = 0                                    # steps completed in the current epoch
+    batch: int = 0                                   # batches done (steps taken) in the current epoch
     sampler_state: dict = field(default_factory=dict)  # rng.bit_generator.state at the current epoch's start
     loss_sum: float = 0.0                            # Σ C over the steps of the current epoch so far
     metrics: list = field(default_factory=list)      # one dict per completed epoch
@@ -41,20 +41,20 @@ def train(step, net, splits, cfg, state, control):
         sampler.bit_generator.state = state.sampler_state  # the epoch's batches, as first drawn (on resume too)
         batches = epoch_batches(N, m, cfg.sampling, sampler, get_xp(x))
         control.start_epoch(epoch)
-        for batch in range(state.step, len(batches)):      # after a resume, from the step it stopped at
+        for batch in range(state.batch, len(batches)):     # after a resume, from the batch it stopped at
             idx = batches[batch]
             C = step.step(x[idx], y[idx])
-            state.loss_sum, state.step = state.loss_sum + C, batch + 1
+            state.loss_sum, state.batch = state.loss_sum + C, batch + 1
             if batch % LOG_EVERY == 0:
                 step.sync()
                 control.print(loss_line(float(C), batch * m, N))
             control.after_step()
         step.sync()
         control.end_batches()
-        train_loss = float(state.loss_sum) / state.step    # the mean over batches of the batch-mean C
+        train_loss = float(state.loss_sum) / state.batch   # the mean over batches of the batch-mean C
         accuracy, test_loss = evaluate(net, x_test, y_test, m)
         print(test_lines(accuracy, test_loss))
-        state.epoch, state.step, state.loss_sum = epoch, 0, 0.0
+        state.epoch, state.batch, state.loss_sum = epoch, 0, 0.0
         state.sampler_state = sampler.bit_generator.state  # the next epoch draws on from here
         control.end_epoch(epoch, train_loss, test_loss, accuracy)
     print("Done!")

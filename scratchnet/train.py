@@ -29,7 +29,7 @@ from scratchnet.run.flags import build_parser, config_from_argv, given_flags
 from scratchnet.run.metrics import run_metrics
 from scratchnet.run.plot import plot_curves, plot_predictions, plot_samples, predictions_path
 from scratchnet.run.request import check_request
-from scratchnet.shell.console import run_cli
+from scratchnet.shell.console import info, run_cli
 
 
 def main(cfg: TrainConfig):
@@ -37,6 +37,8 @@ def main(cfg: TrainConfig):
     check_request(cfg)
     run = build(cfg)
     splits = load_data(cfg, run.xp)
+    if run.about_step:
+        info(run.about_step)
     if cfg.plot_samples:
         plot_samples(*splits[0], cfg.plot_samples, seed=cfg.seed)
     with BlasThreads(cfg.threads):

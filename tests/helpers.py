@@ -9,6 +9,7 @@ import numpy as np
 from scratchnet.backend import to_numpy
 from scratchnet.checking.agreement import TOLERANCE as AGREEMENT
 from scratchnet.checking.central_differences import (
+    Direction,
     central_difference_along,
     cost_at,
     float64_copy,
@@ -38,7 +39,7 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, r=None):
     net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
-    assert_close(C, expected.loss, "loss", rtol, atol)
+    assert_close(C, expected.C, "C", rtol, atol)
     for l in range(net.L, 1, -1):
         assert_close(net.delta[l], expected.delta[l], f"delta[{l}]", rtol, atol)
         assert_close(dW[l], expected.dW[l], f"dW[{l}]", rtol, atol)
@@ -83,7 +84,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, r=None):
         for i in np.ndindex(g.shape):
             e = np.zeros(g.shape)
             e[i] = 1.0
-            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h, r)
+            numeric[i], _ = central_difference_along(probe, x, y, Direction(quantity, l, e), h, r)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
 
     for l in range(net.L, 1, -1):

@@ -197,7 +197,7 @@ def test_cli_fused_divergence_names_the_step_the_reference_names(where, flags, m
     assert step == int(reference.split("step ")[1].split(":")[0])
     assert "the loss became NaN or infinite; the fused step kept the parameters of the step before" in fused
     good, meta = load_checkpoint(str(ckpt))
-    assert meta["state"]["step"] == (step - 1) // 2 * 2  # the last save before the bad step
+    assert meta["state"]["batch"] == (step - 1) // 2 * 2  # the last save before the bad step
     assert all(np.isfinite(a).all() for a in good.values())
 
 

@@ -188,3 +188,48 @@ def test_scratchnet_has_no_way_into_torch_ref():
     found = [f"{path.relative_to(REPO)}:{text[:match.start()].count(chr(10)) + 1}: {match.group(0)}"
              for path in sources for text in [path.read_text()] for match in BACK_EDGE.finditer(text)]
     assert not found, "scratchnet reaches into torch_ref (pass the oracle in instead):\n" + "\n".join(found)
+
+
+MAX_LINES, MAX_PARAMETERS = 45, 6
+MIRRORS = {  # functions whose parameters mirror a signature defined elsewhere, or the model's keyword settings
+    ("scratchnet/fast/cublas.py", "gemm"),  # cublasSgemm's own arguments, in its order
+    ("scratchnet/fast/kernels.py", "softmax_cross_entropy"),  # the CUDA kernel's arguments
+    ("scratchnet/fast/kernels.py", "_softmax_cross_entropy_numpy"),  # the same, its NumPy spelling
+    ("scratchnet/network.py", "__init__"),  # Network(sizes, activation=, loss=, dtype=, seed=, xp=, dropout=, rng=)
+}
+# grade/ is being rewritten by helpers C and D; the lead drops this exclusion once their work is merged.
+NOT_YET = ("scratchnet/grade/",)
+
+
+def long_functions(roots):
+    """'path:line name: n lines, k parameters' for every function over MAX_LINES lines or MAX_PARAMETERS
+    parameters (self and cls not counted) under the given folders of the repository."""
+    found = []
+    for path in sorted(p for root in roots for p in (REPO / root).rglob("*.py")):
+        where = path.relative_to(REPO).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or (where, node.name) in MIRRORS:
+                continue
+            args = node.args
+            names = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a]
+            count = len([name for name in names if name not in ("self", "cls")])
+            lines = node.end_lineno - node.lineno + 1
+            if lines > MAX_LINES or count > MAX_PARAMETERS:
+                found.append(f"{where}:{node.lineno} {node.name}: {lines} lines, {count} parameters")
+    return found
+
+
+def test_no_function_is_over_a_screen_or_six_parameters():
+    """STYLE.md: a function that needs more than ~6 parameters, or more than a screen, is two functions or an
+    object. scratchnet/ (the grader excepted, for now), torch_ref/ and benchmarks/."""
+    found = [f for f in long_functions(["scratchnet", "torch_ref", "benchmarks"]) if not f.startswith(NOT_YET)]
+    assert not found, "\n".join(found)
+
+
+def test_the_size_rule_can_fail(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    (tmp_path / "pkg").mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_LINES))
+    (tmp_path / "pkg" / "m.py").write_text(f"def long():\n{body}\n\ndef wide(a, b, c, d, e, f, g):\n    pass\n")
+    assert [f.split(":", 1)[1] for f in long_functions(["pkg"])] == ["1 long: 46 lines, 0 parameters",
+                                                                     "49 wide: 2 lines, 7 parameters"]

@@ -96,8 +96,8 @@ def plant(monkeypatch, bug):
     """Make compare build its engines as usual, then apply `bug(net, opt)` to scratchnet's side."""
     build_engines = compare.build_engines
 
-    def planted(cfg):
-        engines = build_engines(cfg)
+    def planted(cfg, N):
+        engines = build_engines(cfg, N)
         bug(engines.net, engines.opt)
         return engines
 

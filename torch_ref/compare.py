@@ -32,7 +32,6 @@ recipe's 400 steps agree to ~1e-13.
 import math
 import sys
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from itertools import islice
@@ -53,8 +52,7 @@ from scratchnet.run.metrics import epoch_record, write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.shell.console import Progress, run_cli
 from torch_ref.bridge import to_torch
-from torch_ref.model import NeuralNetwork, loss_function
-from torch_ref.train import check_request, make_optimizer, make_scheduler, test, train_step
+from torch_ref.train import Training, check_request, test, train_step, training_for
 
 BATCHES_PER_EPOCH = 938  # of the tutorial's model: the float32 parameter tolerance is per this many steps
 
@@ -82,14 +80,11 @@ def parameter_differences(net, model):
 
 @dataclass
 class Engines:
-    """scratchnet's run (its network, its optimizer with α_t, its reference step), and torch's copy of that network
-    with its loss, optimizer and scheduler."""
+    """scratchnet's run (its network, its optimizer with α_t, its reference step), and the Training of torch's
+    exact copy of that network (its loss, optimizer and scheduler)."""
 
     run: Run
-    model: NeuralNetwork
-    loss_fn: Callable
-    optimizer: torch.optim.Optimizer
-    scheduler: object  # a torch.optim.lr_scheduler, or None
+    torch: Training
 
     @property
     def net(self):
@@ -99,15 +94,16 @@ class Engines:
     def opt(self):
         return self.run.opt
 
+    @property
+    def model(self):
+        return self.torch.model
+
 
 def build_engines(cfg, N):
     """scratchnet's run as cfg says on the reference step, for N training samples, then torch's exact copy of its
-    network, its loss, its optimizer and its scheduler."""
+    network with its loss, optimizer and scheduler."""
     run = build(replace(cfg, step="reference"), N)
-    model = to_torch(run.net)
-    optimizer = make_optimizer(model, cfg)
-    scheduler = make_scheduler(optimizer, cfg, batches_per_epoch(N, cfg.batch_size))
-    return Engines(run, model, loss_function(cfg.loss), optimizer, scheduler)
+    return Engines(run, training_for(to_torch(run.net), cfg, batches_per_epoch(N, cfg.batch_size)))
 
 
 @contextmanager
@@ -139,8 +135,7 @@ def step_both(engines, x, y, seconds):
         C_s, diverged = float("nan"), error
     middle = time.perf_counter()
     r_t = {l: torch.from_numpy(r_l) for l, r_l in engines.net.r.items()} or None
-    C_t = train_step(engines.model, engines.loss_fn, engines.optimizer, torch.from_numpy(x), torch.from_numpy(y),
-                     engines.scheduler, r_t).item()
+    C_t = train_step(engines.torch, torch.from_numpy(x), torch.from_numpy(y), r_t).item()
     seconds["scratchnet"] += middle - start
     seconds["torch_ref"] += time.perf_counter() - middle
     return C_s, C_t, diverged
@@ -185,7 +180,7 @@ def evaluate_both(engines, x_test, y_test, cfg):
     test_dataloader = DataLoader(TensorDataset(torch.from_numpy(x_test), torch.from_numpy(y_test)),
                                  batch_size=cfg.batch_size)
     return {"scratchnet": evaluate(engines.net, x_test, y_test, cfg.batch_size),
-            "torch_ref": test(test_dataloader, engines.model, engines.loss_fn, cfg)}
+            "torch_ref": test(test_dataloader, engines.model, engines.torch.loss_fn, cfg)}
 
 
 def side_by_side(cfg, splits, steps=0):

@@ -11,7 +11,6 @@ from scratchnet.fast.blas import blas_line, cpu_blas
 from scratchnet.fast.fused import FusedStep, check_fusable
 from scratchnet.fast.fused_cpu import BlasStep
 from scratchnet.fast.threads import BlasThreads
-from scratchnet.shell.console import info
 from scratchnet.step import ReferenceStep
 
 
@@ -38,15 +37,15 @@ def fused_step(net, opt, max_batch):
 
 
 def make_step(cfg, net, opt, fused, cuda_graph=True):
-    """The step a run trains with: ReferenceStep, or (fused) the fused step, on a GPU captured as a CUDA graph
-    that every full batch replays (unless not cuda_graph). Made after a resume has loaded net and opt: FusedStep
-    copies them in."""
+    """The step a run trains with, and the line a command prints about it (None: nothing to say): ReferenceStep,
+    or (fused) the fused step, on a GPU captured as a CUDA graph that every full batch replays (unless not
+    cuda_graph). Made after a resume has loaded net and opt: FusedStep copies them in."""
     if not fused:
-        return ReferenceStep(net, opt)
+        return ReferenceStep(net, opt), None
     step = fused_step(net, opt, cfg.batch_size)
     if isinstance(step, BlasStep):
-        if cfg.step == "auto":
-            return step  # the default run on the CPU: its path is in --help and the README, not in every run's output
+        if cfg.step == "auto":  # the default run on the CPU: its path is in --help and the README, not in every run
+            return step, None
         threads = BlasThreads(cfg.threads).describe()
         how = f", the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu), on {threads}"
     elif step.xp is np:
@@ -60,5 +59,4 @@ def make_step(cfg, net, opt, fused, cuda_graph=True):
         except Exception as e:  # a driver that refuses the capture still runs the kernels one by one
             first = str(e).splitlines()[0]
             how = f" (scratchnet.fast.fused), kernel by kernel (the CUDA graph capture failed: {first})"
-    info(f"training step: fused{how}")
-    return step
+    return step, f"training step: fused{how}"

@@ -16,7 +16,7 @@ def oracle_agreement(references, oracle):
     worst = 0.0
     for ref in references:
         theirs = oracle(ref.net, ref.x, ref.y)
-        pairs = [(ref.C, theirs.loss)] + [(getattr(ref, k)[l], getattr(theirs, k)[l])
+        pairs = [(ref.C, theirs.C)] + [(getattr(ref, k)[l], getattr(theirs, k)[l])
                                           for k in ("delta", "dW", "db") for l in ref.dW]
         worst = max(worst, *(relative_error(ours, other) for ours, other in pairs))
     verdict = "agree" if worst <= AGREEMENT else "DISAGREE"

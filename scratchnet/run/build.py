@@ -30,6 +30,7 @@ class Run:
     opt: object    # scratchnet.optim's SGD, Adam or AdamW; it owns α_t and the step count t
     state: RunState
     step: object
+    about_step: str = None  # the line scratchnet.train prints about a fused step (None: nothing to say)
 
 
 def build(cfg, N=None, cuda_graph=True):
@@ -44,7 +45,7 @@ def build(cfg, N=None, cuda_graph=True):
     opt = optimizer(cfg, net, learning_rate(cfg, batches))
     fused = wants_fused(cfg, net, opt)
     state = start_or_resume(cfg, net, opt)  # before the step is made: a fused step copies net and opt in
-    return Run(cfg, xp, net, opt, state, make_step(cfg, net, opt, fused, cuda_graph))
+    return Run(cfg, xp, net, opt, state, *make_step(cfg, net, opt, fused, cuda_graph))
 
 
 def network(cfg, xp):

@@ -3,11 +3,12 @@
 A checkpoint holds the arrays W{l}, b{l} and the optimizer's state arrays, named as `opt.buffers()` names
 them (SGD's momentum buffers v_W{l}, v_b{l} once it has them; Adam's and AdamW's moments m_W{l}, m_b{l},
 v_W{l}, v_b{l}), plus one JSON string `meta`: the format version, the full TrainConfig, where the run stands
-(epochs done, steps done in the current epoch, the batch sampler's state at the start of that epoch, the
+(epochs done, batches done in the current epoch, the batch sampler's state at the start of that epoch, the
 loss summed so far in it), the metrics so far, the optimizer's step count t (which is also where the
 learning-rate schedule stands), the state of the dropout masks' generator, and a manifest (library
-versions). No pickle anywhere: loading uses allow_pickle=False. Format 2 (this one) always holds the step
-count and the dropout generator; format 1 could lack them, and is refused rather than guessed at.
+versions). No pickle anywhere: loading uses allow_pickle=False. Format 3 (this one) calls the batches done
+state.batch; format 2 called them state.step and is read as format 3. Both always hold the step count and the
+dropout generator; format 1 could lack them, and is refused rather than guessed at.
 
 Every field read back is checked first (scratchnet.run.checkpoint_schema): the meta when the file is loaded, the
 arrays against the network and optimizer they are restored into.
@@ -90,7 +91,7 @@ def start_or_resume(cfg, net, opt):
     if state.epoch >= cfg.epochs:
         raise UsageError(f"--epochs {cfg.epochs}: the checkpoint {cfg.resume} has already trained {state.epoch} "
                          "epochs; --epochs counts the total, so ask for more")
-    where = f"epoch {state.epoch} done" + (f", {state.step} steps into epoch {state.epoch + 1}" if state.step else "")
+    where = f"epoch {state.epoch} done" + (f", {state.batch} steps into epoch {state.epoch + 1}" if state.batch else "")
     info(f"resuming {cfg.resume} ({where}): checkpoints go to {cfg.save or 'no file (add --save FILE.npz)'}")
     return state
 

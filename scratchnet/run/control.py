@@ -62,13 +62,13 @@ class RunControl:
 
     def after_step(self):
         cfg, state = self.cfg, self.state
-        self.progress.update(state.step)
-        if cfg.save_every and state.step % cfg.save_every == 0:
+        self.progress.update(state.batch)
+        if cfg.save_every and state.batch % cfg.save_every == 0:
             self.step.sync()
             self.save(cfg.save)
         if self.interrupt.requested:
             self.step.sync()
-            self.save_and_stop(f"in epoch {state.epoch + 1} after step {state.step}")
+            self.save_and_stop(f"in epoch {state.epoch + 1} after step {state.batch}")
 
     def end_batches(self):
         self.seconds = time.perf_counter() - self.start
@@ -92,7 +92,7 @@ class RunControl:
                 save_checkpoint(path, self.run.net, self.run.opt, self.cfg, self.state)
             except WriteError as e:
                 raise ScratchnetError(f"{e}; {self.rescue()}") from None
-        self.saved = (path, self.state.epoch, self.state.step)
+        self.saved = (path, self.state.epoch, self.state.batch)
 
     def rescue(self):
         """Save the run in a new file of the temporary folder; say where and how to resume, or why it failed."""
@@ -114,7 +114,7 @@ class RunControl:
         command that resumes it."""
         state = self.state
         path = self.cfg.save or unused_path(INTERRUPTED_PATH)
-        if self.saved != (path, state.epoch, state.step):
+        if self.saved != (path, state.epoch, state.batch):
             self.save(path)
         signum = self.interrupt.signum
         raise InterruptError(f"{stopped_by(signum)} {where}: saved {path}; resume with: {resume_command(path)}",
