@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from scratchnet import SGD, Adam, Network
 from scratchnet.backend import to_numpy
 from scratchnet.errors import DivergenceError, UsageError
-from scratchnet.fast.fused import FusedStep, check_fusable
+from scratchnet.fast.fused import FusedStep
+from scratchnet.fast.rules import check_fusable
 from scratchnet.run.checkpoint import load_checkpoint
 from scratchnet.run.config import TrainConfig
 from scratchnet.step import ReferenceStep

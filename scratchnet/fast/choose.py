@@ -8,8 +8,9 @@ import numpy as np
 
 from scratchnet.errors import UsageError
 from scratchnet.fast.blas import blas_line, cpu_blas
-from scratchnet.fast.fused import FusedStep, check_fusable
+from scratchnet.fast.fused import FusedStep
 from scratchnet.fast.fused_cpu import BlasStep
+from scratchnet.fast.rules import check_fusable
 from scratchnet.fast.threads import BlasThreads
 from scratchnet.step import ReferenceStep
 

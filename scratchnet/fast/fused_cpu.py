@@ -23,8 +23,8 @@ Shapes: as in network.py, a[l], alpha_delta[l] (m, n_l) with samples as rows; W[
 import numpy as np
 
 from scratchnet.errors import UsageError
-from scratchnet.fast.fused import check_fusable, diverged, refuse_batch
 from scratchnet.fast.kernels import bias_relu, relu_backward, softmax_cross_entropy
+from scratchnet.fast.rules import check_fusable, diverged, refuse_batch
 
 
 class BlasStep:

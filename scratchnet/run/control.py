@@ -21,9 +21,9 @@ from scratchnet.loop import train
 from scratchnet.run.checkpoint import save_checkpoint
 from scratchnet.run.config import batches_per_epoch_of
 from scratchnet.run.metrics import epoch_record, run_metrics, write_metrics
-from scratchnet.shell.console import Progress, Stopped, stopped_by
+from scratchnet.shell.console import Progress
 from scratchnet.shell.fileio import WriteError
-from scratchnet.shell.signals import InterruptError, InterruptFlag
+from scratchnet.shell.signals import InterruptError, InterruptFlag, Stopped, stopped_by
 
 PROG = "python -m scratchnet.train"
 INTERRUPTED_PATH = os.path.join("runs", "interrupted.npz")  # where a signal saves when there is no --save
