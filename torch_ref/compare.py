@@ -47,11 +47,12 @@ from scratchnet.loop import LOG_EVERY, epoch_header, evaluate
 from scratchnet.mnist.load import load_data
 from scratchnet.run.build import Run, build
 from scratchnet.run.config import TrainConfig
-from scratchnet.run.flags import build_parser, config_from_argv
+from scratchnet.run.flags import config_from_argv
 from scratchnet.run.metrics import epoch_record, write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.shell.console import Progress, run_cli
 from torch_ref.bridge import to_torch
+from torch_ref.flags import torch_ref_parser
 from torch_ref.train import Training, check_request, test, train_step, training_for
 
 BATCHES_PER_EPOCH = 938  # of the tutorial's model: the float32 parameter tolerance is per this many steps
@@ -316,7 +317,7 @@ def main(cfg: TrainConfig, steps=0):
 
 
 def cli(argv=None):
-    parser = build_parser("python -m torch_ref.compare", __doc__, scratchnet_flags=False, devices=("cpu",))
+    parser = torch_ref_parser("python -m torch_ref.compare", __doc__, devices=("cpu",))
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="stop after N steps (default 0: train all --epochs)")
     return main(config_from_argv(parser, argv), steps=parser.parse_args(argv).steps)

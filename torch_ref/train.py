@@ -31,13 +31,14 @@ from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
 from scratchnet.run.build import network
 from scratchnet.run.config import TrainConfig
 from scratchnet.run.control import divergence_cause
-from scratchnet.run.flags import build_parser, config_from_argv
+from scratchnet.run.flags import config_from_argv
 from scratchnet.run.metrics import epoch_record, run_metrics, write_metrics
 from scratchnet.run.request import check_request as scratchnet_check_request
 from scratchnet.sampling import batches_per_epoch
 from scratchnet.shell.console import Progress, run_cli
 from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.data import dataloaders, mnist
+from torch_ref.flags import torch_ref_parser
 from torch_ref.model import NeuralNetwork, loss_function
 
 
@@ -209,7 +210,7 @@ def main(cfg: TrainConfig, init="torch"):
 
 
 def cli(argv=None):
-    parser = build_parser("python -m torch_ref.train", __doc__, scratchnet_flags=False, devices=("cpu", "cuda"))
+    parser = torch_ref_parser("python -m torch_ref.train", __doc__, devices=("cpu", "cuda"))
     parser.add_argument("--init", choices=INITS, default="torch",
                         help="the initial W, b: torch's own for --seed (default), or scratchnet: the very ones "
                              "python -m scratchnet.train draws for --seed")

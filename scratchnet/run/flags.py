@@ -13,24 +13,16 @@ from scratchnet.sampling import SAMPLING
 from scratchnet.schedules import SCHEDULES
 from scratchnet.shell.cli import OneLineParser
 
-_NO_CHECKPOINTS = "; --save, --save-every and --resume are python -m scratchnet.train's: torch_ref saves nothing"
-SCRATCHNET_ONLY = {"--save": _NO_CHECKPOINTS, "--resume": _NO_CHECKPOINTS,  # --save matches --save-every too
-                   "--plot-samples": "; --plot-samples is python -m scratchnet.train's: torch_ref draws no samples",
-                   "--step": "; --step is python -m scratchnet.train's: torch_ref has one training step",
-                   "--threads": "; --threads is python -m scratchnet.train's: torch_ref runs torch's own threads",
-                   "'auto'": "; --device auto is python -m scratchnet.train's: give torch_ref cpu or cuda"}
-
 
 def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
     """The parser for the TrainConfig fields; callers may add flags of their own before parsing.
 
     torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --threads, --plot-samples,
-    --save, --save-every, --resume) and the devices it cannot use, so that --help shows only what works.
+    --save, --save-every, --resume) and the devices it cannot use, so that --help shows only what works
+    (torch_ref.flags says why, when one is given).
     """
     d = TrainConfig()
     p = OneLineParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if not scratchnet_flags:
-        p.elsewhere = SCRATCHNET_ONLY
     add_training_flags(p, d)
     add_model_flags(p, d, devices)
     if scratchnet_flags:
