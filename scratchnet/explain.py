@@ -24,6 +24,7 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
+from scratchnet.checking.agreement import TOLERANCE
 from scratchnet.checks import check_seed
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
@@ -185,11 +186,16 @@ def render_text(steps, header, note, precision=4):
 
 
 def autograd_line(steps, note):
-    """The line on autograd: the largest difference from it over every step it answers, or the note saying why not."""
+    """The line on autograd: whether every quantity it answers agrees within the one autograd tolerance of the
+    quantity's dtype (scratchnet.checking.agreement), the largest difference; or the note saying why there is none."""
     if note:
         return note
-    worst = max(max_difference(step) for step in steps if step.torch is not None)
-    return f"torch autograd (torch_ref.autograd) agrees with every quantity: largest max |Δ| = {worst:.1e}"
+    answered = [step for step in steps if step.torch is not None]
+    worst = max(max_difference(step) for step in answered)
+    agree = all(np.allclose(to_numpy(step.value), step.torch, **TOLERANCE["autograd"][str(to_numpy(step.value).dtype)])
+                for step in answered)
+    verdict = "agrees with every quantity" if agree else "DISAGREES beyond its tolerance"
+    return f"torch autograd (torch_ref.autograd) {verdict}: largest max |Δ| = {worst:.1e}"
 
 
 LATEX = [  # (regular expression, replacement), applied in order
