@@ -1,11 +1,12 @@
 """Run control: what happens around the training loop (scratchnet.loop) so that no work is ever lost.
 
-Before any work, `check_request` refuses a run that could not finish (a --resume checkpoint is loaded when the
-run is built, scratchnet.run.build). While the loop runs, `RunControl` draws the progress
-bar, saves --save-every checkpoints, and turns a signal (Ctrl-C, SIGTERM, SIGHUP: scratchnet.shell.signals)
-into a checkpoint and the command that resumes it; after each epoch it records the metrics and saves. A
-checkpoint that the disk refuses is saved in the temporary folder instead, or the message says it could not
-be. `train_under_control` puts these around the loop, and turns a divergence into one line that says where and why.
+What comes before is elsewhere: scratchnet.run.request refuses a run that could not finish, and
+scratchnet.run.build builds it (a --resume checkpoint loaded). While the loop runs, `RunControl` draws the
+progress bar, saves --save-every checkpoints, and turns a signal (Ctrl-C, SIGTERM, SIGHUP:
+scratchnet.shell.signals) into a checkpoint and the command that resumes it; after each epoch it records the
+metrics and saves. A checkpoint that the disk refuses is saved in the temporary folder instead, or the message
+says it could not be. `train_under_control` puts these around the loop, and turns a divergence into one line
+that says where and why.
 """
 
 import contextlib
