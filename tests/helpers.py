@@ -39,7 +39,7 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, r=None):
     net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
-    assert_close(C, expected.C, "C", rtol, atol)
+    assert_close(C, expected.C, "loss", rtol, atol)
     for l in range(net.L, 1, -1):
         assert_close(net.delta[l], expected.delta[l], f"delta[{l}]", rtol, atol)
         assert_close(dW[l], expected.dW[l], f"dW[{l}]", rtol, atol)
