@@ -10,13 +10,14 @@ carries an equation tag (BP1)–(BP4) in a `#` comment must lie inside a link wi
 relative link (pictures, files) must point at something that exists. A test moves every link by a few lines
 and checks that the checker catches each one; another moves the code under a copy of the notes (lines added
 to network.py, step.py into a folder) and checks that `python -m scratchnet.teaching.doclinks --fix` repairs
-every link.
+every link, and, in a git repository, that it follows the code the link covered when it was committed.
 
     python -m pytest tests/test_docs.py
 """
 
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -143,3 +144,25 @@ def test_fix_names_a_tag_it_cannot_find(tmp_path):
     losses.write_text(losses.read_text().replace("(BP1)", "(BPx)"))
     changed, problems = fix_links(doc)
     assert problems and all("'(BP1)' is nowhere in losses.py" in problem for problem in problems)
+
+
+def test_fix_follows_the_code_the_link_covered_when_committed(tmp_path):
+    """In git, --fix prefers the place most like the lines the link covered at its last commit over a nearer line
+    that merely holds the tag (here a comment moved in just above the old place)."""
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "scratchnet").mkdir()
+    code = tmp_path / "scratchnet" / "a.py"
+    code.write_text("def update(theta, g, lr):\n    g = g + 0\n    theta -= lr * g  # θ ← θ − α g\n")
+    doc = tmp_path / "docs" / "notes.md"
+    doc.write_text("The update [`θ ← θ − α g` · a.py L3](../scratchnet/a.py#L3).\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "notes")
+    code.write_text("# the rule θ ← θ − α g, said first\n" + "\n" * 8 + code.read_text().replace("lr * g", "alpha * g"))
+    changed, problems = fix_links(doc)
+    assert (changed, problems) == (1, [])
+    assert "[`θ ← θ − α g` · a.py L12](../scratchnet/a.py#L12)" in doc.read_text()
