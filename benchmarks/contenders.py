@@ -1,7 +1,7 @@
 """The NumPy contenders, each training the same model from the same initial weights on the same batches.
 
     scratchnet:        the reference engine (scratchnet.step.ReferenceStep: network.py's forward, backward, SGD);
-    scratchnet fused:  the same engine's fused step (scratchnet.fast.fused);
+    scratchnet fused:  the same engine's fused step (scratchnet.fast.fused_cpu, or scratchnet.fast.fused);
     GEMM floor:        only the matrix products of scratchnet's step, same shapes, dtype, transposes and BLAS,
                        into preallocated outputs: the time no engine built on this BLAS can beat.
 
@@ -10,26 +10,34 @@ The peers are in benchmarks/torch_contenders.py and benchmarks/jax_contender.py;
 process of its own (benchmarks/worker.py), so that no two thread pools share one.
 
 Each contender runs `steps(n)` minibatches in dataset order, wrapping around at the end of an epoch, and
-`sync()` waits for the device, so that the clock is read only when the work is done. The worker process sets
-the BLAS threads of the scratchnet contenders and the floor (--threads, scratchnet.fast.threads).
+`sync()` waits for the device, so that the clock is read only when the work is done. The scratchnet contenders
+are runs built as scratchnet.train builds its own (scratchnet.run.build), from the seed-0 TrainConfig of `Work`.
+The worker process sets the BLAS threads of the scratchnet contenders and the floor (--threads,
+scratchnet.fast.threads).
 """
 
 import functools
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from scratchnet import SGD, Network
+from scratchnet import Network
 from scratchnet.backend import xp_for_device
 from scratchnet.fast.blas import cpu_blas
-from scratchnet.fast.choose import fused_step
-from scratchnet.step import ReferenceStep
+from scratchnet.run.build import build
+from scratchnet.run.config import TrainConfig
 
 
 class Work:
-    """What every contender trains: data, layer sizes, initial weights (scratchnet's seed-0 draw), m, α."""
+    """What every contender trains: data, layer sizes, initial weights (scratchnet's seed-0 draw), m, α.
 
-    def __init__(self, x_train, y_train, x_test, y_test, sizes, batch_size, lr=1e-3, data_dir="data", device="cpu"):
+    splits: ((x_train, y_train), (x_test, y_test)) as scratchnet.mnist.load.load_data returns them (NumPy);
+    sizes: [784, n_2, …, 10].
+    """
+
+    def __init__(self, splits, sizes, batch_size, lr=1e-3, data_dir="data", device="cpu"):
+        (x_train, y_train), (x_test, y_test) = splits
         if device == "cuda":  # full batches only, the same for every GPU contender
             keep = len(x_train) // batch_size * batch_size
             x_train, y_train = x_train[:keep], y_train[:keep]
@@ -38,24 +46,25 @@ class Work:
         self.device = device
         self.initial = Network(sizes, dtype=x_train.dtype, seed=0)
         self.batches_per_epoch = math.ceil(len(x_train) / batch_size)
+        self.cfg = TrainConfig(hidden=tuple(sizes[1:-1]), batch_size=batch_size, lr=lr, dtype=str(x_train.dtype),
+                               seed=0, device=device, data_dir=data_dir, step="reference")  # seed 0: `initial`
 
 
 class Scratchnet:
     name = "scratchnet"
+    kind = "reference"   # the run's TrainConfig.step
+    cuda_graph = False
 
     def __init__(self, work):
         self.work = work
         self.xp = xp_for_device(work.device)
-        self.net = Network(work.sizes, dtype=work.x_train.dtype, xp=self.xp)
         self.x, self.y = self.xp.asarray(work.x_train), self.xp.asarray(work.y_train)
         self.reset()
 
     def reset(self):
-        for l in self.net.W:
-            self.net.W[l][...] = self.xp.asarray(self.work.initial.W[l])
-            self.net.b[l][...] = self.xp.asarray(self.work.initial.b[l])
-        self.opt = SGD(self.net, lr=self.work.lr)
-        self.trainer = ReferenceStep(self.net, self.opt)
+        """A fresh run: the initial weights, a fresh optimizer and step, the first batch next."""
+        run = build(replace(self.work.cfg, step=self.kind), len(self.work.x_train), cuda_graph=self.cuda_graph)
+        self.net, self.opt, self.trainer = run.net, run.opt, run.step
         self.batch = 0
 
     def step(self, x, y):
@@ -90,7 +99,7 @@ class Scratchnet:
         return spent
 
     def accuracy(self):
-        self.trainer.check()  # the fused step's sync point: net.W, net.b ← θ
+        self.trainer.sync()  # the fused step's sync point: net.W, net.b ← θ
         x_test, y_test = self.xp.asarray(self.work.x_test), self.xp.asarray(self.work.y_test)
         return float((self.net.predict(x_test) == y_test).mean())
 
@@ -101,10 +110,7 @@ class ScratchnetFused(Scratchnet):
     called directly (scratchnet.fast.fused)."""
 
     name = "scratchnet fused"
-
-    def reset(self):
-        super().reset()
-        self.trainer = fused_step(self.net, self.opt, self.work.batch_size)
+    kind = "fused"
 
 
 class ScratchnetGraph(ScratchnetFused):
@@ -115,10 +121,7 @@ class ScratchnetGraph(ScratchnetFused):
     """
 
     name = "scratchnet CUDA graph"
-
-    def reset(self):
-        super().reset()
-        self.trainer.capture()
+    cuda_graph = True
 
 
 class GemmFloor:

@@ -295,34 +295,45 @@ def main(argv=None):
                "work": "784-512-512-10, float32, batch 64, SGD lr 1e-3", "quick": args.quick}
     field = Field(names, args)
     try:
-        results["main"], results["fastest_peer"], results["compute_limit"] = main_comparison(
-            field, args, steps, busy_steps)
-        if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
-            results["breakdown"] = step_breakdown(field, 100 if args.quick else 300, args.repeats)
-        if args.device == "cuda":
-            batch_sizes = (64, 1024) if args.quick else (64, 256, 1024, 4096, 8192)
-            widths = (512, 2048) if args.quick else (512, 1024, 2048, 4096, 8192)
-        else:
-            batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
-            widths = (128,) if args.quick else (128, 1024, 2048, 4096)  # width 512 is batch 64 of the other axis
-        info("sweep: time per epoch by batch size and by width")
-        results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.3)
+        measure(field, args, results)
     finally:
         field.close()
     results["left_out"] = field.left_out
     results["machine"]["load_after"] = os.getloadavg()
     results["elapsed_s"] = time.monotonic() - began
-    table = markdown(results)
-    print(table)
-    with atomic_write(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    with atomic_write(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(table + "\n")
-    info(f"wrote {os.path.join(args.out, 'results.json')}, results.md and {plot(results, args.out)} "
-         f"({results['elapsed_s']:.0f} s)")
+    write_results(results, args.out)
     if results["left_out"]:
         raise ScratchnetError(f"left out of the benchmark: {', '.join(results['left_out'])} (see results.md)")
     return results
+
+
+def measure(field, args, results):
+    """The main comparison, the step breakdown (CPU) and the sweeps, into results."""
+    steps, busy_steps = results["steps_per_repeat"], results["busy_steps_per_repeat"]
+    results["main"], results["fastest_peer"], results["compute_limit"] = main_comparison(
+        field, args, steps, busy_steps)
+    if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
+        results["breakdown"] = step_breakdown(field, 100 if args.quick else 300, args.repeats)
+    if args.device == "cuda":
+        batch_sizes = (64, 1024) if args.quick else (64, 256, 1024, 4096, 8192)
+        widths = (512, 2048) if args.quick else (512, 1024, 2048, 4096, 8192)
+    else:
+        batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
+        widths = (128,) if args.quick else (128, 1024, 2048, 4096)  # width 512 is batch 64 of the other axis
+    info("sweep: time per epoch by batch size and by width")
+    results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.3)
+
+
+def write_results(results, out):
+    """Print the table; write results.json, results.md and the plot into `out`."""
+    table = markdown(results)
+    print(table)
+    with atomic_write(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with atomic_write(os.path.join(out, "results.md"), "w") as f:
+        f.write(table + "\n")
+    info(f"wrote {os.path.join(out, 'results.json')}, results.md and {plot(results, out)} "
+         f"({results['elapsed_s']:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from torch_ref.bridge import load_into_torch, to_torch
 from torch_ref.data import mnist
+from torch_ref.train import Training
 from torch_ref.train import train_step as torch_train_step
 
 
@@ -29,6 +30,7 @@ class TorchEager:
         self.x, self.y = torch.from_numpy(work.x_train).to(work.device), torch.from_numpy(work.y_train).to(work.device)
         self.loss_fn = nn.CrossEntropyLoss()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.work.lr)  # plain SGD: it keeps no state
+        self.training = Training(self.model, self.loss_fn, self.optimizer)  # what torch_ref's train_step takes
         self.reset()
 
     def sync(self):
@@ -44,7 +46,7 @@ class TorchEager:
         m = self.work.batch_size
         for _ in range(n):
             start = self.batch * m
-            torch_train_step(self.model, self.loss_fn, self.optimizer, self.x[start:start + m], self.y[start:start + m])
+            torch_train_step(self.training, self.x[start:start + m], self.y[start:start + m])
             self.batch = (self.batch + 1) % self.work.batches_per_epoch
 
     def phases(self, n, clock):
@@ -126,7 +128,7 @@ class Tutorial(TorchEager):
                 self.iterator = iter(self.loader)
                 batch = next(self.iterator)
             X, y = batch
-            loss = torch_train_step(self.model, self.loss_fn, self.optimizer, X, y)
+            loss = torch_train_step(self.training, X, y)
             if self.batch % 100 == 0:
                 loss.item()  # the tutorial reads the loss every 100 batches to print it
             self.batch = (self.batch + 1) % self.work.batches_per_epoch

@@ -68,9 +68,7 @@ class Worker:
 
     def build(self, sizes, batch_size, memory=False):
         self.contender = None  # the previous point's arrays go before this one's are measured
-        (x_train, y_train), (x_test, y_test) = self.data
-        work = Work(x_train, y_train, x_test, y_test, sizes, batch_size, data_dir=self.args.data_dir,
-                    device=self.args.device)
+        work = Work(self.data, sizes, batch_size, data_dir=self.args.data_dir, device=self.args.device)
         with PeakRSS() as rss:
             contender = self.cls(work)
             contender.steps(STEPS if memory else 2)  # a contender that fails fails here, before any timing

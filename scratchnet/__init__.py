@@ -5,12 +5,14 @@ losses.py, network.py, optim.py, schedules.py, sampling.py, step.py, loop.py (wi
 errors.py beside them). They import numpy and each other, nothing from the folders below. Beside them stand the
 commands (train, gradcheck, explain, exercise, grade), and one folder per other concern:
 
-    shell/     the command-line shell: one-line errors, the progress bar, signals, files written whole
-    checking/  the oracle interface, central differences, float32 rounding bounds, agreement (relative error)
-    fast/      the fast paths: the fused step (CPU BLAS, CuPy kernels, CUDA graphs) and BLAS threads
+    shell/     the command-line shell: one-line errors, the progress bar, signals, files written whole, memory
+    checking/  the oracle interface, central differences, float32 rounding bounds, agreement (the one
+               relative_error and tolerance table)
+    fast/      the fast paths: the fused step (CPU BLAS, CuPy kernels, CUDA graphs), BLAS threads, the choice
     mnist/     the MNIST files: the IDX format, fetching, loading
-    run/       a training run: its configuration, build, control (Ctrl-C, resume), checkpoints, metrics, plots
-    teaching/  explain --html's page and the docs' code links
+    run/       a training run: its configuration, flags, what it may ask, build(cfg) -> Run, control (Ctrl-C,
+               resume), checkpoints, metrics, plots
+    teaching/  explain --html's page and the docs' code links (doclinks --fix)
     grade/     the autograder for students' backprop
 
 What each folder may import is said in its own docstring and enforced by tests/test_layering.py.

@@ -25,15 +25,16 @@ def get_xp(*arrays):
     return cupy.get_array_module(*arrays)
 
 
-def gpu_problem():
-    """None when CuPy sees a CUDA GPU; otherwise why not, as one phrase for an error line."""
+def check_gpu():
+    """Raise UsageError saying why not, as one phrase for an error line, unless CuPy sees a CUDA GPU."""
     if cupy is None:
-        return "CuPy is not installed (pip install 'scratchnet[gpu]'; the README says which wheel)"
+        raise UsageError("CuPy is not installed (pip install 'scratchnet[gpu]'; the README says which wheel)")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CuPy imports fine without a GPU, then raises CUDARuntimeError at first use
-        return f"CuPy sees no CUDA GPU ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-    return None if count > 0 else "CuPy sees no CUDA GPU (0 devices)"
+        raise UsageError(f"CuPy sees no CUDA GPU ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    if count == 0:
+        raise UsageError("CuPy sees no CUDA GPU (0 devices)")
 
 
 def xp_for_device(device):
@@ -44,12 +45,13 @@ def xp_for_device(device):
     if device == "cpu":
         return numpy
     if device in ("cuda", "auto"):
-        problem = gpu_problem()
-        if problem is None:
-            return cupy
-        if device == "auto":
-            return numpy
-        raise UsageError(f"--device cuda: {problem}; use --device cpu")
+        try:
+            check_gpu()
+        except UsageError as no:
+            if device == "auto":
+                return numpy
+            raise UsageError(f"--device cuda: {no}; use --device cpu") from None
+        return cupy
     raise UsageError(f"unknown device {device!r}: use cpu, cuda or auto")
 
 

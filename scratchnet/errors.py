@@ -1,7 +1,9 @@
-"""The two kinds of error a user can meet, each shown as one line, never a traceback.
+"""The three errors a user can meet, each shown as one line, never a traceback.
 
-`UsageError` is a bad request (a flag out of range, a path that cannot be written): exit status 2.
-`ScratchnetError` is everything the run itself ran into (a corrupt data file, no source for MNIST): 1.
+`ScratchnetError` is everything the run itself ran into (a corrupt data file, no source for MNIST): exit status 1.
+`UsageError`, one kind of it, is a bad request (a flag out of range, a path that cannot be written): exit status 2.
+`DivergenceError`, another, is a loss that became NaN or infinite, with the step where it did: exit status 1.
+Code that refuses something names the refusal `check_*` and raises one of these.
 """
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
+from scratchnet.checking.agreement import TOLERANCE
 from scratchnet.checks import check_seed
 from scratchnet.errors import UsageError
 from scratchnet.losses import LOSSES
@@ -31,11 +32,10 @@ from scratchnet.network import Network
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import run_cli
 from scratchnet.shell.fileio import atomic_write, check_outputs
-from scratchnet.teaching import explain_html
 
 
 @dataclass
-class Step:
+class Quantity:
     """One printed quantity: the tag and equation it applies, the code that computes it, its value.
 
     `key` names the same quantity in torch_ref.autograd's answer, e.g. ("delta", 3); None for the
@@ -52,22 +52,22 @@ class Step:
 
 
 def trace(net, x, y):
-    """Run one forward and one backward pass of `net` on (x, y); return every quantity as a Step, in order."""
+    """Run one forward and one backward pass of `net` on (x, y); return every quantity as a Quantity, in order."""
     L = net.L
     net.forward(x)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
     steps = []
     for l in range(2, L + 1):
-        steps.append(Step("parameters", "", f"W^[{l}]", f"W[{l}]", net.W[l]))
-        steps.append(Step("parameters", "", f"b^[{l}]", f"b[{l}]", net.b[l]))
-    steps.append(Step("forward", "", "a^[1] = x", "a[1]", net.a[1]))
+        steps.append(Quantity("parameters", "", f"W^[{l}]", f"W[{l}]", net.W[l]))
+        steps.append(Quantity("parameters", "", f"b^[{l}]", f"b[{l}]", net.b[l]))
+    steps.append(Quantity("forward", "", "a^[1] = x", "a[1]", net.a[1]))
     for l in range(2, L + 1):
-        steps.append(Step("forward", "", f"z^[{l}] = W^[{l}] a^[{l - 1}] + b^[{l}]", f"a[{l - 1}] @ W[{l}].T + b[{l}]",
-                          net.z[l], ("z", l)))
-        steps.append(Step("forward", "", f"a^[{l}] = σ(z^[{l}]),  σ = {net.activation[l]}",
-                          f"sigma[{l}](z[{l}])", net.a[l]))
-    steps.append(Step("cost", "", "y, the labels", "y", y))
+        steps.append(Quantity("forward", "", f"z^[{l}] = W^[{l}] a^[{l - 1}] + b^[{l}]",
+                              f"a[{l - 1}] @ W[{l}].T + b[{l}]", net.z[l], ("z", l)))
+        steps.append(Quantity("forward", "", f"a^[{l}] = σ(z^[{l}]),  σ = {net.activation[l]}",
+                              f"sigma[{l}](z[{l}])", net.a[l]))
+    steps.append(Quantity("cost", "", "y, the labels", "y", y))
     if net.loss == "cross-entropy":
         cost = f"C = −(1/m) Σ_i log p_i[y_i],  p = softmax(z^[{L}])"
         bp1 = f"δ^[{L}] = (p − onehot(y)) / m"
@@ -76,19 +76,19 @@ def trace(net, x, y):
         cost = f"C = (1/m) Σ_i ½ ‖y^{{i}} − a^[{L}]_i‖²"
         bp1 = f"δ^[{L}] = σ′(z^[{L}]) ⊙ (a^[{L}] − y) / m"
         bp1_code = f"quadratic(a[{L}], z[{L}], y, sigma_prime[{L}])"
-    steps.append(Step("cost", "", cost, f"net.cost(y)  ({net.loss})", C, ("loss",)))
+    steps.append(Quantity("cost", "", cost, f"net.cost(y)  ({net.loss})", C, ("loss",)))
     for l in range(L, 1, -1):
         if l == L:
-            steps.append(Step("backward", "(BP1)", bp1, bp1_code, net.delta[l], ("delta", l)))
+            steps.append(Quantity("backward", "(BP1)", bp1, bp1_code, net.delta[l], ("delta", l)))
         else:
-            steps.append(Step("backward", "(BP2)", f"δ^[{l}] = σ′(z^[{l}]) ⊙ (W^[{l + 1}])ᵀ δ^[{l + 1}]",
-                              f"sigma_prime[{l}](z[{l}]) * (delta @ W[{l + 1}])", net.delta[l], ("delta", l)))
-        steps.append(Step("backward", "(BP3)", f"∂C/∂b^[{l}] = δ^[{l}], summed over the batch",
-                          "delta.sum(axis=0)", db[l], ("db", l)))
-        steps.append(Step("backward", "(BP4)", f"∂C/∂W^[{l}] = δ^[{l}] (a^[{l - 1}])ᵀ, summed over the batch",
-                          f"delta.T @ a[{l - 1}]", dW[l], ("dW", l)))
-    steps.append(Step("backward", "", "∂C/∂a^[1] = (W^[2])ᵀ δ^[2], the gradient with respect to x",
-                      "delta[2] @ W[2]", net.input_gradient(), ("input_gradient",)))
+            steps.append(Quantity("backward", "(BP2)", f"δ^[{l}] = σ′(z^[{l}]) ⊙ (W^[{l + 1}])ᵀ δ^[{l + 1}]",
+                                  f"sigma_prime[{l}](z[{l}]) * (delta @ W[{l + 1}])", net.delta[l], ("delta", l)))
+        steps.append(Quantity("backward", "(BP3)", f"∂C/∂b^[{l}] = δ^[{l}], summed over the batch",
+                              "delta.sum(axis=0)", db[l], ("db", l)))
+        steps.append(Quantity("backward", "(BP4)", f"∂C/∂W^[{l}] = δ^[{l}] (a^[{l - 1}])ᵀ, summed over the batch",
+                              f"delta.T @ a[{l - 1}]", dW[l], ("dW", l)))
+    steps.append(Quantity("backward", "", "∂C/∂a^[1] = (W^[2])ᵀ δ^[2], the gradient with respect to x",
+                          "delta[2] @ W[2]", net.input_gradient(), ("input_gradient",)))
     return steps
 
 
@@ -101,7 +101,7 @@ def add_autograd(steps, ref):
     answers = {"z": ref.z, "delta": ref.delta, "dW": ref.dW, "db": ref.db}
     for step in steps:
         if step.key == ("loss",):
-            step.torch = ref.loss
+            step.torch = ref.C
         elif step.key == ("input_gradient",):
             step.torch = ref.input_gradient
         elif step.key is not None:
@@ -186,11 +186,16 @@ def render_text(steps, header, note, precision=4):
 
 
 def autograd_line(steps, note):
-    """The line on autograd: the largest difference from it over every step it answers, or the note saying why not."""
+    """The line on autograd: whether every quantity it answers agrees within the one autograd tolerance of the
+    quantity's dtype (scratchnet.checking.agreement), the largest difference; or the note saying why there is none."""
     if note:
         return note
-    worst = max(max_difference(step) for step in steps if step.torch is not None)
-    return f"torch autograd (torch_ref.autograd) agrees with every quantity: largest max |Δ| = {worst:.1e}"
+    answered = [step for step in steps if step.torch is not None]
+    worst = max(max_difference(step) for step in answered)
+    agree = all(np.allclose(to_numpy(step.value), step.torch, **TOLERANCE["autograd"][str(to_numpy(step.value).dtype)])
+                for step in answered)
+    verdict = "agrees with every quantity" if agree else "DISAGREES beyond its tolerance"
+    return f"torch autograd (torch_ref.autograd) {verdict}: largest max |Δ| = {worst:.1e}"
 
 
 LATEX = [  # (regular expression, replacement), applied in order
@@ -277,6 +282,8 @@ def build_parser(prog="python -m scratchnet.explain"):
 
 def html_page(args, oracle):
     """--html: one test digit's pass through a trained network, traced, checked by the oracle, drawn as a page."""
+    from scratchnet.teaching import explain_html  # MNIST, a training run and matplotlib: loaded for --html only
+
     check_outputs([(args.html, "--html")], inputs=[(args.resume, "--resume")])
     digit = args.digit or 0
     net, x, y, about = explain_html.network_and_digit(args.data_dir, args.resume, digit)

@@ -32,11 +32,12 @@ import numpy as np
 
 from scratchnet.activations import HIDDEN_ACTIVATIONS
 from scratchnet.backend import to_numpy
+from scratchnet.checking.agreement import TOLERANCE, relative_error
 from scratchnet.checking.central_differences import (
+    Direction,
     central_difference_along,
     cost_at,
     float64_copy,
-    relative_error,
     rounding_floor,
 )
 from scratchnet.checking.oracle import engine_gradients
@@ -49,9 +50,10 @@ from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import run_cli
 from scratchnet.shell.memory import check_memory, memory_needed
 
-TORCH_TOLERANCE = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}  # (rtol, atol), as in the tests
-FD_TOLERANCE = {"float64": 1e-6, "float32": 1e-4}  # relative; float32 gradients against a float64 oracle
+TORCH_TOLERANCE = TOLERANCE["autograd"]  # dtype: {"rtol", "atol"}
+FD_TOLERANCE = TOLERANCE["central differences"]  # relative; float32 gradients against a float64 oracle
 ENTRYWISE_MAX = 100  # quantities with more entries are checked along random directions instead
+H = 1e-6  # the central differences' h
 HALVINGS = 12  # h is halved (down to h/4096) while ±hv crosses a ReLU kink
 
 
@@ -93,7 +95,7 @@ class Row:
 
 def torch_columns(grads, expected, rows, dtype):
     """Fill each row's torch columns: scratchnet's `grads` against the oracle's `expected` (both Gradients.rows())."""
-    rtol, atol = TORCH_TOLERANCE[dtype]
+    rtol, atol = TORCH_TOLERANCE[dtype].values()
     for row in rows:
         actual, want = grads[row.name], expected[row.name]
         row.torch_abs = float(np.abs(actual.astype(np.float64) - want).max())
@@ -114,7 +116,7 @@ def rounding_column(net, x, y, grads, rows, oracle):
     confirmed = {}
     if oracle is not None:
         autograd = oracle(net64, x64, y).rows()
-        rtol, atol = TORCH_TOLERANCE["float64"]
+        rtol, atol = TORCH_TOLERANCE["float64"].values()
         confirmed = {name: bool(np.allclose(exact[name], autograd[name], rtol=rtol, atol=atol)) for name in exact}
     for row in rows:
         row.rounding = error_to_bound(grads[row.name], exact[row.name], bounds[row.name])
@@ -148,22 +150,23 @@ def _target(name):
     return {"dW": "W", "db": "b", "delta": "z"}[kind], int(l)
 
 
-def smooth_difference(net, x, y, quantity, l, v, h):
+def smooth_difference(net, x, y, direction, h):
     """central_difference_along with h halved until ±hv crosses no ReLU kink; returns (quotient, h, smooth).
 
     The nearer a kink, the smaller the step that avoids it; rounding grows as h shrinks, which the caller's
     floor rounding_floor(C, h) follows.
     """
     for _ in range(HALVINGS + 1):
-        numeric, smooth = central_difference_along(net, x, y, quantity, l, v, h)
+        numeric, smooth = central_difference_along(net, x, y, direction, h)
         if smooth:
             break
         h /= 2
     return numeric, h, smooth
 
 
-def fd_columns(net, x, y, grads, rows, rng, h=1e-6):
-    """Fill each row's central-difference columns, taken on a float64 copy of net."""
+def fd_columns(net, x, y, grads, rows, rng):
+    """Fill each row's central-difference columns, taken on a float64 copy of net, with h = H (halved near kinks)."""
+    h = H
     net64, x64 = float64_copy(net), to_numpy(x).astype(np.float64)
     y = to_numpy(y)
     C = cost_at(net64, x64, y)
@@ -177,12 +180,12 @@ def fd_columns(net, x, y, grads, rows, rng, h=1e-6):
             for i in range(g.size):
                 e = np.zeros(g.size)
                 e[i] = 1.0
-                numeric[i], h_used, ok = smooth_difference(net64, x64, y, quantity, l, e.reshape(g.shape), h)
+                numeric[i], h_used, ok = smooth_difference(net64, x64, y, Direction(quantity, l, e.reshape(g.shape)), h)
                 h_min, smooth = min(h_min, h_used), smooth and ok
             row.fd_method = "entrywise"
         else:
             v = rng.normal(size=g.shape)
-            numeric, h_min, smooth = smooth_difference(net64, x64, y, quantity, l, v, h)
+            numeric, h_min, smooth = smooth_difference(net64, x64, y, Direction(quantity, l, v), h)
             analytic, numeric = np.array([(v * g).sum()]), np.array([numeric])
             row.fd_method = "direction"
         if h_min < h:
@@ -270,13 +273,27 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.gradcheck"):
     x = rng.uniform(0, 1, (args.batch_size, net.sizes[0])).astype(net.dtype)
     y = rng.integers(0, net.sizes[-1], args.batch_size)
     rows = check(net, x, y, oracle, seed=args.seed)
+    print_legend(args, net, oracle)
+    print(format_table(rows, with_torch=oracle is not None))
+    failed = [row.name for row in rows if not row.passed]
+    notes = rounding_notes(rows)
+    if notes:
+        print()
+        print("\n".join(notes))
+    print()
+    print(f"FAILED: {', '.join(failed)}" if failed else f"all {len(rows)} rows pass")
+    return 1 if failed else 0
+
+
+def print_legend(args, net, oracle):
+    """What the table checks, against what, and when a row passes."""
     print(f"gradient check: sizes {'-'.join(map(str, net.sizes))}, {args.activation}, {args.loss}, "
           f"{args.dtype}, batch {args.batch_size}, seed {args.seed}")
     if oracle is None:
         print("torch autograd's columns: python -m torch_ref.gradcheck (the same flags, needs torch); "
               "showing the finite-difference columns only")
     else:
-        rtol, atol = TORCH_TOLERANCE[args.dtype]
+        rtol, atol = TORCH_TOLERANCE[args.dtype].values()
         print(f"torch: autograd in {args.dtype}, pass when every entry is within rtol {rtol:g} + atol {atol:g}")
     print(f"fd: central differences in float64, h 1e-06, entrywise up to {ENTRYWISE_MAX} entries, else along "
           "a random direction;")
@@ -288,15 +305,6 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.gradcheck"):
         print("    the same float32 parameters; above 1 fails, at most 1 passes a tolerance failure as rounding when")
         print("    autograd in float64 confirms the float64 value")
     print()
-    print(format_table(rows, with_torch=oracle is not None))
-    failed = [row.name for row in rows if not row.passed]
-    notes = rounding_notes(rows)
-    if notes:
-        print()
-        print("\n".join(notes))
-    print()
-    print(f"FAILED: {', '.join(failed)}" if failed else f"all {len(rows)} rows pass")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

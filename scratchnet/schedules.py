@@ -9,8 +9,9 @@ is called after every optimizer step (tests/test_schedules.py compares whole run
                                  α_max/(25·10⁴), each half a cosine                 OneCycleLR(max_lr, total_steps=T)
 
 torch computes StepLR and CosineAnnealingLR recursively (α_t from α_{t−1}); the closed forms here are the
-same numbers up to rounding. The training loop sets `opt.lr = schedule.lr_at(opt.t)` before each step (with
-`--schedule none` there is no schedule, and α stays `opt.lr`).
+same numbers up to rounding. A schedule is given to the optimizer as its learning rate (optax's
+schedule-as-learning-rate), which reads α_t = schedule.lr_at(opt.t) at each step (scratchnet.optim's
+Optimizer.count_step); with `--schedule none` the learning rate is the number α itself.
 A schedule keeps no state: the optimizer's step count t, which checkpoints keep, is all it needs to resume.
 """
 

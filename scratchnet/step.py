@@ -1,4 +1,4 @@
-"""One training step, behind the small interface the loop drives: `step(x, y) -> C` and `check()`.
+"""One training step, behind the small interface the loop drives: `step(x, y) -> C` and `sync()`.
 
 ReferenceStep is the step a student reads: network.py's forward, cost and backward, then optim.py's update.
 The fast paths (scratchnet/fast/) offer the same two methods, so the loop (scratchnet.loop) never asks which
@@ -14,26 +14,24 @@ class ReferenceStep:
     """The reference step: dropout masks, forward, C and δ^[L] (BP1), backward (BP2)–(BP4), the update.
 
     Args:
-        net: the Network.   opt: its optimizer (scratchnet.optim).   schedule: α_t (scratchnet.schedules) or None.
+        net: the Network.   opt: its optimizer (scratchnet.optim), which owns α_t and the step count t.
     """
 
-    def __init__(self, net, opt, schedule=None):
-        self.net, self.opt, self.schedule = net, opt, schedule
+    def __init__(self, net, opt):
+        self.net, self.opt = net, opt
 
     def step(self, x, y):
         """One gradient step on the batch (x, y); returns C. A NaN or infinite C raises DivergenceError before
         the update, so the parameters stay the last good ones."""
         net, opt = self.net, self.opt
-        if self.schedule is not None:
-            opt.lr = self.schedule.lr_at(opt.t)      # α_t, t = the steps taken so far
         net.forward(x, net.draw_masks(len(x)))
         C, delta_L = net.cost(y)
         if not math.isfinite(C):
             where = net.first_non_finite() or "C itself"
             raise DivergenceError(f"the loss became {float(C)}, first non-finite value in {where}", opt.t + 1)
         dW, db = net.backward(delta_L)
-        opt.step(dW, db)
+        opt.step(dW, db)                             # θ ← θ − α_t g, with α_t = opt.alpha(), t the steps so far
         return C
 
-    def check(self):
+    def sync(self):
         """Nothing to wait for: step() has already raised on a divergence, and net holds the parameters."""

@@ -10,47 +10,50 @@
     python -m scratchnet.train --optimizer adam --lr 1e-3 --dropout 0.2 --schedule cosine --sampling shuffle
     python -m scratchnet.train --help
 
-MNIST is fetched into --data-dir on the first run. This file is the command line, and `main`, which puts a
-run together: the network and optimizer (build.py), the data (data.py), the step (step.py), then the loop
-(loop.py) under run control (run.py: Ctrl-C, resume, checkpoints). The mathematics is all in the engine.
+MNIST is fetched into --data-dir on the first run. This file is the command line, and `main`, which reads as
+the run does: refuse what cannot finish (scratchnet.run.request), build the run once (scratchnet.run.build: the
+network, the optimizer with its α_t, a resume, the step), load the data (scratchnet.mnist), then train under run
+control (scratchnet.run.control: the loop, Ctrl-C, checkpoints) and report. The mathematics is all in the engine.
 """
 
 import sys
 
-from scratchnet.backend import xp_for_device
 from scratchnet.fast.blas import blas_line
-from scratchnet.fast.choose import make_step, wants_fused
 from scratchnet.fast.threads import BlasThreads
 from scratchnet.mnist.load import load_data
-from scratchnet.run.build import build, build_schedule
+from scratchnet.run.build import build
 from scratchnet.run.checkpoint import resumed_config
-from scratchnet.run.config import TrainConfig, build_parser, check_batch_size, config_from_argv, given_flags
-from scratchnet.run.control import PROG, check_request, run, start_or_resume
+from scratchnet.run.config import TrainConfig
+from scratchnet.run.control import PROG, train_under_control
+from scratchnet.run.flags import build_parser, config_from_argv, given_flags
 from scratchnet.run.metrics import run_metrics
 from scratchnet.run.plot import plot_curves, plot_predictions, plot_samples, predictions_path
-from scratchnet.sampling import batches_per_epoch
-from scratchnet.shell.console import run_cli
+from scratchnet.run.request import check_request
+from scratchnet.shell.console import info, run_cli
 
 
 def main(cfg: TrainConfig):
     """Train as cfg says, print the tutorial's output, and return {"config": …, "epochs": [metrics …]}."""
     check_request(cfg)
-    xp = xp_for_device(cfg.device)
-    net, opt = build(cfg, xp)
-    fused = wants_fused(cfg, net, opt, xp)
-    splits = (x_train, y_train), (x_test, y_test) = load_data(cfg, xp)
-    check_batch_size(cfg, len(x_train))
+    run = build(cfg)
+    splits = load_data(cfg, run.xp)
+    if run.about_step:
+        info(run.about_step)
     if cfg.plot_samples:
-        plot_samples(x_train, y_train, cfg.plot_samples, seed=cfg.seed)
-    schedule = build_schedule(cfg, batches_per_epoch(len(x_train), cfg.batch_size))
-    state = start_or_resume(cfg, net, opt)
+        plot_samples(*splits[0], cfg.plot_samples, seed=cfg.seed)
     with BlasThreads(cfg.threads):
-        run(cfg, make_step(cfg, net, opt, schedule, fused), splits, state)
-    metrics = run_metrics(cfg, "scratchnet", state.metrics)
+        train_under_control(run, splits)
+    return report(run, splits)
+
+
+def report(run, splits):
+    """The run's metrics, returned (and drawn with --plot); with --plot-samples, the test predictions drawn."""
+    cfg = run.cfg
+    metrics = run_metrics(cfg, "scratchnet", run.state.metrics)
     if cfg.plot:
         plot_curves({"scratchnet": metrics["epochs"]}, cfg.plot)
     if cfg.plot_samples:
-        plot_predictions(x_test, y_test, net.predict, predictions_path(cfg.plot_samples))
+        plot_predictions(*splits[1], run.net.predict, predictions_path(cfg.plot_samples))
     return metrics
 
 

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 
 from scratchnet.backend import to_numpy
+from scratchnet.checking.agreement import TOLERANCE as AGREEMENT
 from scratchnet.checking.central_differences import (
+    Direction,
     central_difference_along,
     cost_at,
     float64_copy,
@@ -16,10 +18,9 @@ from scratchnet.checking.central_differences import (
 from scratchnet.checking.oracle import engine_gradients
 from scratchnet.checking.roundoff import error_to_bound, float32_gradient_bounds
 
-# scratchnet against torch autograd, per dtype. float32's rtol 1e-4 / atol 1e-6 is a rule of thumb that holds
-# for |x| ≤ 1 and unsaturated units only (two summation orders of ≤ 64 terms differ by a few 1e-6 relative);
-# assert_within_float32_bound compares against the exact values with the bound that rounding allows instead.
-TOLERANCE = {"float64": {"rtol": 1e-9, "atol": 1e-12}, "float32": {"rtol": 1e-4, "atol": 1e-6}}
+# scratchnet against torch autograd, per dtype: {"rtol", "atol"} from the one table (scratchnet.checking.agreement,
+# which says why float32's hold only for |x| ≤ 1); assert_within_float32_bound uses the bound of rounding instead.
+TOLERANCE = AGREEMENT["autograd"]
 KINK = 1e-3  # no hidden ReLU z^[l] closer than this to 0: ±h moves z by at most h·|x| ≤ 1e-5 (h = 1e-6, |x| ≤ 10)
 
 
@@ -38,7 +39,7 @@ def assert_gradients_close(net, x, y, expected, rtol, atol=0.0, r=None):
     net.forward(x, r)
     C, delta_L = net.cost(y)
     dW, db = net.backward(delta_L)
-    assert_close(C, expected.loss, "loss", rtol, atol)
+    assert_close(C, expected.C, "loss", rtol, atol)
     for l in range(net.L, 1, -1):
         assert_close(net.delta[l], expected.delta[l], f"delta[{l}]", rtol, atol)
         assert_close(dW[l], expected.dW[l], f"dW[{l}]", rtol, atol)
@@ -83,7 +84,7 @@ def assert_matches_central_differences(net, x, y, rel=1e-7, h=1e-6, r=None):
         for i in np.ndindex(g.shape):
             e = np.zeros(g.shape)
             e[i] = 1.0
-            numeric[i], _ = central_difference_along(probe, x, y, quantity, l, e, h, r)
+            numeric[i], _ = central_difference_along(probe, x, y, Direction(quantity, l, e), h, r)
         assert_close(g, numeric, name, rtol=0, atol=rel * np.abs(numeric).max(initial=0) + floor)
 
     for l in range(net.L, 1, -1):

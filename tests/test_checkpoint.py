@@ -82,7 +82,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(dtype, sampling, extra, mn
     assert done.stderr.strip().splitlines()[-1] == (f"interrupted (SIGINT) in epoch 2 after step 7: saved {broken}; "
                                    f"resume with: python -m scratchnet.train --resume {broken}")
     assert "Traceback" not in done.stderr
-    assert load_checkpoint(str(broken))[1]["state"]["step"] == 7
+    assert load_checkpoint(str(broken))[1]["state"]["batch"] == 7
 
     resumed = cli(["--resume", str(broken)])  # every setting comes from the checkpoint
     out = capsys.readouterr().out
@@ -115,7 +115,7 @@ def test_save_every_writes_mid_epoch(mnist_dir, tmp_path):
     main(TrainConfig(train_size=640, test_size=100, hidden=(8,), epochs=1, data_dir=mnist_dir, save=str(ckpt),
                      save_every=4))
     state = load_checkpoint(str(ckpt))[1]["state"]
-    assert (state["epoch"], state["step"]) == (1, 0)  # the epoch-end save came last
+    assert (state["epoch"], state["batch"]) == (1, 0)  # the epoch-end save came last
     assert os.listdir(tmp_path) == ["c.npz"]
 
 
@@ -181,7 +181,7 @@ def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(mnist_dir, 
     assert line.endswith(f"the learning rate may be too high (--lr 1000); last good checkpoint: {ckpt}")
     step = int(line.split("step ")[1].split(":")[0])
     good, meta = load_checkpoint(str(ckpt))
-    assert meta["state"]["step"] == (step - 1) // 2 * 2  # the last save before the bad step
+    assert meta["state"]["batch"] == (step - 1) // 2 * 2  # the last save before the bad step
     assert all(np.isfinite(a).all() for a in good.values())
 
 
@@ -189,7 +189,8 @@ WRITER = """
 import sys
 import numpy as np
 from scratchnet import SGD, Network
-from scratchnet.run.checkpoint import RunState, save_checkpoint
+from scratchnet.loop import RunState
+from scratchnet.run.checkpoint import save_checkpoint
 from scratchnet.run.config import TrainConfig
 net = Network([2048, 2048, 1024, 10], dtype="float64")  # ~50 MB a checkpoint: long enough to be caught
 opt = SGD(net, lr=0.1)
@@ -197,7 +198,7 @@ cfg = TrainConfig(hidden=(2048, 1024), dtype="float64", batch_size=1, train_size
 sampler = np.random.default_rng(0).bit_generator.state
 for i in range(1000):
     net.W[2][0, 0] = opt.t = i  # a valid state at step i, as check_meta wants it
-    save_checkpoint(sys.argv[1], net, opt, cfg, RunState(step=i, sampler_state=sampler, loss_sum=float(i)))
+    save_checkpoint(sys.argv[1], net, opt, cfg, RunState(batch=i, sampler_state=sampler, loss_sum=float(i)))
     print(i, flush=True)
 """
 
@@ -213,7 +214,7 @@ def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint_whole(tmp_path)
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         saved, meta = load_checkpoint(str(ckpt))
-        assert saved["W2"][0, 0] == meta["state"]["step"]  # parameters and meta from the same, whole save
+        assert saved["W2"][0, 0] == meta["state"]["batch"]  # parameters and meta from the same, whole save
     leftovers = [name for name in os.listdir(tmp_path) if name != "c.npz"]
     assert all(name.startswith(".c.npz.") and name.endswith(".tmp") for name in leftovers)
     subprocess.run([sys.executable, "-c", WRITER.replace("range(1000)", "range(1)"), str(ckpt)], cwd=REPO,
@@ -242,7 +243,7 @@ def test_checkpoint_is_plain_npz_without_pickle(mnist_dir, tmp_path, capsys):
     with np.load(ckpt, allow_pickle=False) as npz:
         meta = json.loads(str(npz["meta"]))
         assert npz["W2"].shape == (32, 784) and npz["W2"].dtype == np.float32
-    assert meta["format_version"] == 2 and meta["config"]["hidden"] == [32, 16]
+    assert meta["format_version"] == 3 and meta["config"]["hidden"] == [32, 16]
     assert set(meta["manifest"]) == {"numpy", "python"}
     assert len(meta["state"]["metrics"]) == 1
 

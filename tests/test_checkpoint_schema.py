@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from scratchnet.errors import ScratchnetError
+from scratchnet.loop import RunState
 from scratchnet.network import Network
 from scratchnet.optim import Adam
-from scratchnet.run.checkpoint import RunState, save_checkpoint
+from scratchnet.run.checkpoint import save_checkpoint
 from scratchnet.run.checkpoint_schema import FORMAT_VERSION, CheckpointError, check_arrays, check_meta
 from scratchnet.run.config import TrainConfig
 
@@ -32,7 +33,7 @@ def checkpoint(tmp_path_factory):
     C, delta_L = net.cost(rng.integers(0, 10, 4))
     opt.step(*net.backward(delta_L))
     opt.t = 13  # epoch 1 done (10 steps of 64 in 640 samples), then 3 steps
-    state = RunState(epoch=1, step=3, sampler_state=np.random.default_rng(0).bit_generator.state,
+    state = RunState(epoch=1, batch=3, sampler_state=np.random.default_rng(0).bit_generator.state,
                      loss_sum=3 * float(C), metrics=[EPOCH_1])
     path = tmp_path_factory.mktemp("ckpt") / "c.npz"
     save_checkpoint(str(path), net, opt, CFG, state)
@@ -70,8 +71,8 @@ META_CASES = [
     (("state", "epoch"), "1", "state.epoch is '1', not an integer"),
     (("state", "epoch"), -2, "state.epoch is -2, not an integer in [0, 2]"),
     (("state", "epoch"), 3, "state.epoch is 3, not an integer in [0, 2] (config.epochs)"),
-    (("state", "step"), 99, "state.step is 99, not an integer in [0, 10] (the steps of an epoch of 640 samples"),
-    (("state", "step"), True, "state.step is True"),
+    (("state", "batch"), 99, "state.batch is 99, not an integer in [0, 10] (the batches of an epoch of 640 samples"),
+    (("state", "batch"), True, "state.batch is True"),
     (("state", "loss_sum"), float("nan"), "state.loss_sum is nan, not a finite number ≥ 0"),
     (("state", "loss_sum"), "7", "state.loss_sum is '7'"),
     (("state", "metrics"), [], "state.metrics is a list, not a list of the 1 epochs done"),
@@ -100,7 +101,7 @@ META_CASES = [
     (("state", "extra"), 1, "state has an unknown field 'extra'"),
     (("extra",), 1, "meta has an unknown field 'extra'"),
     (("optimizer",), 7, "optimizer is an integer, not a JSON object"),
-    (("optimizer", "t"), 5, "optimizer.t is 5, but epoch 1 and step 3 mean 13 steps taken"),
+    (("optimizer", "t"), 5, "optimizer.t is 5, but epoch 1 and batch 3 mean 13 steps taken"),
     (("optimizer", "t"), "13", "optimizer.t is '13'"),
     (("format_version",), "1", "format_version is '1' (a string), not an integer"),
     (("format_version",), None, "format_version is None (null), not an integer"),
@@ -130,6 +131,15 @@ def test_another_format_version_says_which(checkpoint):
     arrays, meta, net, opt = checkpoint
     with pytest.raises(ScratchnetError, match=f"has format version 99, this scratchnet reads version {FORMAT_VERSION}"):
         check(arrays, {**meta, "format_version": 99}, net, opt)
+
+
+def test_format_2_is_read_as_format_3(checkpoint):
+    """Format 2 called the batches done state.step; nothing else differs, so it is read, not refused."""
+    arrays, meta, net, opt = checkpoint
+    state = {("step" if key == "batch" else key): value for key, value in meta["state"].items()}
+    old = {**meta, "format_version": 2, "state": state}
+    check(arrays, old, net, opt)
+    assert old["format_version"] == FORMAT_VERSION == 3 and old["state"]["batch"] == meta["state"]["batch"] == 3
 
 
 ARRAY_CASES = [

@@ -1,4 +1,4 @@
-"""The rules every command applies to its settings before any work: scratchnet.run.config's seed rule and memory check.
+"""The rules every command applies to its settings before any work: scratchnet.run.request's seed rule and memory check.
 
 Run: python -m pytest tests/test_config.py -q
 """
@@ -7,19 +7,20 @@ import pytest
 
 from scratchnet.checks import SEED_MAX
 from scratchnet.errors import UsageError
-from scratchnet.run.config import TrainConfig, check_model_fits, validate
+from scratchnet.run.config import TrainConfig
+from scratchnet.run.request import check_model_fits, check_values
 from scratchnet.shell.memory import check_memory, memory_needed
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2**32, SEED_MAX])
 def test_a_seed_in_range_is_taken(seed):
-    validate(TrainConfig(seed=seed))
+    check_values(TrainConfig(seed=seed))
 
 
 @pytest.mark.parametrize("seed", [-1, -(2**70), SEED_MAX + 1, 2**70, 1.5, "3", True, None])
 def test_a_seed_out_of_range_is_one_rule(seed):
     with pytest.raises(UsageError, match=r"^--seed must be an integer in \[0, 2\*\*63 − 1\], got "):
-        validate(TrainConfig(seed=seed))
+        check_values(TrainConfig(seed=seed))
 
 
 def test_the_tutorials_model_fits_and_its_estimate_is_sane():

@@ -3,7 +3,9 @@
 Compared: the equation tags of the output with the order of docs/backprop.md (layer by layer from L:
 δ^[l] by (BP1) or (BP2), then (BP3), (BP4)); every printed value with an independent run of the engine
 (Network.forward, cost, backward) on the same seeded network and batch; the Markdown handout with the
-text; autograd's column (when torch is installed) with the engine's values; bad flags with one-line errors.
+text; autograd's column (when torch is installed) with the engine's values, and its verdict (a planted
+difference beyond the autograd tolerance of scratchnet.checking.agreement is called one); bad flags with
+one-line errors.
 
     python -m pytest tests/test_explain.py
 """
@@ -15,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from scratchnet.explain import main, make_batch, trace
+from scratchnet.explain import autograd_line, main, make_batch, trace, traced
 from scratchnet.network import Network
 from torch_ref.explain import main as explain_with_torch
 
@@ -146,3 +148,19 @@ def test_bad_flags_are_one_clear_line(args, message, tmp_path):
     done = run_explain(*[a.format(tmp=tmp_path) for a in args])
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("dtype, planted, verdict", [("float64", 1e-8, "DISAGREES beyond its tolerance"),
+                                                     ("float64", 1e-14, "agrees with every quantity"),
+                                                     ("float32", 1e-3, "DISAGREES beyond its tolerance")])
+def test_the_autograd_verdict_follows_the_tolerance_table(dtype, planted, verdict):
+    """The verdict reads the one autograd tolerance of the quantity's dtype: a planted difference of dW[2]."""
+    from torch_ref.autograd import torch_gradients
+
+    net = Network([4, 3, 3, 2], dtype=dtype, seed=0)
+    x, y = make_batch(net, 2, 0)
+    steps, note = traced(net, x, y, torch_gradients)
+    assert note == "" and "agrees with every quantity" in autograd_line(steps, note)
+    (dW,) = [step for step in steps if step.key == ("dW", 2)]
+    dW.torch = dW.torch + planted * np.abs(dW.torch).max()
+    assert verdict in autograd_line(steps, note)

@@ -12,7 +12,8 @@ import pytest
 
 from scratchnet import Network
 from scratchnet.activations import relu_prime, sigmoid, sigmoid_prime, tanh_prime
-from scratchnet.checking.central_differences import directional_derivative, numerical_gradients, relative_error
+from scratchnet.checking.agreement import relative_error
+from scratchnet.checking.central_differences import directional_derivative, numerical_gradients
 
 from helpers import away_from_kink
 

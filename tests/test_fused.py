@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from scratchnet import SGD, Adam, Network
 from scratchnet.backend import to_numpy
 from scratchnet.errors import DivergenceError, UsageError
-from scratchnet.fast.fused import FusedStep, fused_problem
+from scratchnet.fast.fused import FusedStep
+from scratchnet.fast.rules import check_fusable
 from scratchnet.run.checkpoint import load_checkpoint
 from scratchnet.run.config import TrainConfig
 from scratchnet.step import ReferenceStep
@@ -44,8 +45,8 @@ def twins(case, xp, lr):
 
 
 def assert_same_network(fused, ref, when, rtol, atol):
-    """After fused.check(), the sync point: the fused network's W, b against the reference's."""
-    fused.check()
+    """After fused.sync(), the sync point: the fused network's W, b against the reference's."""
+    fused.sync()
     assert_same_networks(fused.net, ref, when, rtol, atol)
 
 
@@ -78,18 +79,18 @@ def test_float32_tutorial_model_stays_with_the_reference(xp):
 
 def test_the_step_owns_its_parameters_and_meets_the_network_at_check(xp):
     """θ is the step's own flat buffer: filled from the Network when the step is made, copied back (into the
-    very same arrays) at check(), and not before."""
+    very same arrays) at sync(), and not before."""
     net = Network([6, 5, 3], seed=2, xp=xp)
     W2, W2_array = net.W[2].copy(), net.W[2]
     fused = FusedStep(net, SGD(net, lr=0.1), max_batch=4)
     assert_close(fused.theta[:30], W2.ravel(), "θ holds W[2] first", rtol=0)
     assert_close(fused.theta[30:35], net.b[2], "then b[2]", rtol=0)
     fused.step(xp.ones((4, 6), dtype=np.float32), xp.asarray(np.array([0, 1, 2, 0])))
-    assert_close(net.W[2], W2, "W[2] before check(): the Network is not touched", rtol=0)
-    fused.check()
-    assert net.W[2] is W2_array, "check() writes into the Network's own arrays"
+    assert_close(net.W[2], W2, "W[2] before sync(): the Network is not touched", rtol=0)
+    fused.sync()
+    assert net.W[2] is W2_array, "sync() writes into the Network's own arrays"
     assert not np.array_equal(to_numpy(net.W[2]), to_numpy(W2)), "the step moved W[2]"
-    assert_close(fused.theta[:30], net.W[2].ravel(), "after check(), net.W[2] is θ's W[2]", rtol=0)
+    assert_close(fused.theta[:30], net.W[2].ravel(), "after sync(), net.W[2] is θ's W[2]", rtol=0)
 
 
 def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
@@ -101,7 +102,7 @@ def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
     y = xp.asarray(rng.integers(0, 3, 8))
     fused.step(good[0], y)
     fused.step(good[1], y)
-    fused.check()
+    fused.sync()
     W_before, b_before = {l: net.W[l].copy() for l in net.W}, {l: net.b[l].copy() for l in net.b}
     bad = good[2].copy()
     bad[3, 1] = np.nan
@@ -109,7 +110,7 @@ def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(xp):
     fused.step(good[3], y)
     assert fused.first_bad_step() == 3 and fused.opt.t == 4
     with pytest.raises(DivergenceError, match="the loss became NaN or infinite") as raised:
-        fused.check()
+        fused.sync()
     assert raised.value.t == 3
     for l in net.W:
         assert_close(net.W[l], W_before[l], f"W[{l}] after the bad step", rtol=0)
@@ -145,7 +146,8 @@ def test_a_cuda_graph_needs_a_gpu():
 def test_models_it_cannot_compute_are_refused(build, problem):
     net, kind = build()
     opt = {None: SGD(net, lr=0.1), "momentum": SGD(net, lr=0.1, momentum=0.9), "adam": Adam(net, lr=0.1)}[kind]
-    assert problem in fused_problem(net, opt)
+    with pytest.raises(UsageError, match=problem):
+        check_fusable(net, opt)
     with pytest.raises(UsageError, match=problem):
         FusedStep(net, opt, max_batch=4)
 
@@ -196,7 +198,7 @@ def test_cli_fused_divergence_names_the_step_the_reference_names(where, flags, m
     assert step == int(reference.split("step ")[1].split(":")[0])
     assert "the loss became NaN or infinite; the fused step kept the parameters of the step before" in fused
     good, meta = load_checkpoint(str(ckpt))
-    assert meta["state"]["step"] == (step - 1) // 2 * 2  # the last save before the bad step
+    assert meta["state"]["batch"] == (step - 1) // 2 * 2  # the last save before the bad step
     assert all(np.isfinite(a).all() for a in good.values())
 
 

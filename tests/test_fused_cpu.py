@@ -50,7 +50,7 @@ def test_blas_steps_equal_the_reference(blas, case, lrs, data):
         assert_close(C_fast, C_ref, f"C at step {t}", rtol=1e-12, atol=1e-15)
         assert_same_networks(fast, ref, f"after step {t}", rtol=1e-12, atol=1e-14)
     assert opt_fast.t == opt_ref.t == len(lrs)
-    step.check()  # no divergence: nothing raised
+    step.sync()  # no divergence: nothing raised
 
 
 def test_float32_tutorial_model_stays_with_the_reference(blas):
@@ -67,15 +67,17 @@ def test_float32_tutorial_model_stays_with_the_reference(blas):
 
 
 def test_a_schedule_sets_alpha_before_every_step(blas):
-    """α_t from the schedule, as ReferenceStep sets it: the same parameters after every step (float64)."""
+    """α_t read from the optimizer's schedule, as ReferenceStep reads it: the same parameters after every step
+    (float64), and one step counted per step."""
     case = NetworkCase([6, 5, 3], "relu", "cross-entropy", "float64", m=8, seed=4, x_scale=1.0)
     ref, opt_ref, fast, opt_fast, _, x, y = twins(case, blas, 0.3)
-    reference = ReferenceStep(ref, opt_ref, Cosine(0.3, 6))
-    step = BlasStep(fast, opt_fast, case.m, blas, Cosine(0.3, 6))
+    opt_ref.lr = opt_fast.lr = Cosine(0.3, 6)
+    reference = ReferenceStep(ref, opt_ref)
+    step = BlasStep(fast, opt_fast, case.m, blas)
     for t in range(6):
         reference.step(x, y)
         step.step(x, y)
-        assert opt_fast.lr == opt_ref.lr
+        assert opt_fast.t == opt_ref.t == t + 1 and step.alpha[0] == Cosine(0.3, 6).lr_at(t)
         assert_same_networks(fast, ref, f"after step {t + 1}", rtol=1e-12, atol=1e-14)
 
 
@@ -94,7 +96,7 @@ def test_parameters_stay_the_networks_own_arrays(blas):
 
 
 def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(blas):
-    """C becomes NaN at step 3: check() says 3, and no later step changes W or b."""
+    """C becomes NaN at step 3: sync() says 3, and no later step changes W or b."""
     net = Network([5, 4, 3], dtype="float64", seed=0)
     step = BlasStep(net, SGD(net, lr=0.1), 8, blas)
     rng = np.random.default_rng(1)
@@ -108,7 +110,7 @@ def test_a_non_finite_loss_is_recorded_and_the_parameters_kept(blas):
     assert np.isnan(float(step.step(bad, y)))
     step.step(good[3], y)
     with pytest.raises(DivergenceError) as raised:
-        step.check()
+        step.sync()
     assert raised.value.t == 3
     for l in net.W:
         assert_close(net.W[l], W_before[l], f"W[{l}] after the bad step", rtol=0)

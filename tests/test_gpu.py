@@ -61,6 +61,7 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir, step):
     from scratchnet.run.config import TrainConfig
     from torch_ref.bridge import to_torch
     from torch_ref.compare import tolerance_for
+    from torch_ref.train import Training
     from torch_ref.train import train_step as torch_train_step
 
     (x, y), _ = load_data(TrainConfig(data_dir=mnist_dir, train_size=12800, test_size=64), cupy)
@@ -74,9 +75,9 @@ def test_float32_trajectory_stays_with_torch_cuda(cupy, mnist_dir, step):
     for t in range(200):
         rows = slice(64 * t, 64 * (t + 1))
         C_s = float(trainer.step(x[rows], y[rows]))
-        C_t = float(torch_train_step(model, loss_fn, optimizer, x_t[rows], y_t[rows]))
+        C_t = float(torch_train_step(Training(model, loss_fn, optimizer), x_t[rows], y_t[rows]))
         assert abs(C_s - C_t) <= tol["loss"], f"step {t}: {C_s} vs {C_t}"
-    trainer.check()  # the fused step's sync point: net.W ← θ
+    trainer.sync()  # the fused step's sync point: net.W ← θ
     for l, linear in zip(range(2, 5), model.linears(), strict=True):
         W_t = linear.weight.detach().cpu().numpy()
         assert_close(cupy.asnumpy(net.W[l]), W_t, f"W[{l}]", rtol=0, atol=tol["parameters"] * np.abs(W_t).max())
@@ -162,7 +163,7 @@ def test_the_captured_step_equals_the_launched_one(cupy):
             fused.step(x[rows], y[rows])
         assert_close(steps[1].C, steps[0].C, f"C at step {t}", rtol=1e-12)
     for fused in steps:
-        fused.check()
+        fused.sync()
     for l in nets[0].W:
         assert_close(nets[1].W[l], nets[0].W[l], f"W[{l}]", rtol=1e-12, atol=1e-15)
         assert_close(nets[1].b[l], nets[0].b[l], f"b[{l}]", rtol=1e-12, atol=1e-15)

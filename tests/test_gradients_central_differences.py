@@ -13,7 +13,7 @@ tests/test_finite_differences.py holds the fixed cases.
 import numpy as np
 from hypothesis import assume, given
 
-from scratchnet.checking.central_differences import central_difference_along, cost_at, rounding_floor
+from scratchnet.checking.central_differences import Direction, central_difference_along, cost_at, rounding_floor
 
 from conftest import network_cases
 from helpers import assert_matches_central_differences, away_from_kink
@@ -40,7 +40,7 @@ def test_large_layers_along_random_directions(case):
     for l in range(net.L, 1, -1):
         for quantity, name, g in (("W", f"dW[{l}]", dW[l]), ("b", f"db[{l}]", db[l])):
             v = rng.normal(size=g.shape)
-            numeric, smooth = central_difference_along(net, x, y, quantity, l, v, H)
+            numeric, smooth = central_difference_along(net, x, y, Direction(quantity, l, v), H)
             assume(smooth)  # a ReLU unit changed side between θ − hv and θ + hv: C has a kink there
             analytic = float((v * g).sum())
             assert abs(analytic - numeric) <= REL * abs(numeric) + floor, \

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from scratchnet.loop import evaluate
 from scratchnet.mnist.load import load_data
-from scratchnet.run.build import build
+from scratchnet.run.build import network
 from scratchnet.run.config import TrainConfig
 from scratchnet.run.metrics import epoch_record, run_metrics
 from scratchnet.train import main as scratchnet_main
@@ -52,7 +52,7 @@ def test_evaluate_is_torch_refs_test(mnist_dir):
     """Accuracy and the tutorial's "Avg loss" (the mean over batches of the batch-mean loss, a last batch of 4)."""
     cfg = TrainConfig(data_dir=mnist_dir, test_size=500, dtype="float64", batch_size=16, hidden=(32, 16))
     _, (x_test, y_test) = load_data(cfg, np)
-    net, _ = build(cfg, np)
+    net = network(cfg, np)
     loader = DataLoader(TensorDataset(torch.from_numpy(x_test), torch.from_numpy(y_test)), batch_size=16)
     accuracy, loss = evaluate(net, x_test, y_test, 16)
     expected_accuracy, expected_loss = torch_test(loader, to_torch(net), loss_function(cfg.loss), cfg)

@@ -226,7 +226,7 @@ def edit(path, change):
 @pytest.mark.parametrize("change,message", [
     (lambda m, a: m["state"].update(epoch=0.5), "state.epoch is 0.5, not an integer in [0, 1]"),
     (lambda m, a: m["state"].update(epoch=-2), "state.epoch is -2, not an integer in [0, 1]"),
-    (lambda m, a: m["state"].update(step=500), "state.step is 500, not an integer in [0, 10]"),
+    (lambda m, a: m["state"].update(batch=500), "state.batch is 500, not an integer in [0, 10]"),
     (lambda m, a: m["config"].update(hidden="16"), "config.hidden is '16', not a list of ints"),
     (lambda m, a: m["config"].update(lr="fast"), "config.lr is 'fast' (a string), not a number"),
     (lambda m, a: m.pop("config"), "meta has no 'config'"),
@@ -349,7 +349,7 @@ def test_a_second_ctrl_c_while_saving_still_says_what_was_saved(small, tmp_path)
     prelude = SIGNAL_AT.format(at=3, signal="SIGINT", sleep=0) + SAVE_TWICE_INTERRUPTED
     line = one_line(train(*small, "--save", str(ckpt), prelude=prelude), 130)
     assert line.startswith(f"interrupted (SIGINT) in epoch 1 after step 3: saved {ckpt}; resume with: ")
-    assert load_checkpoint(str(ckpt))[1]["state"]["step"] == 3
+    assert load_checkpoint(str(ckpt))[1]["state"]["batch"] == 3
 
 
 def test_ctrl_c_without_save_never_overwrites_an_earlier_interrupted_run(small, tmp_path):

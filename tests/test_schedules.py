@@ -3,9 +3,9 @@
 For each schedule, torch's scheduler (StepLR, CosineAnnealingLR, OneCycleLR, with torch's defaults for all
 that scratchnet does not set) drives a torch optimizer for T steps, `scheduler.step()` after each, and the α
 in its param group before every step must equal `schedule.lr_at(t)`; hypothesis draws α, T and the step
-schedule's s and γ. The recipe's own run (20 epochs of 469 steps) is checked whole. build_schedule must turn
-the flags into those schedules (--lr-step-epochs counts epochs), and a run under a schedule must use α_t at
-step t, resumed or not.
+schedule's s and γ. The recipe's own run (20 epochs of 469 steps) is checked whole. learning_rate must turn
+the flags into those schedules (--lr-step-epochs counts epochs), the optimizer must read α_t from its schedule
+at step t, and a run under a schedule must use α_t at step t, resumed or not.
 
     python -m pytest tests/test_schedules.py
 """
@@ -16,7 +16,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchnet.run.build import build_schedule
+from scratchnet.run.build import learning_rate
 from scratchnet.run.config import BEST, TrainConfig
 from scratchnet.schedules import Cosine, OneCycle, StepDecay
 
@@ -73,15 +73,15 @@ def test_onecycle_is_onecycle_lr_with_torchs_defaults(optimizer, lr, T):
 def test_the_recipes_whole_run(schedule):
     """20 epochs of 469 steps (batch 128), the run of --recipe best, under each schedule."""
     cfg = TrainConfig(**{**BEST.__dict__, "schedule": schedule, "lr_step_epochs": 5})
-    steps_per_epoch, T = 469, cfg.epochs * 469
+    batches_per_epoch, T = 469, cfg.epochs * 469
     makers = {
-        "step": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=5 * steps_per_epoch, gamma=0.1),
+        "step": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=5 * batches_per_epoch, gamma=0.1),
         "cosine": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=T),
         "onecycle": lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=T,
                                                                     cycle_momentum=False),
     }
     expected = torch_lrs(makers[schedule], cfg.lr, T, "adamw")
-    assert_same_lrs(build_schedule(cfg, steps_per_epoch), expected, f"{schedule} over {T} steps")
+    assert_same_lrs(learning_rate(cfg, batches_per_epoch), expected, f"{schedule} over {T} steps")
 
 
 def test_shapes_of_the_schedules():
@@ -96,17 +96,28 @@ def test_shapes_of_the_schedules():
     assert [StepDecay(1.0, 3, 0.5).lr_at(t) for t in range(7)] == [1, 1, 1, 0.5, 0.5, 0.5, 0.25]
 
 
-def test_build_schedule_follows_the_flags():
+def test_learning_rate_follows_the_flags():
     cfg = TrainConfig(lr=0.2, epochs=4)
-    assert build_schedule(cfg, 10) is None
-    step = build_schedule(TrainConfig(lr=0.2, schedule="step", lr_step_epochs=2, lr_gamma=0.5), 10)
+    assert learning_rate(cfg, 10) == 0.2
+    step = learning_rate(TrainConfig(lr=0.2, schedule="step", lr_step_epochs=2, lr_gamma=0.5), 10)
     assert (step.step_size, step.gamma, step.lr_at(19), step.lr_at(20)) == (20, 0.5, 0.2, 0.1)
-    assert build_schedule(TrainConfig(lr=0.2, epochs=4, schedule="cosine"), 10).T == 40
-    assert build_schedule(TrainConfig(lr=0.2, epochs=4, schedule="onecycle"), 10).T == 40
+    assert learning_rate(TrainConfig(lr=0.2, epochs=4, schedule="cosine"), 10).T == 40
+    assert learning_rate(TrainConfig(lr=0.2, epochs=4, schedule="onecycle"), 10).T == 40
+
+
+def test_the_optimizer_owns_alpha_t_and_counts_each_step_once():
+    """A schedule given as lr: alpha() is α_t for t = the steps taken; count_step() returns it and counts."""
+    from scratchnet import SGD, Network
+
+    net = Network([3, 2])
+    opt, schedule = SGD(net, lr=Cosine(0.3, 6)), Cosine(0.3, 6)
+    seen = [(opt.t, opt.alpha(), opt.count_step()) for _ in range(4)]
+    assert seen == [(t, schedule.lr_at(t), schedule.lr_at(t)) for t in range(4)] and opt.t == 4
+    assert SGD(net, lr=0.5).alpha() == 0.5 and opt.lr_at(5) == schedule.lr_at(5)
 
 
 def test_a_run_steps_with_alpha_t(mnist_dir, monkeypatch):
-    """scratchnet.train sets opt.lr = α_t before step t, counting steps across epochs."""
+    """scratchnet.train's optimizer reads α_t at step t, counting steps across epochs."""
     import scratchnet.train as train
     from scratchnet.optim import Adam
 
@@ -114,7 +125,7 @@ def test_a_run_steps_with_alpha_t(mnist_dir, monkeypatch):
     real_step = Adam.step
 
     def record(opt, dW, db):
-        seen.append((opt.t, opt.lr))
+        seen.append((opt.t, opt.alpha()))
         return real_step(opt, dW, db)
 
     monkeypatch.setattr(Adam, "step", record)

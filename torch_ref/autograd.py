@@ -2,7 +2,7 @@
 (scratchnet.checking.oracle's interface).
 
     from torch_ref.autograd import torch_gradients
-    ref = torch_gradients(net, x, y)     # ref.loss, ref.dW[l], ref.db[l], ref.delta[l], ref.input_gradient
+    ref = torch_gradients(net, x, y)     # ref.C, ref.dW[l], ref.db[l], ref.delta[l], ref.input_gradient
     ref = torch_gradients(net, x, y, r)      # under dropout, with the masks r = {l: r^[l]} that scratchnet used
 
 The scratchnet Network is copied through the bridge into the tutorial's NeuralNetwork (same weights, bit
@@ -39,7 +39,7 @@ def torch_gradients(net, x, y, r=None):
     C.backward()
     linears = model.linears()
     return Gradients(
-        loss=C.detach().numpy(),
+        C=C.detach().numpy(),
         dW={l: linears[l - 2].weight.grad.numpy() for l in z},
         db={l: linears[l - 2].bias.grad.numpy() for l in z},
         delta={l: z[l].grad.numpy() for l in z},

@@ -14,8 +14,9 @@ Under dropout, scratchnet draws each step's masks r^[l] and torch multiplies by 
 (NeuralNetwork's forward with masks); a schedule sets scratchnet's α_t before each step, torch's scheduler
 steps after it (scratchnet.schedules against torch.optim.lr_scheduler).
 Printed: both losses every 100 steps and at the last, both test accuracies each epoch, and at the end the
-largest relative parameter difference of each layer, max|θ_s − θ_t| / max|θ_t|. Exit status 1 when a
-difference is beyond tolerance_for(dtype, steps). Runs on the CPU.
+largest relative parameter difference of each layer, max|θ_s − θ_t| / max(max|θ_s|, max|θ_t|)
+(scratchnet.checking.agreement.relative_error). Exit status 1 when a
+difference is beyond tolerance_for(dtype, steps) (scratchnet.checking.agreement's "parity"). Runs on the CPU.
 
 In float32 with ReLU the parameter difference grows by about 3e-5 an epoch of the tutorial's model: where
 z^[l] lies within rounding of 0, the engines can round it to opposite sides of the ReLU's kink, so that
@@ -31,9 +32,8 @@ recipe's 400 steps agree to ~1e-13.
 import math
 import sys
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import islice
 
 import numpy as np
@@ -41,33 +41,29 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, TensorDataset
 
-from scratchnet import Network
-from scratchnet.backend import to_numpy
+from scratchnet.checking.agreement import TOLERANCE, relative_error
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, epoch_header, evaluate
 from scratchnet.mnist.load import load_data
-from scratchnet.run.build import build, build_schedule
-from scratchnet.run.config import TrainConfig, build_parser, check_batch_size, config_from_argv
+from scratchnet.run.build import Run, build
+from scratchnet.run.config import TrainConfig
+from scratchnet.run.flags import config_from_argv
 from scratchnet.run.metrics import epoch_record, write_metrics
 from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.shell.console import Progress, run_cli
-from scratchnet.step import ReferenceStep
 from torch_ref.bridge import to_torch
-from torch_ref.model import NeuralNetwork, loss_function
-from torch_ref.train import check_request, make_optimizer, make_scheduler, test, train_step
+from torch_ref.flags import torch_ref_parser
+from torch_ref.train import Training, check_request, test, train_step, training_for
 
-TOLERANCES = {  # dtype: the largest max|θ_s − θ_t| / max|θ_t| of any W^[l], b^[l], and |C_s − C_t| of any step
-    "float64": {"parameters": 1e-12, "loss": 1e-12},
-    "float32": {"parameters": 1e-4, "loss": 1e-5},
-}
-STEPS_PER_EPOCH = 938  # of the tutorial's model: the float32 parameter tolerance is per this many steps
+BATCHES_PER_EPOCH = 938  # of the tutorial's model: the float32 parameter tolerance is per this many steps
 
 
 def tolerance_for(dtype, steps):
-    """TOLERANCES[dtype], with the float32 parameter tolerance scaled to `steps` (see the module docstring)."""
-    tol = dict(TOLERANCES[dtype])
+    """The parity tolerances of dtype (scratchnet.checking.agreement), with the float32 parameter tolerance
+    scaled to `steps` (see the module docstring)."""
+    tol = dict(TOLERANCE["parity"][dtype])
     if dtype == "float32":
-        tol["parameters"] *= max(1.0, steps / STEPS_PER_EPOCH)
+        tol["parameters"] *= max(1.0, steps / BATCHES_PER_EPOCH)
     return tol
 
 
@@ -75,42 +71,40 @@ class ParityError(ScratchnetError):
     """The two engines drifted apart by more than the tolerance of their dtype (exit status 1)."""
 
 
-def relative_difference(theta_s, theta_t):
-    """max|θ_s − θ_t| / max|θ_t| in float64, for scratchnet's array θ_s and torch's tensor θ_t (same shape).
-
-    When θ_t is all zeros, the plain max|θ_s − θ_t|.
-    """
-    s = np.asarray(to_numpy(theta_s), dtype=np.float64)
-    t = theta_t.detach().cpu().numpy().astype(np.float64)
-    difference = np.abs(s - t).max(initial=0.0)
-    scale = np.abs(t).max(initial=0.0)
-    return float(difference / scale) if scale else float(difference)
-
-
 def parameter_differences(net, model):
-    """{l: {"W": …, "b": …}}: the relative difference of W^[l] and b^[l] for l = 2..L."""
+    """{l: {"W": …, "b": …}}: the relative error of W^[l] and b^[l] against torch's, for l = 2..L."""
     linears = model.linears()
-    return {l: {"W": relative_difference(net.W[l], linears[l - 2].weight),
-                "b": relative_difference(net.b[l], linears[l - 2].bias)}
+    return {l: {"W": relative_error(net.W[l], linears[l - 2].weight.detach().numpy()),
+                "b": relative_error(net.b[l], linears[l - 2].bias.detach().numpy())}
             for l in range(2, net.L + 1)}
 
 
 @dataclass
 class Engines:
-    """scratchnet's network and optimizer, and torch's copy of that network with its loss and optimizer."""
+    """scratchnet's run (its network, its optimizer with α_t, its reference step), and the Training of torch's
+    exact copy of that network (its loss, optimizer and scheduler)."""
 
-    net: Network
-    opt: object  # scratchnet.optim's SGD, Adam or AdamW
-    model: NeuralNetwork
-    loss_fn: Callable
-    optimizer: torch.optim.Optimizer
+    run: Run
+    torch: Training
+
+    @property
+    def net(self):
+        return self.run.net
+
+    @property
+    def opt(self):
+        return self.run.opt
+
+    @property
+    def model(self):
+        return self.torch.model
 
 
-def build_engines(cfg):
-    """scratchnet's Network and optimizer as cfg says, then torch's exact copy of it, its loss and its optimizer."""
-    net, opt = build(cfg, np)
-    model = to_torch(net)
-    return Engines(net, opt, model, loss_function(cfg.loss), make_optimizer(model, cfg))
+def build_engines(cfg, N):
+    """scratchnet's run as cfg says on the reference step, for N training samples, then torch's exact copy of its
+    network with its loss, optimizer and scheduler."""
+    run = build(replace(cfg, step="reference"), N)
+    return Engines(run, training_for(to_torch(run.net), cfg, batches_per_epoch(N, cfg.batch_size)))
 
 
 @contextmanager
@@ -129,36 +123,43 @@ def one_thread_each():
         torch.set_num_threads(threads)
 
 
-def train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds, progress):
+def step_both(engines, x, y, seconds):
+    """One step of each engine on the batch (x, y): scratchnet's reference step (its optimizer reads α_t), then
+    torch's, dropping by the very masks r^[l] that scratchnet's step drew (net.r), its scheduler stepping after it.
+
+    Adds each engine's time to seconds[name]; returns (C_s, C_t, the DivergenceError of scratchnet's step or None).
+    """
+    start = time.perf_counter()
+    try:
+        C_s, diverged = float(engines.run.step.step(x, y)), None
+    except DivergenceError as error:  # scratchnet stops before its update; torch takes its step all the same
+        C_s, diverged = float("nan"), error
+    middle = time.perf_counter()
+    r_t = {l: torch.from_numpy(r_l) for l, r_l in engines.net.r.items()} or None
+    C_t = train_step(engines.torch, torch.from_numpy(x), torch.from_numpy(y), r_t).item()
+    seconds["scratchnet"] += middle - start
+    seconds["torch_ref"] += time.perf_counter() - middle
+    return C_s, C_t, diverged
+
+
+def train_epoch_side_by_side(engines, train_split, batches, losses, progress):
     """One step of each engine per batch index in `batches`, both on the same arrays and dropout masks.
 
-    `reference` is scratchnet's ReferenceStep (it sets α_t before its step), torch's `scheduler` (or None) steps after
-    its own; torch drops by the very masks r^[l] that scratchnet's step drew (net.r).
-    Appends each engine's batch loss to losses[name] and adds its time to seconds[name]; prints both
-    losses and their difference every LOG_EVERY steps (counted over the whole run) and at the last batch.
+    Appends each engine's batch loss to losses[name]; prints both losses and their difference every LOG_EVERY
+    steps (counted over the whole run) and at the last batch. Returns each engine's seconds.
     """
-    e = engines
+    (x_train, y_train), seconds = train_split, {"scratchnet": 0.0, "torch_ref": 0.0}
     for batch, idx in enumerate(batches):
-        x, y = x_train[idx], y_train[idx]
-        start = time.perf_counter()
-        try:
-            C_s, diverged = float(reference.step(x, y)), None
-        except DivergenceError as error:  # scratchnet stops before its update; torch takes its step all the same
-            C_s, diverged = float("nan"), error
-        middle = time.perf_counter()
-        r_t = {l: torch.from_numpy(r_l) for l, r_l in e.net.r.items()} or None
-        C_t = train_step(e.model, e.loss_fn, e.optimizer, torch.from_numpy(x), torch.from_numpy(y), scheduler,
-                         r_t).item()
-        seconds["scratchnet"] += middle - start
-        seconds["torch_ref"] += time.perf_counter() - middle
+        C_s, C_t, diverged = step_both(engines, x_train[idx], y_train[idx], seconds)
         step = len(losses["scratchnet"])
         if diverged or not math.isfinite(C_t):
-            raise divergence(step, diverged, C_s, C_t, reference.opt)
+            raise divergence(step, diverged, C_s, C_t, engines.opt)
         losses["scratchnet"].append(C_s)
         losses["torch_ref"].append(C_t)
         if step % LOG_EVERY == 0 or batch == len(batches) - 1:
             progress.print(f"{step:>6d}  {C_s:>18.12f}  {C_t:>18.12f}  {abs(C_s - C_t):>13.1e}")
         progress.update(batch + 1)
+    return seconds
 
 
 def divergence(step, diverged, C_s, C_t, opt):
@@ -169,7 +170,7 @@ def divergence(step, diverged, C_s, C_t, opt):
     if diverged and not math.isfinite(C_t):
         return ScratchnetError(f"step {step}: both engines diverged (scratchnet: {scratchnet}; torch_ref: "
                                f"{torch_ref}), as they should on the same settings: the learning rate may be too high "
-                               f"(α = {opt.lr:g} at this step); the comparison stops there")
+                               f"(α = {opt.alpha():g} at this step); the comparison stops there")
     which = "scratchnet" if diverged else "torch_ref"
     return ParityError(f"step {step}: only {which} diverged (scratchnet: {scratchnet}; torch_ref: {torch_ref}): "
                        "the engines disagree")
@@ -180,7 +181,7 @@ def evaluate_both(engines, x_test, y_test, cfg):
     test_dataloader = DataLoader(TensorDataset(torch.from_numpy(x_test), torch.from_numpy(y_test)),
                                  batch_size=cfg.batch_size)
     return {"scratchnet": evaluate(engines.net, x_test, y_test, cfg.batch_size),
-            "torch_ref": test(test_dataloader, engines.model, engines.loss_fn, cfg)}
+            "torch_ref": test(test_dataloader, engines.model, engines.torch.loss_fn, cfg)}
 
 
 def side_by_side(cfg, splits, steps=0):
@@ -188,24 +189,18 @@ def side_by_side(cfg, splits, steps=0):
 
     Args:
         cfg: the run (on the CPU).
-        splits: ((x_train, y_train), (x_test, y_test)) as scratchnet.train.load_data returns them (NumPy).
+        splits: ((x_train, y_train), (x_test, y_test)) as scratchnet.mnist.load.load_data returns them (NumPy).
         steps: stop after this many steps (0: run all cfg.epochs).
 
     Returns:
         (report, engines): the report dict (config, every step's losses, the largest loss difference, the
         parameter differences, per-epoch metrics of each engine) and the two trained engines.
     """
-    (x_train, y_train), (x_test, y_test) = splits
-    N, m = len(x_train), cfg.batch_size
+    N, m = len(splits[0][0]), cfg.batch_size
     total = cfg.epochs * batches_per_epoch(N, m)
     total = min(total, steps) if steps else total
-    tol = tolerance_for(cfg.dtype, total)
-    engines = build_engines(cfg)
-    reference = ReferenceStep(engines.net, engines.opt, build_schedule(cfg, batches_per_epoch(N, m)))
-    scheduler = make_scheduler(engines.optimizer, cfg, batches_per_epoch(N, m))
-    print(f"scratchnet vs torch_ref, {cfg.dtype}: {'-'.join(map(str, engines.net.sizes))} {cfg.activation}, "
-          f"{cfg.loss}, {describe_training(cfg)}, m={m} {cfg.sampling}, seed {cfg.seed}")
-    print(f"tolerances: relative parameter difference ≤ {tol['parameters']:g}, loss difference ≤ {tol['loss']:g}\n")
+    engines = build_engines(cfg, N)
+    print_header(cfg, engines, tolerance_for(cfg.dtype, total))
     rng = np.random.default_rng(cfg.seed)  # the one index generator that both engines draw from
     losses = {"scratchnet": [], "torch_ref": []}
     history = {"scratchnet": [], "torch_ref": []}
@@ -216,24 +211,36 @@ def side_by_side(cfg, splits, steps=0):
             if first == total:
                 break
             batches = list(islice(minibatches(N, m, cfg.sampling, rng), total - first))
-            print(epoch_header(epoch))
-            print(f"{'step':>6}  {'scratchnet loss':>18}  {'torch_ref loss':>18}  {'|difference|':>13}")
-            progress = Progress(len(batches), f"epoch {epoch}/{cfg.epochs}")
-            seconds = {"scratchnet": 0.0, "torch_ref": 0.0}
-            engines.model.train()
-            train_epoch_side_by_side(engines, reference, scheduler, x_train, y_train, batches, losses, seconds,
-                                     progress)
-            progress.close()
-            tested = evaluate_both(engines, x_test, y_test, cfg)
-            (accuracy_s, test_loss_s), (accuracy_t, test_loss_t) = tested["scratchnet"], tested["torch_ref"]
-            print(f"Test accuracy: scratchnet {100 * accuracy_s:>0.1f}%, torch_ref {100 * accuracy_t:>0.1f}%   "
-                  f"Avg loss: {test_loss_s:>8f} vs {test_loss_t:>8f}\n")
-            for name, (accuracy, test_loss) in tested.items():
-                history[name].append(epoch_record(epoch, float(np.mean(losses[name][first:])), test_loss, accuracy,
-                                                  seconds[name], len(batches) * m))
+            epoch_side_by_side(engines, splits, (epoch, batches), losses, history)
     report = make_report(cfg, engines, losses, history)
     print_parameter_differences(report, engines.net.sizes)
     return report, engines
+
+
+def print_header(cfg, engines, tol):
+    print(f"scratchnet vs torch_ref, {cfg.dtype}: {'-'.join(map(str, engines.net.sizes))} {cfg.activation}, "
+          f"{cfg.loss}, {describe_training(cfg)}, m={cfg.batch_size} {cfg.sampling}, seed {cfg.seed}")
+    print(f"tolerances: relative parameter difference ≤ {tol['parameters']:g}, loss difference ≤ {tol['loss']:g}\n")
+
+
+def epoch_side_by_side(engines, splits, epoch_batches, losses, history):
+    """Epoch `epoch` of both engines on `batches` (epoch_batches = (epoch, batches)), then both tested on the
+    same test set; appends each engine's per-epoch metrics to history[name]."""
+    cfg, (epoch, batches) = engines.run.cfg, epoch_batches
+    first = len(losses["scratchnet"])
+    print(epoch_header(epoch))
+    print(f"{'step':>6}  {'scratchnet loss':>18}  {'torch_ref loss':>18}  {'|difference|':>13}")
+    progress = Progress(len(batches), f"epoch {epoch}/{cfg.epochs}")
+    engines.model.train()
+    seconds = train_epoch_side_by_side(engines, splits[0], batches, losses, progress)
+    progress.close()
+    tested = evaluate_both(engines, *splits[1], cfg)
+    (accuracy_s, test_loss_s), (accuracy_t, test_loss_t) = tested["scratchnet"], tested["torch_ref"]
+    print(f"Test accuracy: scratchnet {100 * accuracy_s:>0.1f}%, torch_ref {100 * accuracy_t:>0.1f}%   "
+          f"Avg loss: {test_loss_s:>8f} vs {test_loss_t:>8f}\n")
+    for name, (accuracy, test_loss) in tested.items():
+        history[name].append(epoch_record(epoch, float(np.mean(losses[name][first:])), test_loss, accuracy,
+                                          seconds[name], len(batches) * cfg.batch_size))
 
 
 def describe_training(cfg):
@@ -263,7 +270,8 @@ def make_report(cfg, engines, losses, history):
 
 
 def print_parameter_differences(report, sizes):
-    print(f"After {report['steps']} steps, the largest relative parameter difference max|θ_s − θ_t| / max|θ_t|:")
+    print(f"After {report['steps']} steps, the largest relative parameter difference "
+          "max|θ_s − θ_t| / max(max|θ_s|, max|θ_t|):")
     for l, d in report["parameter_differences"].items():
         shape = f"({sizes[l - 2]} → {sizes[l - 1]})"
         print(f"  layer {l} {shape:<14} W {d['W']:.1e}   b {d['b']:.1e}")
@@ -294,7 +302,6 @@ def main(cfg: TrainConfig, steps=0):
         raise UsageError(f"--steps must be ≥ 0 (0 means all epochs), got {steps}")
     check_request(cfg)
     splits = load_data(cfg, np)
-    check_batch_size(cfg, len(splits[0][0]))
     report, _ = side_by_side(cfg, splits, steps)
     if cfg.metrics_out:
         write_metrics(report, cfg.metrics_out)
@@ -310,7 +317,7 @@ def main(cfg: TrainConfig, steps=0):
 
 
 def cli(argv=None):
-    parser = build_parser("python -m torch_ref.compare", __doc__, scratchnet_flags=False, devices=("cpu",))
+    parser = torch_ref_parser("python -m torch_ref.compare", __doc__, devices=("cpu",))
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="stop after N steps (default 0: train all --epochs)")
     return main(config_from_argv(parser, argv), steps=parser.parse_args(argv).steps)

@@ -20,21 +20,25 @@ The dropout masks are always torch's own: for runs with identical masks, use `py
 
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
 from scratchnet.loop import LOG_EVERY, epoch_header, loss_line, test_lines
-from scratchnet.run.build import build
-from scratchnet.run.config import TrainConfig, build_parser, check_batch_size, config_from_argv
-from scratchnet.run.control import check_request as scratchnet_check_request
+from scratchnet.run.build import network
+from scratchnet.run.config import TrainConfig
 from scratchnet.run.control import divergence_cause
+from scratchnet.run.flags import config_from_argv
 from scratchnet.run.metrics import epoch_record, run_metrics, write_metrics
+from scratchnet.run.request import check_request as scratchnet_check_request
 from scratchnet.sampling import batches_per_epoch
 from scratchnet.shell.console import Progress, run_cli
 from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.data import dataloaders, mnist
+from torch_ref.flags import torch_ref_parser
 from torch_ref.model import NeuralNetwork, loss_function
 
 
@@ -50,15 +54,15 @@ def make_optimizer(model, cfg):
                              weight_decay=cfg.weight_decay)
 
 
-def make_scheduler(optimizer, cfg, steps_per_epoch):
-    """The torch.optim.lr_scheduler for cfg.schedule over the run's T = epochs × steps_per_epoch steps, or None.
+def make_scheduler(optimizer, cfg, batches_per_epoch):
+    """The torch.optim.lr_scheduler for cfg.schedule over the run's T = epochs × batches_per_epoch steps, or None.
 
     Stepped after every optimizer step, as scratchnet.train sets α_t before every step. OneCycleLR cycles α only
     (cycle_momentum=False): scratchnet's OneCycle leaves momentum and β₁ alone.
     """
-    T = cfg.epochs * steps_per_epoch
+    T = cfg.epochs * batches_per_epoch
     if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step_epochs * steps_per_epoch,
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step_epochs * batches_per_epoch,
                                                gamma=cfg.lr_gamma)
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=T)
@@ -67,32 +71,48 @@ def make_scheduler(optimizer, cfg, steps_per_epoch):
     return None
 
 
-def train_step(model, loss_fn, optimizer, X, y, scheduler=None, r=None):
+@dataclass
+class Training:
+    """What trains torch's model: the model, its loss function, its optimizer and its scheduler (or None)."""
+
+    model: NeuralNetwork
+    loss_fn: Callable
+    optimizer: torch.optim.Optimizer
+    scheduler: object = None  # a torch.optim.lr_scheduler, stepped after every optimizer step
+
+
+def training_for(model, cfg, batches_per_epoch):
+    """The Training of `model` as cfg says: its loss, optimizer and scheduler over batches_per_epoch steps an epoch."""
+    optimizer = make_optimizer(model, cfg)
+    return Training(model, loss_function(cfg.loss), optimizer, make_scheduler(optimizer, cfg, batches_per_epoch))
+
+
+def train_step(training, X, y, r=None):
     """One step as the tutorial takes it: forward, loss, autograd, update, then the scheduler's step.
 
     r: {l: r^[l]} to use in place of nn.Dropout's own (torch_ref.compare), or None. Returns the batch loss (0-d).
     """
-    pred = model(X, r)
-    loss = loss_fn(pred, y)
+    pred = training.model(X, r)
+    loss = training.loss_fn(pred, y)
     loss.backward()
-    optimizer.step()
-    optimizer.zero_grad()
-    if scheduler is not None:
-        scheduler.step()
+    training.optimizer.step()
+    training.optimizer.zero_grad()
+    if training.scheduler is not None:
+        training.scheduler.step()
     return loss.detach()
 
 
-def train(dataloader, model, loss_fn, optimizer, scheduler, cfg, progress):
+def train(dataloader, training, cfg, progress):
     """The tutorial's train(): one pass over dataloader, the loss printed every 100 batches.
 
     Returns the mean over batches of the batch loss; raises DivergenceError at the first NaN or infinite loss.
     """
     size = len(dataloader.dataset)
-    model.train()
+    training.model.train()
     total = 0.0
     for batch, (X, y) in enumerate(dataloader):
         X, y = X.to(cfg.device, TORCH_DTYPES[np.dtype(cfg.dtype)]), y.to(cfg.device)
-        loss = train_step(model, loss_fn, optimizer, X, y, scheduler)
+        loss = train_step(training, X, y)
         if not torch.isfinite(loss):  # as scratchnet.train: stop at once, say where (autograd has stepped on it)
             raise DivergenceError(f"the loss became {loss.item()}", batch + 1)
         total = total + loss
@@ -147,8 +167,7 @@ def initial_model(cfg, init):
     which also seeds the dropout masks) or, for init "scratchnet", those scratchnet.train draws for cfg.seed."""
     torch.manual_seed(cfg.seed)  # the initial W, b and the dropout masks; seed 0: the tutorial model reaches 72.6%
     if init == "scratchnet":
-        net, _ = build(cfg, np)
-        return to_torch(net, device=cfg.device)
+        return to_torch(network(cfg, np), device=cfg.device)
     return NeuralNetwork([784, *cfg.hidden, 10], activation=cfg.activation, loss=cfg.loss,
                          dtype=TORCH_DTYPES[np.dtype(cfg.dtype)], dropout=cfg.dropout).to(cfg.device)
 
@@ -161,14 +180,10 @@ def main(cfg: TrainConfig, init="torch"):
     check_request(cfg)
     training_data = mnist(cfg.data_dir, train=True, size=cfg.train_size)
     test_data = mnist(cfg.data_dir, train=False, size=cfg.test_size)
-    check_batch_size(cfg, len(training_data))
     rng = np.random.default_rng(cfg.seed)  # the batch sampler's own stream, as in scratchnet.train
     train_dataloader, test_dataloader = dataloaders(training_data, test_data, cfg, rng)
 
-    model = initial_model(cfg, init)
-    loss_fn = loss_function(cfg.loss)
-    optimizer = make_optimizer(model, cfg)
-    scheduler = make_scheduler(optimizer, cfg, len(train_dataloader))
+    training = training_for(initial_model(cfg, init), cfg, len(train_dataloader))
 
     records = []
     for epoch in range(1, cfg.epochs + 1):
@@ -176,12 +191,12 @@ def main(cfg: TrainConfig, init="torch"):
         progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {epoch}/{cfg.epochs}")
         start = time.perf_counter()
         try:
-            train_loss = train(train_dataloader, model, loss_fn, optimizer, scheduler, cfg, progress)
+            train_loss = train(train_dataloader, training, cfg, progress)
         except DivergenceError as e:
             raise ScratchnetError(f"epoch {epoch}, step {e.t}: {e.what}; {divergence_cause(cfg)}") from None
         seconds = time.perf_counter() - start
         progress.close()
-        accuracy, test_loss = test(test_dataloader, model, loss_fn, cfg)
+        accuracy, test_loss = test(test_dataloader, training.model, training.loss_fn, cfg)
         print(test_lines(accuracy, test_loss))
         records.append(epoch_record(epoch, train_loss, test_loss, accuracy, seconds, len(training_data)))
         if cfg.metrics_out:
@@ -195,7 +210,7 @@ def main(cfg: TrainConfig, init="torch"):
 
 
 def cli(argv=None):
-    parser = build_parser("python -m torch_ref.train", __doc__, scratchnet_flags=False, devices=("cpu", "cuda"))
+    parser = torch_ref_parser("python -m torch_ref.train", __doc__, devices=("cpu", "cuda"))
     parser.add_argument("--init", choices=INITS, default="torch",
                         help="the initial W, b: torch's own for --seed (default), or scratchnet: the very ones "
                              "python -m scratchnet.train draws for --seed")

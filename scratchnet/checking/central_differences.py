@@ -2,15 +2,26 @@
 
 One quotient, `central_difference`, under every check: entry by entry (`numerical_gradients`, v a unit
 vector), along one direction over all parameters (`directional_derivative`), and along a direction in one
-quantity, W^[l], b^[l], z^[l] or x (`central_difference_along`, which also says whether ±hv crossed a ReLU
-kink). The error of the quotient is O(h²) from truncation plus O(ε·C/h) from rounding (`rounding_floor`); in
-float64 with h = 1e-6 both stay far below 1e-7 relative. python -m scratchnet.gradcheck prints the table.
+quantity, W^[l], b^[l], z^[l] or x (`central_difference_along` a `Direction`, which also says whether ±hv
+crossed a ReLU kink). The error of the quotient is O(h²) from truncation plus O(ε·C/h) from rounding
+(`rounding_floor`); in float64 with h = 1e-6 both stay far below 1e-7 relative. python -m scratchnet.gradcheck
+prints the table.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from scratchnet.backend import to_numpy
 from scratchnet.network import Network
+
+
+class Direction(NamedTuple):
+    """v, a direction in one quantity θ: W^[l] ("W"), b^[l] ("b"), z^[l] ("z") or x ("x", l = 1); v is shaped like θ."""
+
+    quantity: str
+    l: int
+    v: object
 
 
 def central_difference(C_plus, C_minus, h):
@@ -87,8 +98,10 @@ def cost_from_layer(net, x, y, l, step, r=None):
     return C, dict(net.z)
 
 
-def _cost_with_step(net, x, y, quantity, l, step, r):
-    """C and every z^[k] after θ += step, θ being W^[l], b^[l], z^[l] or x; parameters are restored exactly."""
+def _cost_with_step(net, x, y, direction, sign, r):
+    """C and every z^[k] after θ += sign · v (the Direction's), θ being W^[l], b^[l], z^[l] or x; parameters are
+    restored exactly."""
+    quantity, l, step = direction.quantity, direction.l, sign * direction.v
     if quantity == "z":
         return cost_from_layer(net, x, y, l, step, r)
     if quantity == "x":
@@ -102,16 +115,16 @@ def _cost_with_step(net, x, y, quantity, l, step, r):
     return C, dict(net.z)
 
 
-def central_difference_along(net, x, y, quantity, l, v, h=1e-6, r=None):
-    """(C(θ + hv) − C(θ − hv)) / 2h ≈ vᵀ ∂C/∂θ, for θ = W^[l] ("W"), b^[l] ("b"), z^[l] ("z") or x ("x").
+def central_difference_along(net, x, y, direction, h=1e-6, r=None):
+    """(C(θ + hv) − C(θ − hv)) / 2h ≈ vᵀ ∂C/∂θ, for the Direction v in θ = W^[l], b^[l], z^[l] or x.
 
     r: the dropout masks {l: r^[l]} to hold fixed on both sides (None: no dropout).
 
     Returns the quotient and whether it can be trusted: False when a hidden ReLU unit is on at one end
     and off at the other (the segment crosses a kink, where C is not differentiable).
     """
-    C_plus, z_plus = _cost_with_step(net, x, y, quantity, l, h * v, r)
-    C_minus, z_minus = _cost_with_step(net, x, y, quantity, l, -h * v, r)
+    C_plus, z_plus = _cost_with_step(net, x, y, direction, h, r)
+    C_minus, z_minus = _cost_with_step(net, x, y, direction, -h, r)
     on_plus, on_minus = relu_pattern(net, z_plus), relu_pattern(net, z_minus)
     smooth = all(bool((on_plus[k] == on_minus[k]).all()) for k in on_plus)
     return central_difference(C_plus, C_minus, h), smooth
@@ -135,8 +148,3 @@ def rounding_floor(C, h):
     return 10 * np.finfo(np.float64).eps * max(1.0, abs(C)) / h
 
 
-def relative_error(a, b):
-    """max |a − b| / max(|a|, |b|) over whole arrays (cs231n's rel_error); 0 when both are 0."""
-    a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
-    return 0.0 if scale == 0 else float(np.abs(a - b).max() / scale)

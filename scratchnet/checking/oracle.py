@@ -22,13 +22,13 @@ from scratchnet.backend import to_numpy
 
 @dataclass
 class Gradients:
-    """One batch's loss and gradients, as NumPy arrays; dicts keyed by the layer number l = 2..L.
+    """One batch's cost C and gradients, as NumPy arrays; dicts keyed by the layer number l = 2..L.
 
-    Shapes: loss 0-d; dW[l] (n_l, n_{l-1}); db[l] (n_l,); delta[l] = ∂C/∂z^[l] and z[l] (m, n_l);
+    Shapes: C 0-d; dW[l] (n_l, n_{l-1}); db[l] (n_l,); delta[l] = ∂C/∂z^[l] and z[l] (m, n_l);
     input_gradient = ∂C/∂x (m, n_1).
     """
 
-    loss: object
+    C: object
     dW: dict  # noqa: N815 (the notation: ∂C/∂W^[l])
     db: dict
     delta: dict
@@ -38,7 +38,7 @@ class Gradients:
     def rows(self):
         """{"loss", "dW[l]", "db[l]", "delta[l]" (l = 2..L), "input gradient": array}: gradcheck's rows, its order."""
         layers = sorted(self.dW)
-        named = {"loss": self.loss}
+        named = {"loss": self.C}
         named |= {f"dW[{l}]": self.dW[l] for l in layers}
         named |= {f"db[{l}]": self.db[l] for l in layers}
         named |= {f"delta[{l}]": self.delta[l] for l in layers}
@@ -53,7 +53,7 @@ def engine_gradients(net, x, y, r=None):
     dW, db = net.backward(delta_L)
     layers = range(2, net.L + 1)
     return Gradients(
-        loss=to_numpy(C),
+        C=to_numpy(C),
         dW={l: to_numpy(dW[l]) for l in layers},
         db={l: to_numpy(db[l]) for l in layers},
         delta={l: to_numpy(net.delta[l]) for l in layers},

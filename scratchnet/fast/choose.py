@@ -8,43 +8,51 @@ import numpy as np
 
 from scratchnet.errors import UsageError
 from scratchnet.fast.blas import blas_line, cpu_blas
-from scratchnet.fast.fused import FusedStep, fused_problem
+from scratchnet.fast.fused import FusedStep
 from scratchnet.fast.fused_cpu import BlasStep
+from scratchnet.fast.rules import check_fusable
 from scratchnet.fast.threads import BlasThreads
-from scratchnet.shell.console import info
 from scratchnet.step import ReferenceStep
 
 
-def wants_fused(cfg, net, opt, xp):
+def wants_fused(cfg, net, opt):
     """Whether the run trains with the fused step: --step fused, or --step auto where the model allows it.
     --step fused for a model the fused step cannot compute is refused here, before any work."""
-    problem = fused_problem(net, opt)
-    if cfg.step == "fused" and problem:
-        raise UsageError(f"--step fused: {problem}; use --step reference")
-    return cfg.step == "fused" or (cfg.step == "auto" and problem is None)
+    if cfg.step == "reference":
+        return False
+    try:
+        check_fusable(net, opt)
+    except UsageError as no:
+        if cfg.step == "fused":
+            raise UsageError(f"--step fused: {no}; use --step reference") from None
+        return False
+    return True
 
 
-def fused_step(net, opt, max_batch, schedule=None):
+def fused_step(net, opt, max_batch):
     """The fused step for net and opt: on the CPU with numpy's OpenBLAS at hand a BlasStep, otherwise a FusedStep."""
     blas = cpu_blas() if isinstance(net.W[2], np.ndarray) else None
     if blas is not None:
-        return BlasStep(net, opt, max_batch, blas, schedule)
-    return FusedStep(net, opt, max_batch, schedule)
+        return BlasStep(net, opt, max_batch, blas)
+    return FusedStep(net, opt, max_batch)
 
 
-def make_step(cfg, net, opt, schedule, fused):
-    """The step a run trains with: ReferenceStep, or (fused) the fused step, on a GPU captured as a CUDA graph
-    that every full batch replays. Made after a resume has loaded net and opt: FusedStep copies them in."""
+def make_step(cfg, net, opt, fused, cuda_graph=True):
+    """The step a run trains with, and the line a command prints about it (None: nothing to say): ReferenceStep,
+    or (fused) the fused step, on a GPU captured as a CUDA graph that every full batch replays (unless not
+    cuda_graph). Made after a resume has loaded net and opt: FusedStep copies them in."""
     if not fused:
-        return ReferenceStep(net, opt, schedule)
-    step = fused_step(net, opt, cfg.batch_size, schedule)
+        return ReferenceStep(net, opt), None
+    step = fused_step(net, opt, cfg.batch_size)
     if isinstance(step, BlasStep):
-        if cfg.step == "auto":
-            return step  # the default run on the CPU: its path is in --help and the README, not in every run's output
+        if cfg.step == "auto":  # the default run on the CPU: its path is in --help and the README, not in every run
+            return step, None
         threads = BlasThreads(cfg.threads).describe()
         how = f", the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu), on {threads}"
     elif step.xp is np:
         how = f" (scratchnet.fast.fused, on np.matmul: {blas_line().split('(', 1)[1]}"
+    elif not cuda_graph:
+        how = " (scratchnet.fast.fused), kernel by kernel"
     else:
         try:
             step.capture()
@@ -52,5 +60,4 @@ def make_step(cfg, net, opt, schedule, fused):
         except Exception as e:  # a driver that refuses the capture still runs the kernels one by one
             first = str(e).splitlines()[0]
             how = f" (scratchnet.fast.fused), kernel by kernel (the CUDA graph capture failed: {first})"
-    info(f"training step: fused{how}")
-    return step
+    return step, f"training step: fused{how}"

@@ -13,10 +13,10 @@ Three things differ from the reference, and none changes the mathematics:
 - α enters at δ^[L]. The δ recursion (BP2) and the gradients (BP3), (BP4) are linear in δ^[L], so starting
   from α δ^[L] makes them produce α ∂C/∂W^[l] and α ∂C/∂b^[l], and the update θ ← θ − α ∂C/∂θ becomes one
   subtraction over one flat buffer θ that holds every W^[l] and b^[l]. The step owns θ: it copies the
-  Network's W, b in when it is made and back at each `check()`, the two points where the two meet.
+  Network's W, b in when it is made and back at each `sync()`, the two points where the two meet.
 - The divergence check stays on the device. The cost kernel counts the steps (from opt.t on) and records
   the first whose C is NaN or infinite; from then on the update is skipped, so the parameters stay the last
-  good ones. The loop calls `check()` when it prints the loss: on a GPU nothing waits for the device in between.
+  good ones. The loop calls `sync()` when it prints the loss: on a GPU nothing waits for the device in between.
 
 Shapes: as in network.py, a batch of m samples is stacked as rows: a[l], alpha_delta[l] (m, n_l); z_L (m, n_L);
 x (m, n_1), y (m,).
@@ -25,64 +25,30 @@ x (m, n_1), y (m,).
 import numpy as np
 
 from scratchnet.backend import get_xp
-from scratchnet.errors import DivergenceError, UsageError
+from scratchnet.errors import UsageError
 from scratchnet.fast.kernels import bias_relu, matmul_into, relu_backward, sgd, softmax_cross_entropy
-from scratchnet.optim import SGD
-
-
-def fused_problem(net, opt):
-    """None when the fused step computes what net and opt do; otherwise why not, as one phrase."""
-    if net.loss != "cross-entropy":
-        return f"the fused step needs the cross-entropy loss, not {net.loss}"
-    if any(name != "relu" for l, name in net.activation.items() if l < net.L):
-        return "the fused step needs ReLU in every hidden layer"
-    if net.dropout:
-        return "the fused step has no dropout"
-    if type(opt) is not SGD or opt.momentum or opt.weight_decay:
-        return "the fused step needs plain SGD (no momentum, weight decay, Adam or AdamW)"
-    return None
-
-
-def refuse_batch(x, y, net, max_batch):
-    """A UsageError for a batch a fused step was not built for: more than max_batch rows, or other dtypes.
-
-    Shapes: x (m, n_1) in net's dtype, y (m,) int64."""
-    if len(x) > max_batch:
-        raise UsageError(f"this fused step was built for batches of at most {max_batch} rows, got {len(x)}: "
-                         "build a new one")
-    if y.dtype != np.int64 or x.dtype != net.dtype:
-        raise UsageError(f"the fused step takes x in the network's {net.dtype} and int64 labels, "
-                         f"got {x.dtype} and {y.dtype}")
-
-
-def diverged(t):
-    """The DivergenceError of a fused step whose step t (as opt.t numbers them) had a NaN or infinite C."""
-    return DivergenceError("the loss became NaN or infinite; the fused step kept the parameters of the step before",
-                           t)
+from scratchnet.fast.rules import check_fusable, diverged, refuse_batch
 
 
 class FusedStep:
     """One SGD step of net on a batch, fused (module docstring): `step(x, y)` returns C as a 0-d array.
 
     Args:
-        net: the Network; its W[l], b[l] are copied into θ here and copied back at every check().
-        opt: its plain SGD optimizer; α is read from opt.lr at every step, and opt.t counts the steps.
+        net: the Network; its W[l], b[l] are copied into θ here and copied back at every sync().
+        opt: its plain SGD optimizer: it owns α_t and the step count t (opt.count_step(), once a step).
         max_batch: the largest m that step() will be given; every array is allocated for it once.
-        schedule: α_t (scratchnet.schedules), set as opt.lr before each step, or None.
 
     The step owns its arrays, and meets the Network at two named points only: here (θ ← net's W, b) and at
-    check() (net's W, b ← θ, written in place). Between them net.W and net.b are stale: read them after check().
+    sync() (net's W, b ← θ, written in place). Between them net.W and net.b are stale: read them after sync().
     Unlike Network.forward and cost, step() does not check each batch for NaN inputs or labels outside
     0..n_L−1 (on a GPU that would wait for the device every step): check the data once, as scratchnet.train
     does when it loads it. A NaN input shows up as a divergence.
     """
 
-    def __init__(self, net, opt, max_batch, schedule=None):
-        problem = fused_problem(net, opt)
-        if problem:
-            raise UsageError(problem)
+    def __init__(self, net, opt, max_batch):
+        check_fusable(net, opt)
         xp = self.xp = get_xp(net.W[2])
-        self.net, self.opt, self.schedule, self.L, self.max_batch = net, opt, schedule, net.L, max_batch
+        self.net, self.opt, self.L, self.max_batch = net, opt, net.L, max_batch
         dtype, n, layers = net.dtype, net.sizes, range(2, net.L + 1)
         total = sum(net.W[l].size + net.b[l].size for l in layers)
         self.theta = xp.empty(total, dtype)                # θ: every W^[l], b^[l], one after the other
@@ -100,8 +66,8 @@ class FusedStep:
         self.alpha_delta = {l: xp.empty((max_batch, n[l - 1]), dtype) for l in layers}  # α δ^[l]
         self.ones = xp.ones((1, max_batch), dtype)         # 1ᵀ: 1ᵀ (α δ^[l]) sums α δ^[l] over the batch
         self.alpha_db_row = {l: self.alpha_db[l].reshape(1, -1) for l in layers}
-        self.alpha = xp.full(1, opt.lr, dtype)             # α on the device, for the kernels and the graph
-        self.alpha_on_device = opt.lr                      # its value, known on the host: copied when α changes
+        self.alpha = xp.full(1, opt.alpha(), dtype)        # α_t on the device, for the kernels and the graph
+        self.alpha_on_device = opt.alpha()                 # its value, known on the host: copied when α changes
         self.C = xp.zeros((), dtype)                       # the last step's C
         # opt.t as the device counts it (the cost kernel adds 1 a step), and the first t whose C was not finite
         self.state = xp.asarray(np.array([opt.t, 0], np.int32))
@@ -113,20 +79,18 @@ class FusedStep:
         Returns C as a 0-d array that the next step overwrites (read it, or add it up, before then).
         After capture(), a full batch replays the CUDA graph instead of launching each kernel.
         """
-        m, opt = len(x), self.opt
+        m = len(x)
         refuse_batch(x, y, self.net, self.max_batch)
-        if self.schedule is not None:
-            opt.lr = self.schedule.lr_at(opt.t)            # α_t, t = the steps taken so far
-        if opt.lr != self.alpha_on_device:
-            self.alpha.fill(opt.lr)                        # on the device, without waiting for it
-            self.alpha_on_device = opt.lr
+        alpha = self.opt.count_step()  # α_t; this step is the optimizer's step (SGD.step's update, fused)
+        if alpha != self.alpha_on_device:
+            self.alpha.fill(alpha)                         # on the device, without waiting for it
+            self.alpha_on_device = alpha
         if self.graph is not None and m == self.max_batch:
             self.x_graph[...] = x                          # the graph reads its batch from these two arrays
             self.y_graph[...] = y
             self.graph.launch(stream=self.xp.cuda.get_current_stream())
         else:
             self._equations(self.xp.ascontiguousarray(x), self.xp.ascontiguousarray(y))
-        opt.t += 1  # this step is the optimizer's step (SGD.step's update, fused): it counts in opt.t, as SGD.step's
         return self.C
 
     def _equations(self, x, y):
@@ -176,7 +140,7 @@ class FusedStep:
         bad = int(self.state[1])
         return bad or None
 
-    def check(self):
+    def sync(self):
         """Sync point 2: wait for the device, copy θ into the Network's W, b (in place), and raise
         DivergenceError if a step diverged. Then net holds the parameters of the last good step.
 

@@ -15,16 +15,16 @@ per batch size (scratchnet.fast.blas.Product), so a step is a list of calls; the
 The step updates the Network's own W^[l], b^[l] in place: there is no θ to copy back, so net holds the
 parameters after every step. The divergence check needs no device either: C is on the host once the cost
 is computed, before backward starts. A non-finite C is recorded, that step and every later one leave W
-and b as they are, and `check()` raises, as scratchnet.fast.fused does on a GPU.
+and b as they are, and `sync()` raises, as scratchnet.fast.fused does on a GPU.
 
-Shapes: as in network.py, a[l], delta[l] (m, n_l) with samples as rows; W[l] (n_l, n_{l-1}); b[l] (n_l,).
+Shapes: as in network.py, a[l], alpha_delta[l] (m, n_l) with samples as rows; W[l] (n_l, n_{l-1}); b[l] (n_l,).
 """
 
 import numpy as np
 
 from scratchnet.errors import UsageError
-from scratchnet.fast.fused import diverged, fused_problem, refuse_batch
 from scratchnet.fast.kernels import bias_relu, relu_backward, softmax_cross_entropy
+from scratchnet.fast.rules import check_fusable, diverged, refuse_batch
 
 
 class BlasStep:
@@ -32,35 +32,31 @@ class BlasStep:
 
     Args:
         net: a NumPy Network; its W[l], b[l] are updated in place (they stay the Network's own arrays).
-        opt: its plain SGD optimizer; α is read from opt.lr at every step, and opt.t counts the steps.
+        opt: its plain SGD optimizer: it owns α_t and the step count t (opt.count_step(), once a step).
         max_batch: the largest m that step() will be given; every array is allocated for it once.
         blas: a scratchnet.fast.blas.CpuBlas (cpu_blas()).
-        schedule: α_t (scratchnet.schedules), set as opt.lr before each step, or None.
 
     Like scratchnet.fast.fused.FusedStep, step() does not check each batch for NaN inputs or labels outside
     0..n_L−1: a NaN input shows up as a divergence.
     """
 
-    def __init__(self, net, opt, max_batch, blas, schedule=None):
-        problem = fused_problem(net, opt)
-        if problem:
-            raise UsageError(problem)
+    def __init__(self, net, opt, max_batch, blas):
+        check_fusable(net, opt)
         if not all(isinstance(net.W[l], np.ndarray) and net.W[l].flags.c_contiguous for l in net.W):
             raise UsageError("the BLAS step needs the network's W^[l] as C-ordered NumPy arrays (--device cpu)")
         self.net, self.opt, self.L, self.blas, self.max_batch = net, opt, net.L, blas, max_batch
-        self.schedule = schedule
         dtype, n, layers = net.dtype, net.sizes, range(1, net.L + 1)
         self.a = {l: np.empty((max_batch, n[l - 1]), dtype) for l in layers}  # a^[l]; a[1] holds x, a[L] z^[L]
-        self.delta = {l: np.empty((max_batch, n[l - 1]), dtype) for l in layers if l > 1}  # α δ^[l]
+        self.alpha_delta = {l: np.empty((max_batch, n[l - 1]), dtype) for l in layers if l > 1}  # α δ^[l]
         self.ones = np.ones(max_batch, dtype)                                   # 1: sums over the batch
-        self.lr = np.array([opt.lr], dtype)                                     # α, as the cost kernel reads it
+        self.alpha = np.array([opt.alpha()], dtype)                             # α_t, as the cost kernel reads it
         self.C = np.zeros((), dtype)
         self.state = np.array([opt.t, 0], np.int32)  # opt.t as the cost counts it, the first t whose C was not finite
         self.plans = {}                     # m → the bound products of a step on m rows
 
     def _plan(self, m):
         """The step's BLAS calls for a batch of m rows, bound to their arrays: (forward, backward) lists."""
-        a, delta, W, b, blas = self.a, self.delta, self.net.W, self.net.b, self.blas
+        a, delta, W, b, blas = self.a, self.alpha_delta, self.net.W, self.net.b, self.blas
         forward = [blas.bind_gemm(a[l - 1][:m], W[l].T, a[l][:m]) for l in range(2, self.L + 1)]  # W^[l] a^[l-1]
         backward = []
         for l in range(self.L, 1, -1):
@@ -77,31 +73,28 @@ class BlasStep:
 
         Returns C as a 0-d array that the next step overwrites (read it, or add it up, before then).
         """
-        net, opt, m = self.net, self.opt, len(x)
+        net, m = self.net, len(x)
         refuse_batch(x, y, net, self.max_batch)
-        if self.schedule is not None:
-            opt.lr = self.schedule.lr_at(opt.t)             # α_t, t = the steps taken so far
         if m not in self.plans:
             self.plans[m] = self._plan(m)
         forward, backward = self.plans[m]
-        a, delta, L = self.a, self.delta, self.L
-        self.lr[0] = opt.lr
+        a, delta, L = self.a, self.alpha_delta, self.L
+        self.alpha[0] = self.opt.count_step()  # α_t; this step is the optimizer's step (SGD.step's update, fused)
         a[1][:m] = x                                        # a^[1] = x                            (m, n_1)
         for l, product in zip(range(2, L + 1), forward, strict=True):
             product()                                       # W^[l] a^[l-1]                        (m, n_l)
             if l < L:
                 bias_relu(net.b[l], a[l][:m])               # a^[l] = max(W^[l] a^[l-1] + b^[l], 0)
-        softmax_cross_entropy(a[L][:m], net.b[L], y, self.lr, delta[L][:m], self.C, self.state)  # (BP1) α δ^[L]
+        softmax_cross_entropy(a[L][:m], net.b[L], y, self.alpha, delta[L][:m], self.C, self.state)  # (BP1) α δ^[L]
         if self.state[1] == 0:                              # C finite: backward, updating as it goes
             for l, layer in zip(range(L, 1, -1), backward, strict=True):
                 for product in layer:
                     product()
                 if l > 2:
                     relu_backward(a[l - 1][:m], delta[l - 1][:m])  # (BP2) α δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ α δ^[l]
-        opt.t += 1  # this step is the optimizer's step (SGD.step's update, fused): it counts in opt.t, as SGD.step's
         return self.C
 
-    def check(self):
+    def sync(self):
         """Raise DivergenceError if a step's C was NaN or ±∞ (net holds the parameters of the step before it)."""
         if self.state[1]:
             raise diverged(int(self.state[1]))

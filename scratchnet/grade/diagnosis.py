@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scratchnet.checking.agreement import relative_error
 from scratchnet.grade.execute import NotRun, Raised, TimedOut
 from scratchnet.grade.mistakes import candidates, mutant_outcome
-from scratchnet.grade.observe import observe, rel_error, tolerance, verdict
+from scratchnet.grade.observe import observe, tolerance, verdict
 
 
 @dataclass
@@ -133,7 +134,7 @@ def _equal(s, m):
     if s.kind in ("array", "number"):
         if getattr(s.value, "shape", ()) != getattr(m.value, "shape", ()):
             return False
-        return rel_error(s.value, m.value) <= tolerance(getattr(s.value, "dtype", float))
+        return relative_error(s.value, m.value) <= tolerance(getattr(s.value, "dtype", float))
     if s.kind == "raised":
         return s.value == m.value
     return s.kind == "problem" and s.message == m.message

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scratchnet.checking.agreement import relative_error
 from scratchnet.checking.roundoff import error_to_bound
 from scratchnet.grade.execute import NotRun, Raised, Returned, TimedOut
 
@@ -103,14 +104,6 @@ def tolerance(dtype):
     return TOLERANCE.get(np.dtype(dtype), OTHER_FLOAT_TOLERANCE)
 
 
-def rel_error(s, r):
-    """max |s − r| / max(max |s|, max |r|), 0 when both are 0."""
-    s, r = np.asarray(s, dtype=np.float64), np.asarray(r, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN or ±∞ give NaN: never equal
-        scale = max(np.abs(s).max(initial=0.0), np.abs(r).max(initial=0.0))
-        return 0.0 if scale == 0 else float(np.abs(s - r).max() / scale)
-
-
 def verdict(q, obs, expected, layout, bound, dtype="float64"):
     """Is obs the engine's `expected`? The first thing wrong, as one message naming the quantity.
 
@@ -154,7 +147,7 @@ FINITE_DIFFERENCES = 1e-5  # a float64 answer closer than this, yet beyond round
 def _within_rounding(q, value, expected, bound, dtype):
     """The answer judged entry by entry against the bound on what rounding in `dtype` can do; the tolerance, the
     largest relative error the bound allows, is stated beside the answer's relative error."""
-    error, ratio = rel_error(value, expected), error_to_bound(value, expected, bound)
+    error, ratio = relative_error(value, expected), error_to_bound(value, expected, bound)
     scale = max(np.abs(expected).max(initial=0.0), np.abs(value).max(initial=0.0))
     allowed = float(bound.max(initial=0.0) / scale) if scale else 0.0
     said = f"relative error {error:.2g} (tolerance {allowed:.1g}, {dtype} rounding)"

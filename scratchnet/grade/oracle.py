@@ -6,7 +6,7 @@ scratchnet.checking.oracle's interface, oracle(net, x, y) -> Gradients; it runs 
 whether both oracles agree to float64 precision before any student is judged against them.
 """
 
-from scratchnet.grade.observe import rel_error
+from scratchnet.checking.agreement import relative_error
 
 AGREEMENT = 1e-9  # the float64 tolerance of tests/helpers.py
 
@@ -16,9 +16,9 @@ def oracle_agreement(references, oracle):
     worst = 0.0
     for ref in references:
         theirs = oracle(ref.net, ref.x, ref.y)
-        pairs = [(ref.C, theirs.loss)] + [(getattr(ref, k)[l], getattr(theirs, k)[l])
+        pairs = [(ref.C, theirs.C)] + [(getattr(ref, k)[l], getattr(theirs, k)[l])
                                           for k in ("delta", "dW", "db") for l in ref.dW]
-        worst = max(worst, *(rel_error(ours, other) for ours, other in pairs))
+        worst = max(worst, *(relative_error(ours, other) for ours, other in pairs))
     verdict = "agree" if worst <= AGREEMENT else "DISAGREE"
     return (f"oracles: scratchnet's reference and {getattr(oracle, '__module__', 'the oracle')} {verdict} on all "
             f"{len(references)} cases (largest relative difference {worst:.1e})"), worst <= AGREEMENT

@@ -3,11 +3,12 @@
 A checkpoint holds the arrays W{l}, b{l} and the optimizer's state arrays, named as `opt.buffers()` names
 them (SGD's momentum buffers v_W{l}, v_b{l} once it has them; Adam's and AdamW's moments m_W{l}, m_b{l},
 v_W{l}, v_b{l}), plus one JSON string `meta`: the format version, the full TrainConfig, where the run stands
-(epochs done, steps done in the current epoch, the batch sampler's state at the start of that epoch, the
+(epochs done, batches done in the current epoch, the batch sampler's state at the start of that epoch, the
 loss summed so far in it), the metrics so far, the optimizer's step count t (which is also where the
 learning-rate schedule stands), the state of the dropout masks' generator, and a manifest (library
-versions). No pickle anywhere: loading uses allow_pickle=False. Format 2 (this one) always holds the step
-count and the dropout generator; format 1 could lack them, and is refused rather than guessed at.
+versions). No pickle anywhere: loading uses allow_pickle=False. Format 3 (this one) calls the batches done
+state.batch; format 2 called them state.step and is read as format 3. Both always hold the step count and the
+dropout generator; format 1 could lack them, and is refused rather than guessed at.
 
 Every field read back is checked first (scratchnet.run.checkpoint_schema): the meta when the file is loaded, the
 arrays against the network and optimizer they are restored into.
@@ -16,30 +17,21 @@ arrays against the network and optimizer they are restored into.
 import json
 import platform
 import zipfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 
 import numpy as np
 
 from scratchnet.backend import get_xp, to_numpy
 from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.loop import RunState
 from scratchnet.run.checkpoint_schema import FORMAT_VERSION, check_arrays, check_meta
+from scratchnet.shell.console import info
 from scratchnet.shell.fileio import atomic_write
 
 # What a checkpoint is tied to: its arrays (shape, activation, cost, dtype, optimizer state), and its place
 # in the epoch, counted in batches of one size, of one training set, drawn by one scheme.
 ARCHITECTURE = ("hidden", "activation", "loss", "dtype", "optimizer", "batch_size", "train_size", "sampling")
 HORIZON_SCHEDULES = ("cosine", "onecycle")  # schedules whose α_t depends on the run's length
-
-
-@dataclass
-class RunState:
-    """Where a run stands: the next step is batch `step` of epoch `epoch + 1`."""
-
-    epoch: int = 0                                   # epochs completed
-    step: int = 0                                    # steps completed in the current epoch
-    sampler_state: dict = field(default_factory=dict)  # rng.bit_generator.state at the current epoch's start
-    loss_sum: float = 0.0                            # Σ C over the steps of the current epoch so far
-    metrics: list = field(default_factory=list)      # one dict per completed epoch
 
 
 def save_checkpoint(path, net, opt, cfg, state):
@@ -85,6 +77,23 @@ def resumed_config(path, given):
     """
     _, meta = load_checkpoint(path, meta_only=True)
     return replace(check_meta(meta, path), **{"save": path, **given, "resume": path})
+
+
+def start_or_resume(cfg, net, opt):
+    """A fresh RunState (the batch sampler seeded from cfg.seed), or the one of cfg.resume with its parameters
+    and optimizer state loaded into net and opt."""
+    if not cfg.resume:
+        return RunState(sampler_state=np.random.default_rng(cfg.seed).bit_generator.state)
+    arrays, meta = load_checkpoint(cfg.resume)
+    check_architecture(meta, cfg, cfg.resume)
+    check_schedule(meta, cfg, cfg.resume)
+    state = restore(net, opt, arrays, meta, cfg.resume)
+    if state.epoch >= cfg.epochs:
+        raise UsageError(f"--epochs {cfg.epochs}: the checkpoint {cfg.resume} has already trained {state.epoch} "
+                         "epochs; --epochs counts the total, so ask for more")
+    where = f"epoch {state.epoch} done" + (f", {state.batch} steps into epoch {state.epoch + 1}" if state.batch else "")
+    info(f"resuming {cfg.resume} ({where}): checkpoints go to {cfg.save or 'no file (add --save FILE.npz)'}")
+    return state
 
 
 def check_architecture(meta, cfg, path):

@@ -6,10 +6,10 @@ fails here with one line naming the field, never later with a traceback or, wors
     meta            a JSON object with exactly the keys of META_KEYS
     format_version  the integer FORMAT_VERSION
     manifest        an object (the library versions that wrote it; informative only)
-    config          exactly TrainConfig's fields, each of its type, each value one that `validate` accepts
-    state           epoch: integer in [0, config.epochs]; step: integer in [0, steps per epoch];
+    config          exactly TrainConfig's fields, each of its type, each value one that `check_values` accepts
+    state           epoch: integer in [0, config.epochs]; batch: integer in [0, batches per epoch];
                     sampler_state: a PCG64 state; loss_sum: finite, ≥ 0; metrics: one entry per epoch done
-    optimizer       t: the steps taken, epoch × (steps per epoch) + step
+    optimizer       t: the steps taken, epoch × (batches per epoch) + batch
     dropout_rng     a PCG64 state
     arrays          W{l}, b{l} for l = 2..L, and the optimizer's buffers (once it has taken a step), each
                     with exactly the shape and dtype of the parameter it belongs to, all finite; nothing else
@@ -20,12 +20,13 @@ import math
 import numpy as np
 
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.run.config import TrainConfig, samples_used, validate
-from scratchnet.sampling import batches_per_epoch
+from scratchnet.run.config import TrainConfig, batches_per_epoch_of, samples_used
+from scratchnet.run.request import check_values
 
-FORMAT_VERSION = 2  # 2: the step count t and the dropout generator always present
+FORMAT_VERSION = 3  # 2: the step count t and the dropout generator always present; 3: state.step renamed batch
+READ_AS_CURRENT = (2,)  # older formats whose fields are the current ones under older names (upgrade, below)
 META_KEYS = ("format_version", "config", "state", "optimizer", "dropout_rng", "manifest")
-STATE_KEYS = ("epoch", "step", "sampler_state", "loss_sum", "metrics")
+STATE_KEYS = ("epoch", "batch", "sampler_state", "loss_sum", "metrics")
 EPOCH_METRICS = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "samples_per_second")
 
 
@@ -44,7 +45,9 @@ def check_meta(meta, path):
     version = meta.get("format_version")
     if type(version) is not int:
         raise CheckpointError(path, f"format_version is {version!r} ({_kind(version)}), not an integer")
-    if version != FORMAT_VERSION:
+    if version in READ_AS_CURRENT:
+        upgrade(meta)
+    elif version != FORMAT_VERSION:
         raise ScratchnetError(f"checkpoint {path} has format version {version}, this scratchnet reads version "
                               f"{FORMAT_VERSION}: resume it with the scratchnet that wrote it, or start afresh")
     _check_keys(meta, META_KEYS, "meta", path)
@@ -52,13 +55,21 @@ def check_meta(meta, path):
     check_state(meta["state"], config, path)
     _check_keys(_object(meta["optimizer"], "optimizer", path), ("t",), "optimizer", path)
     t, state = meta["optimizer"]["t"], meta["state"]
-    expected_t = state["epoch"] * steps_per_epoch(config) + state["step"]
+    expected_t = state["epoch"] * batches_per_epoch_of(config) + state["batch"]
     if type(t) is not int or t != expected_t:
-        raise CheckpointError(path, f"optimizer.t is {t!r}, but epoch {state['epoch']} and step {state['step']} "
+        raise CheckpointError(path, f"optimizer.t is {t!r}, but epoch {state['epoch']} and batch {state['batch']} "
                                     f"mean {expected_t} steps taken")
     check_generator(meta["dropout_rng"], "dropout_rng", path)
     _object(meta["manifest"], "manifest", path)  # library versions, for the reader: nothing depends on them
     return config
+
+
+def upgrade(meta):
+    """A format-2 meta as format 3, in place: its state.step is state.batch (nothing else differs)."""
+    state = meta.get("state")
+    if isinstance(state, dict) and "step" in state and "batch" not in state:
+        meta["state"] = {("batch" if key == "step" else key): value for key, value in state.items()}
+    meta["format_version"] = FORMAT_VERSION
 
 
 def check_config(saved, path):
@@ -76,7 +87,7 @@ def check_config(saved, path):
             raise CheckpointError(path, f"config.{name} is {value!r} ({_kind(value)}), not {_a(type(like))}")
     config = TrainConfig(**saved)
     try:
-        validate(config)
+        check_values(config)
     except UsageError as e:
         raise CheckpointError(path, f"config: {e}") from None
     return config
@@ -85,16 +96,17 @@ def check_config(saved, path):
 def check_state(state, config, path):
     """The run state: where in which epoch, the sampler there, the loss so far, the metrics of the epochs done."""
     _check_keys(_object(state, "state", path), STATE_KEYS, "state", path)
-    epoch, step, loss_sum = state["epoch"], state["step"], state["loss_sum"]
+    epoch, batch, loss_sum = state["epoch"], state["batch"], state["loss_sum"]
     if type(epoch) is not int or not 0 <= epoch <= config.epochs:
         raise CheckpointError(path, f"state.epoch is {epoch!r}, not an integer in [0, {config.epochs}] "
                                     "(config.epochs)")
-    steps = steps_per_epoch(config)
-    if type(step) is not int or not 0 <= step <= steps:
-        raise CheckpointError(path, f"state.step is {step!r}, not an integer in [0, {steps}] (the steps of an epoch "
-                                    f"of {samples_used(config, 'train')} samples in batches of {config.batch_size})")
-    if not (_is(loss_sum, float) and math.isfinite(loss_sum) and loss_sum >= 0 and (step or not loss_sum)):
-        raise CheckpointError(path, f"state.loss_sum is {loss_sum!r}, not a finite number ≥ 0 (0 at step 0)")
+    batches = batches_per_epoch_of(config)
+    if type(batch) is not int or not 0 <= batch <= batches:
+        raise CheckpointError(path, f"state.batch is {batch!r}, not an integer in [0, {batches}] (the batches of an "
+                                    f"epoch of {samples_used(config, 'train')} samples in batches of "
+                                    f"{config.batch_size})")
+    if not (_is(loss_sum, float) and math.isfinite(loss_sum) and loss_sum >= 0 and (batch or not loss_sum)):
+        raise CheckpointError(path, f"state.loss_sum is {loss_sum!r}, not a finite number ≥ 0 (0 at batch 0)")
     check_generator(state["sampler_state"], "state.sampler_state", path)
     metrics = state["metrics"]
     if not isinstance(metrics, list) or len(metrics) != epoch:
@@ -143,10 +155,6 @@ def check_arrays(arrays, net, opt, meta, path):
             raise CheckpointError(path, f"{name} has dtype {array.dtype}, not {like.dtype} (config.dtype)")
         if not np.isfinite(array).all():
             raise CheckpointError(path, f"{name} holds NaN or infinite values")
-
-
-def steps_per_epoch(config):
-    return batches_per_epoch(samples_used(config, "train"), config.batch_size)
 
 
 def _check_keys(obj, keys, where, path):

@@ -1,11 +1,12 @@
 """Run control: what happens around the training loop (scratchnet.loop) so that no work is ever lost.
 
-Before any work, `check_request` refuses a run that could not finish. `start_or_resume` loads a --resume
-checkpoint and says where this run's checkpoints go. While the loop runs, `RunControl` draws the progress
-bar, saves --save-every checkpoints, and turns a signal (Ctrl-C, SIGTERM, SIGHUP: scratchnet.shell.signals)
-into a checkpoint and the command that resumes it; after each epoch it records the metrics and saves. A
-checkpoint that the disk refuses is saved in the temporary folder instead, or the message says it could not
-be. `run` puts these around the loop, and turns a divergence into one line that says where and why.
+What comes before is elsewhere: scratchnet.run.request refuses a run that could not finish, and
+scratchnet.run.build builds it (a --resume checkpoint loaded). While the loop runs, `RunControl` draws the
+progress bar, saves --save-every checkpoints, and turns a signal (Ctrl-C, SIGTERM, SIGHUP:
+scratchnet.shell.signals) into a checkpoint and the command that resumes it; after each epoch it records the
+metrics and saves. A checkpoint that the disk refuses is saved in the temporary folder instead, or the message
+says it could not be. `train_under_control` puts these around the loop, and turns a divergence into one line
+that says where and why.
 """
 
 import contextlib
@@ -16,23 +17,14 @@ import time
 
 import numpy as np
 
-from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
+from scratchnet.errors import DivergenceError, ScratchnetError
 from scratchnet.loop import train
-from scratchnet.run.checkpoint import (
-    RunState,
-    check_architecture,
-    check_schedule,
-    load_checkpoint,
-    restore,
-    save_checkpoint,
-)
-from scratchnet.run.config import check_model_fits, validate
+from scratchnet.run.checkpoint import save_checkpoint
+from scratchnet.run.config import batches_per_epoch_of
 from scratchnet.run.metrics import epoch_record, run_metrics, write_metrics
-from scratchnet.run.plot import predictions_path, require_matplotlib
-from scratchnet.sampling import batches_per_epoch
-from scratchnet.shell.console import Progress, Stopped, info, stopped_by
-from scratchnet.shell.fileio import WriteError, check_outputs
-from scratchnet.shell.signals import InterruptError, InterruptFlag
+from scratchnet.shell.console import Progress
+from scratchnet.shell.fileio import WriteError
+from scratchnet.shell.signals import InterruptError, InterruptFlag, Stopped, stopped_by
 
 PROG = "python -m scratchnet.train"
 INTERRUPTED_PATH = os.path.join("runs", "interrupted.npz")  # where a signal saves when there is no --save
@@ -53,60 +45,31 @@ def unused_path(path):
     return path
 
 
-def check_request(cfg):
-    """Refuse, before any work, a run that could not finish: bad values, a model too big for the memory, outputs
-    that cannot be written or would overwrite each other or the checkpoint resumed, no matplotlib."""
-    validate(cfg)
-    check_model_fits(cfg)
-    check_outputs([(cfg.metrics_out, "--metrics-out"), (cfg.plot, "--plot"), (cfg.plot_samples, "--plot-samples"),
-                   (cfg.plot_samples and predictions_path(cfg.plot_samples), "--plot-samples (its predictions grid)"),
-                   (cfg.save, "--save")],
-                  inputs=[(cfg.resume, "--resume", "--save")])
-    if cfg.plot or cfg.plot_samples:
-        require_matplotlib("--plot" if cfg.plot else "--plot-samples")
-
-
-def start_or_resume(cfg, net, opt):
-    """A fresh RunState (the batch sampler seeded from cfg.seed), or the one of cfg.resume with its parameters
-    and optimizer state loaded into net and opt."""
-    if not cfg.resume:
-        return RunState(sampler_state=np.random.default_rng(cfg.seed).bit_generator.state)
-    arrays, meta = load_checkpoint(cfg.resume)
-    check_architecture(meta, cfg, cfg.resume)
-    check_schedule(meta, cfg, cfg.resume)
-    state = restore(net, opt, arrays, meta, cfg.resume)
-    if state.epoch >= cfg.epochs:
-        raise UsageError(f"--epochs {cfg.epochs}: the checkpoint {cfg.resume} has already trained {state.epoch} "
-                         "epochs; --epochs counts the total, so ask for more")
-    where = f"epoch {state.epoch} done" + (f", {state.step} steps into epoch {state.epoch + 1}" if state.step else "")
-    info(f"resuming {cfg.resume} ({where}): checkpoints go to {cfg.save or 'no file (add --save FILE.npz)'}")
-    return state
-
-
 class RunControl:
     """The loop's `control`: the progress bar, --save-every checkpoints and Ctrl-C during an epoch; the
     metrics, the checkpoint and --metrics-out after it."""
 
-    def __init__(self, cfg, step, N, state, interrupt):
-        self.cfg, self.step, self.N, self.state, self.interrupt = cfg, step, N, state, interrupt
+    def __init__(self, run, N, interrupt):
+        self.run, self.cfg, self.step, self.state = run, run.cfg, run.step, run.state
+        self.N, self.interrupt = N, interrupt
         self.saved = None  # (path, epoch, step) of the last checkpoint written
 
     def start_epoch(self, epoch):
-        self.progress = Progress(batches_per_epoch(self.N, self.cfg.batch_size), f"epoch {epoch}/{self.cfg.epochs}")
+        self.progress = Progress(batches_per_epoch_of(self.cfg), f"epoch {epoch}/{self.cfg.epochs}")
         self.start = time.perf_counter()
 
     def print(self, line):
         self.progress.print(line)
 
-    def after_step(self, step):
+    def after_step(self):
         cfg, state = self.cfg, self.state
-        self.progress.update(state.step)
-        if cfg.save_every and state.step % cfg.save_every == 0:
-            step.check()
+        self.progress.update(state.batch)
+        if cfg.save_every and state.batch % cfg.save_every == 0:
+            self.step.sync()
             self.save(cfg.save)
         if self.interrupt.requested:
-            step.check()
-            self.save_and_stop(f"in epoch {state.epoch + 1} after step {state.step}")
+            self.step.sync()
+            self.save_and_stop(f"in epoch {state.epoch + 1} after step {state.batch}")
 
     def end_batches(self):
         self.seconds = time.perf_counter() - self.start
@@ -127,10 +90,10 @@ class RunControl:
         temporary folder instead and stop, saying where it is (or that it could not be saved at all)."""
         with self.interrupt.writing():
             try:
-                save_checkpoint(path, self.step.net, self.step.opt, self.cfg, self.state)
+                save_checkpoint(path, self.run.net, self.run.opt, self.cfg, self.state)
             except WriteError as e:
                 raise ScratchnetError(f"{e}; {self.rescue()}") from None
-        self.saved = (path, self.state.epoch, self.state.step)
+        self.saved = (path, self.state.epoch, self.state.batch)
 
     def rescue(self):
         """Save the run in a new file of the temporary folder; say where and how to resume, or why it failed."""
@@ -140,7 +103,7 @@ class RunControl:
         except OSError as e:
             return f"the run's state could not be saved elsewhere either ({e.strerror})"
         try:
-            save_checkpoint(spare, self.step.net, self.step.opt, self.cfg, self.state)
+            save_checkpoint(spare, self.run.net, self.run.opt, self.cfg, self.state)
         except WriteError as e:
             with contextlib.suppress(OSError):
                 os.unlink(spare)
@@ -152,7 +115,7 @@ class RunControl:
         command that resumes it."""
         state = self.state
         path = self.cfg.save or unused_path(INTERRUPTED_PATH)
-        if self.saved != (path, state.epoch, state.step):
+        if self.saved != (path, state.epoch, state.batch):
             self.save(path)
         signum = self.interrupt.signum
         raise InterruptError(f"{stopped_by(signum)} {where}: saved {path}; resume with: {resume_command(path)}",
@@ -171,17 +134,17 @@ def divergence_cause(cfg):
     return f"the learning rate may be too high (--lr {cfg.lr:g})"
 
 
-def run(cfg, step, splits, state):
-    """scratchnet.loop.train under run control, from `state` on; a divergence becomes one line saying where and
-    why, a second signal one line saying what the last checkpoint is."""
-    N = len(splits[0][0])
+def train_under_control(run, splits):
+    """scratchnet.loop.train of `run` (scratchnet.run.build's Run) under run control, from run.state on; a
+    divergence becomes one line saying where and why, a second signal one line saying what the last checkpoint is."""
+    cfg, state = run.cfg, run.state
     # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
     with InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        control = RunControl(cfg, step, N, state, interrupt)
+        control = RunControl(run, len(splits[0][0]), interrupt)
         try:
-            train(step, step.net, splits, cfg, state, control)
+            train(run.step, run.net, splits, cfg, state, control)
         except DivergenceError as e:
-            batch = e.t - state.epoch * batches_per_epoch(N, cfg.batch_size)  # opt.t = epochs × ⌈N/m⌉ + step
+            batch = e.t - state.epoch * batches_per_epoch_of(cfg)  # opt.t = epochs × ⌈N/m⌉ + step
             raise ScratchnetError(f"epoch {state.epoch + 1}, step {batch}: {e.what}; {divergence_cause(cfg)}; "
                                   f"last good checkpoint: {last_checkpoint(control)}") from None
         except Stopped as e:

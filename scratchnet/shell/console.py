@@ -18,6 +18,7 @@ import sys
 import time
 
 from scratchnet.errors import ScratchnetError
+from scratchnet.shell.signals import Stopped, raise_stopped, stopped_by
 
 ASCII = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "η": "eta", "θ": "theta",
          "λ": "lambda", "μ": "mu", "µ": "u", "σ": "sigma", "Σ": "sum", "Δ": "Delta", "∂": "d", "∇": "grad",
@@ -113,26 +114,6 @@ def _columns(stream):
     return max(columns, 2)
 
 
-STOPPING = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGINT, SIGTERM or SIGHUP arrived where nothing else handles it."""
-
-    def __init__(self, signum=signal.SIGINT):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def stopped_by(signum):
-    """How the user's signal reads in a message: 'interrupted (SIGINT)', 'terminated (SIGTERM)', …"""
-    return f"{STOPPING[signum]} ({signal.Signals(signum).name})"
-
-
-def _raise_stopped(signum, frame):
-    raise Stopped(signum)
-
-
 def readable_streams():
     """Make stdout and stderr write what they cannot encode in ASCII spellings instead of raising."""
     for stream in (sys.stdout, sys.stderr):
@@ -145,7 +126,7 @@ def run_cli(main, argv=None):
     """Run `main(argv)`; a ScratchnetError becomes one line on stderr and its exit status, never a traceback."""
     readable_streams()
     for signum in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: an exception, so that files are left whole
-        signal.signal(signum, _raise_stopped)
+        signal.signal(signum, raise_stopped)
     try:
         try:
             return main(argv)

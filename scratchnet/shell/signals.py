@@ -3,17 +3,39 @@
 While an `InterruptFlag` is active, the first of these signals only raises its flag: the step in progress
 finishes, then run control (scratchnet.run.control) saves a checkpoint and stops with the command that resumes it,
 exit status 128 + the signal's number (130, 143, 129), wherever the signal arrived: in a step, in the test
-after an epoch, between epochs. A second signal stops at once, without saving (`console.Stopped`), except
+after an epoch, between epochs. A second signal stops at once, without saving (`Stopped`), except
 while a checkpoint is being written: that write finishes first, so that the last message can say what was saved.
+Outside a run, scratchnet.shell.console's run_cli turns SIGTERM and SIGHUP into `Stopped` as Python does Ctrl-C,
+and `stopped_by` says which signal it was.
 """
 
 import contextlib
 import signal
 
 from scratchnet.errors import ScratchnetError
-from scratchnet.shell.console import Stopped
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOPPING = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived where nothing else handles it."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stopped_by(signum):
+    """How the user's signal reads in a message: 'interrupted (SIGINT)', 'terminated (SIGTERM)', …"""
+    return f"{STOPPING[signum]} ({signal.Signals(signum).name})"
+
+
+def raise_stopped(signum, frame):
+    """A signal handler: the signal as Stopped, an exception like Ctrl-C's."""
+    raise Stopped(signum)
+
+
 
 
 class InterruptError(ScratchnetError):
@@ -27,7 +49,7 @@ class InterruptError(ScratchnetError):
 
 
 class InterruptFlag:
-    """The first SIGINT, SIGTERM or SIGHUP sets `signum`; a second one raises console.Stopped, unless a
+    """The first SIGINT, SIGTERM or SIGHUP sets `signum`; a second one raises Stopped, unless a
     checkpoint is being written (`with flag.writing():`), which it lets finish."""
 
     def __enter__(self):

@@ -24,17 +24,16 @@ from scratchnet.backend import to_numpy
 from scratchnet.errors import UsageError
 from scratchnet.loop import evaluate
 from scratchnet.mnist.load import load_data
-from scratchnet.run.build import build
+from scratchnet.run.build import build, network, optimizer
 from scratchnet.run.checkpoint import load_checkpoint, restore, resumed_config
-from scratchnet.run.config import TrainConfig
+from scratchnet.run.config import TrainConfig, batches_per_epoch_of
+from scratchnet.run.control import train_under_control
 from scratchnet.run.plot import require_matplotlib
-from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.shell.console import info
 from scratchnet.shell.fileio import atomic_write
-from scratchnet.step import ReferenceStep
 from scratchnet.teaching.doclinks import code_links, find_link
 
-SHORT_RUN = TrainConfig(lr=0.1, train_size=6400)  # the default network: 100 steps of m = 64 at α = 0.1
+SHORT_RUN = TrainConfig(lr=0.1, train_size=6400, epochs=1, step="reference")  # 100 steps of m = 64 at α = 0.1
 LEVELS = 255  # colours of a picture's palette; one more index, 255, is the transparent padding
 STRIP_COLUMNS = 32  # a vector of more units than this is drawn as a grid, 32 units a row
 # Which link of the notes each kind of panel takes: (tag, file of the reference engine[, function]); the notes
@@ -51,25 +50,24 @@ PANEL_LINKS = {
 }
 
 
-def short_run(cfg, x, y):
-    """The tutorial's network after one pass of cfg's SGD over (x, y), and a line saying what that was."""
-    net, opt = build(cfg, np)
-    steps = batches_per_epoch(len(x), cfg.batch_size)
+def short_run(cfg, splits):
+    """The tutorial's network after cfg's run (one epoch of the reference step, as scratchnet.train trains), and a
+    line saying what that was."""
+    N, steps = len(splits[0][0]), batches_per_epoch_of(cfg)
     info(f"training the tutorial's network for {steps} steps to draw it (--resume CKPT draws a trained one instead)")
-    start, step = time.perf_counter(), ReferenceStep(net, opt)
-    for idx in minibatches(len(x), cfg.batch_size, cfg.sampling, np.random.default_rng(cfg.seed)):
-        step.step(x[idx], y[idx])
+    start, run = time.perf_counter(), build(cfg)
+    train_under_control(run, splits)
     seconds = time.perf_counter() - start
-    return net, (f"freshly trained for this page: {steps} steps of SGD with m = {cfg.batch_size}, α = {cfg.lr:g}, "
-                 f"on the first {len(x):,} training images ({len(x) / 60000:.2f} of an epoch), in {seconds:.1f} s")
+    return run.net, (f"freshly trained for this page: {steps} steps of SGD with m = {cfg.batch_size}, α = {cfg.lr:g}, "
+                     f"on the first {N:,} training images ({N / 60000:.2f} of an epoch), in {seconds:.1f} s")
 
 
 def resumed(path):
     """The network of the checkpoint at `path` (python -m scratchnet.train --save), and a line saying what it is."""
     cfg = resumed_config(path, {})
     arrays, meta = load_checkpoint(path)
-    net, opt = build(cfg, np)
-    state = restore(net, opt, arrays, meta, path)
+    net = network(cfg, np)
+    state = restore(net, optimizer(cfg, net, cfg.lr), arrays, meta, path)
     return net, (f"loaded from {path}: {state.epoch} epochs of {cfg.optimizer} with m = {cfg.batch_size}, "
                  f"α = {cfg.lr:g}")
 
@@ -78,10 +76,11 @@ def network_and_digit(data_dir, resume, digit):
     """The network to draw, test digit `digit` as a batch of one (x (1, 784), y (1,)), and a line about the network."""
     require_matplotlib("--html")
     cfg = replace(SHORT_RUN, data_dir=data_dir)
-    (x_train, y_train), (x_test, y_test) = load_data(cfg, np)  # SHORT_RUN's training images, every test image
+    splits = load_data(cfg, np)  # SHORT_RUN's training images, every test image
+    x_test, y_test = splits[1]
     if not 0 <= digit < len(x_test):
         raise UsageError(f"--digit {digit}: the test set holds digits 0 to {len(x_test) - 1}")
-    net, about = resumed(resume) if resume else short_run(cfg, x_train, y_train)
+    net, about = resumed(resume) if resume else short_run(cfg, splits)
     x_test = x_test.astype(net.dtype)
     accuracy, _ = evaluate(net, x_test, y_test, 1000)
     line = (f"The tutorial's {'-'.join(map(str, net.sizes))} network ({net.activation[2]}, {net.loss}, {net.dtype}), "
