@@ -7,7 +7,7 @@ FusedStep (fused.py) on np.matmul where that BLAS is not found; on a GPU FusedSt
 import numpy as np
 
 from scratchnet.errors import UsageError
-from scratchnet.fast.blas import blas_line, cpu_blas
+from scratchnet.fast import blas as cpu
 from scratchnet.fast.fused import FusedStep, fused_problem
 from scratchnet.fast.fused_cpu import BlasStep
 from scratchnet.fast.threads import BlasThreads
@@ -26,7 +26,7 @@ def wants_fused(cfg, net, opt, xp):
 
 def fused_step(net, opt, max_batch, schedule=None):
     """The fused step for net and opt: on the CPU with numpy's OpenBLAS at hand a BlasStep, otherwise a FusedStep."""
-    blas = cpu_blas() if isinstance(net.W[2], np.ndarray) else None
+    blas = cpu.cpu_blas() if isinstance(net.W[2], np.ndarray) else None  # looked up at each call: a test may set it
     if blas is not None:
         return BlasStep(net, opt, max_batch, blas, schedule)
     return FusedStep(net, opt, max_batch, schedule)
@@ -38,13 +38,15 @@ def make_step(cfg, net, opt, schedule, fused):
     if not fused:
         return ReferenceStep(net, opt, schedule)
     step = fused_step(net, opt, cfg.batch_size, schedule)
+    on_cpu = isinstance(step, BlasStep) or step.xp is np
+    if on_cpu and cfg.step == "auto":
+        return step  # the default run on the CPU: its path is in --help (blas_line), not in every run's output
     if isinstance(step, BlasStep):
-        if cfg.step == "auto":
-            return step  # the default run on the CPU: its path is in --help and the README, not in every run's output
         threads = BlasThreads(cfg.threads).describe()
-        how = f", the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu), on {threads}"
-    elif step.xp is np:
-        how = f" (scratchnet.fast.fused, on np.matmul: {blas_line().split('(', 1)[1]}"
+        how = (f", the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu), {step.blas.lib.kernel} kernel, "
+               f"on {threads}")
+    elif on_cpu:
+        how = f" (scratchnet.fast.fused, on np.matmul: {cpu.blas_line().split('(', 1)[1]}"
     else:
         try:
             step.capture()
