@@ -1,13 +1,15 @@
 """numpy's own CPU BLAS, called directly: C ← α op(A) op(B) + β C in one call, written into the C given.
 
-    python -m scratchnet.fast.blas        # which BLAS numpy runs here, and whether scratchnet calls it directly
+    python -m scratchnet.fast.blas          # which BLAS and kernel numpy runs here, and whether scratchnet calls it
+    python -m scratchnet.fast.blas --path   # also where the library is
 
 np.matmul(a, b, out=c) is a BLAS gemm with α = 1 and β = 0, so an SGD update W ← W − α ∂C/∂W written with
 it is two memory passes more than it needs: the product writes ∂C/∂W out, a subtraction reads it back. The
 BLAS itself computes C ← α A B + β C; with β = 1 and α = −1 on A = (α δ^[l])ᵀ, B = a^[l-1] and C = W^[l],
 one call is (BP4) and the update together, and ∂C/∂W^[l] is never stored. This module finds the OpenBLAS
-that numpy itself loaded (threadpoolctl names the loaded libraries, numpy's build configuration says which
-one is numpy's), binds its cblas gemm and gemv with ctypes, and checks them against np.matmul before use.
+that numpy itself loaded (threadpoolctl names the loaded libraries; numpys_own tells numpy's by what does not
+change with the kernel OpenBLAS picks as it loads: its folder, version, symbols, build options), binds its cblas
+gemm and gemv with ctypes, and checks them against np.matmul before use.
 Where numpy runs another BLAS (MKL, Accelerate, BLIS) or the check fails, `cpu_blas()` is None and
 `blas_line()` says why: the fused step then uses np.matmul, with the same results to rounding.
 
