@@ -23,6 +23,7 @@ numpy 1.2x wheels `cblas_sgemm64_`, a system or conda OpenBLAS plain `cblas_sgem
 """
 
 import argparse
+import contextlib
 import ctypes
 import functools
 import os
@@ -36,6 +37,7 @@ from scratchnet.errors import UsageError
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS_ORDER, CBLAS_TRANSPOSE
 AFFIXES = (("scipy_", "64_"), ("", "64_"), ("", "_64"), ("scipy_", ""), ("", ""))  # (prefix, suffix) of a build
 ROUTINES = ("cblas_sgemm", "cblas_dgemm", "cblas_sgemv", "cblas_dgemv")
+CONTROLS = ("openblas_get_config", "openblas_get_corename", "openblas_get_num_threads", "openblas_set_num_threads")
 
 
 def _layout(A):
@@ -92,10 +94,24 @@ class CpuBlas:
         for fn, real in ((sgemv, ctypes.c_float), (dgemv, ctypes.c_double)):
             fn.argtypes = [E, E, I, I, real, P, I, P, I, real, P, I]
             fn.restype = None
+        self._get_threads = getattr(lib, f"{loaded.prefix}openblas_get_num_threads{loaded.suffix}")
+        self._set_threads = getattr(lib, f"{loaded.prefix}openblas_set_num_threads{loaded.suffix}")
+        self._get_threads.restype, self._set_threads.argtypes = ctypes.c_int, [ctypes.c_int]
         self.routines = {("gemm", np.dtype(np.float32)): (sgemm, ctypes.c_float),
                          ("gemm", np.dtype(np.float64)): (dgemm, ctypes.c_double),
                          ("gemv", np.dtype(np.float32)): (sgemv, ctypes.c_float),
                          ("gemv", np.dtype(np.float64)): (dgemv, ctypes.c_double)}
+
+    @contextlib.contextmanager
+    def one_thread(self):
+        """While active, the library runs each call on the calling thread alone (its own count comes back after):
+        a product's rounding then never depends on how many threads OpenBLAS has. About 2 µs."""
+        before = self._get_threads()
+        self._set_threads(1)
+        try:
+            yield
+        finally:
+            self._set_threads(before)
 
     def gemm(self, A, B, C, alpha=1.0, beta=0.0):
         """C ← α A B + β C, in place, now (bind_gemm has the rules)."""
@@ -188,9 +204,9 @@ class Loaded:
 
 
 def _affixes(lib):
-    """(prefix, suffix) under which this library exports every routine and openblas_get_config, or None."""
+    """(prefix, suffix) under which this library exports every routine and control function, or None."""
     for prefix, suffix in AFFIXES:
-        names = [f"{prefix}{name}{suffix}" for name in (*ROUTINES, "openblas_get_config", "openblas_get_corename")]
+        names = [f"{prefix}{name}{suffix}" for name in (*ROUTINES, *CONTROLS)]
         if all(hasattr(lib, name) for name in names):
             return prefix, suffix
     return None

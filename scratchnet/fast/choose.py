@@ -10,7 +10,8 @@ from scratchnet.errors import UsageError
 from scratchnet.fast import blas as cpu
 from scratchnet.fast.fused import FusedStep, fused_problem
 from scratchnet.fast.fused_cpu import BlasStep
-from scratchnet.fast.threads import BlasThreads
+from scratchnet.fast.parallel import shared_workers
+from scratchnet.fast.threads import BlasThreads, parse_threads, thread_count
 from scratchnet.shell.console import info
 from scratchnet.step import ReferenceStep
 
@@ -24,11 +25,13 @@ def wants_fused(cfg, net, opt, xp):
     return cfg.step == "fused" or (cfg.step == "auto" and problem is None)
 
 
-def fused_step(net, opt, max_batch, schedule=None):
-    """The fused step for net and opt: on the CPU with numpy's OpenBLAS at hand a BlasStep, otherwise a FusedStep."""
+def fused_step(net, opt, max_batch, schedule=None, threads="auto"):
+    """The fused step for net and opt: on the CPU with numpy's OpenBLAS at hand a BlasStep on --threads workers
+    (the same bits on any count), otherwise a FusedStep."""
     blas = cpu.cpu_blas() if isinstance(net.W[2], np.ndarray) else None  # looked up at each call: a test may set it
     if blas is not None:
-        return BlasStep(net, opt, max_batch, blas, schedule)
+        workers = shared_workers(thread_count(parse_threads(str(threads))))
+        return BlasStep(net, opt, max_batch, blas, schedule, workers)
     return FusedStep(net, opt, max_batch, schedule)
 
 
@@ -37,7 +40,7 @@ def make_step(cfg, net, opt, schedule, fused):
     that every full batch replays. Made after a resume has loaded net and opt: FusedStep copies them in."""
     if not fused:
         return ReferenceStep(net, opt, schedule)
-    step = fused_step(net, opt, cfg.batch_size, schedule)
+    step = fused_step(net, opt, cfg.batch_size, schedule, cfg.threads)
     on_cpu = isinstance(step, BlasStep) or step.xp is np
     if on_cpu and cfg.step == "auto":
         return step  # the default run on the CPU: its path is in --help (blas_line), not in every run's output

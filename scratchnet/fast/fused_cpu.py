@@ -10,7 +10,9 @@ BLAS itself computes C ← α A B + β C, so here numpy's own OpenBLAS (scratchn
 and ∂C/∂W^[l], ∂C/∂b^[l] are never stored. α δ^[l] already carries the learning rate and the 1/m of the
 mean (scratchnet.fast.fused's docstring says why that changes nothing but rounding). Within a layer (BP2) runs
 first: it reads W^[l] before the update writes it. Every product is bound to its preallocated arrays once
-per batch size (scratchnet.fast.blas.Product), so a step is a list of calls; the batch is copied into a^[1].
+per batch size (scratchnet.fast.blas.Product) and cut into pieces fixed by its shape, which the workers of
+scratchnet.fast.parallel share out (its docstring says why any number of them gives the same bits); the
+elementwise equations run on the calling thread between the layers. The batch is copied into a^[1].
 
 The step updates the Network's own W^[l], b^[l] in place: there is no θ to copy back, so net holds the
 parameters after every step. The divergence check needs no device either: C is on the host once the cost
@@ -25,6 +27,7 @@ import numpy as np
 from scratchnet.errors import UsageError
 from scratchnet.fast.fused import diverged, fused_problem, refuse_batch
 from scratchnet.fast.kernels import bias_relu, relu_backward, softmax_cross_entropy
+from scratchnet.fast.parallel import blocks, cuts, gemm_tasks, shared_workers
 
 
 class BlasStep:
@@ -36,19 +39,21 @@ class BlasStep:
         max_batch: the largest m that step() will be given; every array is allocated for it once.
         blas: a scratchnet.fast.blas.CpuBlas (cpu_blas()).
         schedule: α_t (scratchnet.schedules), set as opt.lr before each step, or None.
+        workers: the scratchnet.fast.parallel.Workers that run the products' pieces (by default the caller alone);
+            any number of them gives the same bits, and numpy's OpenBLAS runs one thread during the step.
 
     Like scratchnet.fast.fused.FusedStep, step() does not check each batch for NaN inputs or labels outside
     0..n_L−1: a NaN input shows up as a divergence.
     """
 
-    def __init__(self, net, opt, max_batch, blas, schedule=None):
+    def __init__(self, net, opt, max_batch, blas, schedule=None, workers=None):
         problem = fused_problem(net, opt)
         if problem:
             raise UsageError(problem)
         if not all(isinstance(net.W[l], np.ndarray) and net.W[l].flags.c_contiguous for l in net.W):
             raise UsageError("the BLAS step needs the network's W^[l] as C-ordered NumPy arrays (--device cpu)")
         self.net, self.opt, self.L, self.blas, self.max_batch = net, opt, net.L, blas, max_batch
-        self.schedule = schedule
+        self.schedule, self.workers = schedule, workers or shared_workers(1)
         dtype, n, layers = net.dtype, net.sizes, range(1, net.L + 1)
         self.a = {l: np.empty((max_batch, n[l - 1]), dtype) for l in layers}  # a^[l]; a[1] holds x, a[L] z^[L]
         self.delta = {l: np.empty((max_batch, n[l - 1]), dtype) for l in layers if l > 1}  # α δ^[l]
@@ -59,16 +64,19 @@ class BlasStep:
         self.plans = {}                     # m → the bound products of a step on m rows
 
     def _plan(self, m):
-        """The step's BLAS calls for a batch of m rows, bound to their arrays: (forward, backward) lists."""
+        """The step's BLAS calls for a batch of m rows, bound to their arrays and cut into tasks
+        (scratchnet.fast.parallel): (forward, backward), one list of tasks per layer."""
         a, delta, W, b, blas = self.a, self.delta, self.net.W, self.net.b, self.blas
-        forward = [blas.bind_gemm(a[l - 1][:m], W[l].T, a[l][:m]) for l in range(2, self.L + 1)]  # W^[l] a^[l-1]
+        forward = [gemm_tasks(blas, a[l - 1][:m], W[l].T, a[l][:m]) for l in range(2, self.L + 1)]  # W^[l] a^[l-1]
         backward = []
         for l in range(self.L, 1, -1):
+            n_l, n_prev = W[l].shape
             layer = []
-            if l > 2:
-                layer.append(blas.bind_gemm(delta[l][:m], W[l], delta[l - 1][:m]))  # (BP2), first (W^[l])ᵀ α δ^[l]
-            layer.append(blas.bind_gemm(delta[l][:m].T, a[l - 1][:m], W[l], alpha=-1.0, beta=1.0))  # (BP4) + update
-            layer.append(blas.bind_gemv(delta[l][:m].T, self.ones[:m], b[l], alpha=-1.0, beta=1.0))  # (BP3) + update
+            for J in blocks(n_prev, cuts(m, n_prev, n_l, flops_each=2 if l > 2 else 1)):  # columns J of W^[l]
+                task = [blas.bind_gemm(delta[l][:m], W[l][:, J], delta[l - 1][:m, J])] if l > 2 else []  # (BP2) first
+                task.append(blas.bind_gemm(delta[l][:m].T, a[l - 1][:m, J], W[l][:, J], alpha=-1.0, beta=1.0))  # (BP4)
+                layer.append(task)                                                                  # + update
+            layer.append([blas.bind_gemv(delta[l][:m].T, self.ones[:m], b[l], alpha=-1.0, beta=1.0)])  # (BP3) + update
             backward.append(layer)
         return forward, backward
 
@@ -83,23 +91,26 @@ class BlasStep:
             opt.lr = self.schedule.lr_at(opt.t)             # α_t, t = the steps taken so far
         if m not in self.plans:
             self.plans[m] = self._plan(m)
-        forward, backward = self.plans[m]
-        a, delta, L = self.a, self.delta, self.L
-        self.lr[0] = opt.lr
+        with self.blas.one_thread():  # the workers are the parallelism: each piece is one single-threaded call
+            self._run(*self.plans[m], x, y)
+        opt.t += 1  # this step is the optimizer's step (SGD.step's update, fused): it counts in opt.t, as SGD.step's
+        return self.C
+
+    def _run(self, forward, backward, x, y):
+        """The step's work on the batch, with its products as planned (forward, backward) for len(x) rows."""
+        net, m, a, delta, L = self.net, len(x), self.a, self.delta, self.L
+        self.lr[0] = self.opt.lr
         a[1][:m] = x                                        # a^[1] = x                            (m, n_1)
-        for l, product in zip(range(2, L + 1), forward, strict=True):
-            product()                                       # W^[l] a^[l-1]                        (m, n_l)
+        for l, tasks in zip(range(2, L + 1), forward, strict=True):
+            self.workers.run(tasks)                         # W^[l] a^[l-1]                        (m, n_l)
             if l < L:
                 bias_relu(net.b[l], a[l][:m])               # a^[l] = max(W^[l] a^[l-1] + b^[l], 0)
         softmax_cross_entropy(a[L][:m], net.b[L], y, self.lr, delta[L][:m], self.C, self.state)  # (BP1) α δ^[L]
         if self.state[1] == 0:                              # C finite: backward, updating as it goes
-            for l, layer in zip(range(L, 1, -1), backward, strict=True):
-                for product in layer:
-                    product()
+            for l, tasks in zip(range(L, 1, -1), backward, strict=True):
+                self.workers.run(tasks)                     # (BP2), (BP4) and (BP3), each with its update
                 if l > 2:
                     relu_backward(a[l - 1][:m], delta[l - 1][:m])  # (BP2) α δ^[l-1] = σ′(z^[l-1]) ⊙ (W^[l])ᵀ α δ^[l]
-        opt.t += 1  # this step is the optimizer's step (SGD.step's update, fused): it counts in opt.t, as SGD.step's
-        return self.C
 
     def check(self):
         """Raise DivergenceError if a step's C was NaN or ±∞ (net holds the parameters of the step before it)."""
