@@ -13,6 +13,8 @@ rewritten to name another kernel. Run it as a user's machine would, and with a f
 """
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from scratchnet.errors import UsageError
 from scratchnet.fast import blas as blas_module
 from scratchnet.fast.blas import Loaded, blas_line, find_blas, numpys_own, same_build, self_check
 
+from conftest import REPO
 from helpers import assert_close
 
 TOL = {"float32": 1e-5, "float64": 1e-12}
@@ -233,3 +236,13 @@ def test_the_command_prints_the_line_and_the_path_only_when_asked(blas, capsys):
     assert capsys.readouterr().out == blas_line() + "\n"
     blas_module.main(["--path"])
     assert capsys.readouterr().out.splitlines()[1] == f"library: {blas.path}"
+
+
+def test_the_command_says_library_kernel_and_thread_policy_and_no_folder():
+    """`python -m scratchnet.fast.blas` as a user runs it: the BLAS line, then the threads --threads auto runs."""
+    done = subprocess.run([sys.executable, "-m", "scratchnet.fast.blas"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("CPU BLAS: ") and lines[1].startswith("threads (--threads auto): ")
+    assert os.path.dirname(np.__file__) not in done.stdout

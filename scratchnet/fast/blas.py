@@ -1,6 +1,7 @@
 """numpy's own CPU BLAS, called directly: C ← α op(A) op(B) + β C in one call, written into the C given.
 
-    python -m scratchnet.fast.blas          # which BLAS and kernel numpy runs here, and whether scratchnet calls it
+    python -m scratchnet.fast.blas          # which BLAS and kernel numpy runs here, whether scratchnet calls it
+                                            # directly, and on how many threads
     python -m scratchnet.fast.blas --path   # also where the library is
 
 np.matmul(a, b, out=c) is a BLAS gemm with α = 1 and β = 0, so an SGD update W ← W − α ∂C/∂W written with
@@ -326,15 +327,21 @@ def blas_line():
             f"({', '.join(blas.symbols)}, {ints} integers); checked against np.matmul")
 
 
-def main(argv=None):
+def main(argv=None, threads=""):
+    """The command: blas_line(), the thread policy `threads` (scratchnet.fast.threads says it), and the path
+    with --path."""
     parser = argparse.ArgumentParser(prog="python -m scratchnet.fast.blas", description=__doc__.splitlines()[0])
     parser.add_argument("--path", action="store_true", help="also print where the library is (a path on this machine)")
     args = parser.parse_args(argv)
     print(blas_line())
+    if threads:
+        print(f"threads (--threads auto): {threads}")
     blas = cpu_blas()
     if args.path and blas is not None:
         print(f"library: {blas.path}")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # run as a command, this file is __main__: use the module itself, which threads imports
+    from scratchnet.fast import blas, threads
+
+    blas.main(threads=threads.BlasThreads("auto").describe())
