@@ -70,7 +70,7 @@ class Worker:
         self.contender = None  # the previous point's arrays go before this one's are measured
         (x_train, y_train), (x_test, y_test) = self.data
         work = Work(x_train, y_train, x_test, y_test, sizes, batch_size, data_dir=self.args.data_dir,
-                    device=self.args.device)
+                    device=self.args.device, threads=self.args.threads)
         with PeakRSS() as rss:
             contender = self.cls(work)
             contender.steps(STEPS if memory else 2)  # a contender that fails fails here, before any timing
@@ -112,6 +112,8 @@ class Worker:
             record["xla_flags"] = os.environ.get("XLA_FLAGS", "") or "XLA's default (a thread per core)"
         if self.blas_threads is not None:
             record["policy"] = self.blas_threads.describe()
+        if hasattr(self.contender, "runs_on"):
+            record["runs_on"] = self.contender.runs_on  # the floor: OpenBLAS's own threads, whatever the policy
         return {"threads": record}
 
     def limits(self, repeats):

@@ -238,11 +238,13 @@ def test_the_command_prints_the_line_and_the_path_only_when_asked(blas, capsys):
     assert capsys.readouterr().out.splitlines()[1] == f"library: {blas.path}"
 
 
-def test_the_command_says_library_kernel_and_thread_policy_and_no_folder():
-    """`python -m scratchnet.fast.blas` as a user runs it: the BLAS line, then the threads --threads auto runs."""
+def test_the_command_says_library_kernel_and_thread_policy_and_no_folder(blas, tmp_path):
+    """`python -m scratchnet.fast.blas` as a user runs it: the BLAS line, the threads --threads auto runs, and
+    the kernel (nothing measured yet: an empty cache folder)."""
     done = subprocess.run([sys.executable, "-m", "scratchnet.fast.blas"], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+                          env={**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path)}, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("CPU BLAS: ") and lines[1].startswith("threads (--threads auto): ")
+    assert len(lines) == 3 and lines[0].startswith("CPU BLAS: ") and lines[1].startswith("threads (--threads auto): ")
+    assert lines[2] == "kernel: as DYNAMIC_ARCH picked it (python -m scratchnet.fast.kernel measures them)"
     assert os.path.dirname(np.__file__) not in done.stdout
