@@ -54,12 +54,13 @@ class Batch:
             try:
                 for call in self.tasks[i]:
                     call()
-            except BaseException as e:  # handed to the caller, which raises it
+            except BaseException as e:  # handed to the caller, which raises it once every task is over
                 self.error = e
-            with self.lock:
-                self.left -= 1
-                if self.left == 0:
-                    self.done.set()
+            finally:  # counted even when a signal's exception cut the task short: the batch always ends
+                with self.lock:
+                    self.left -= 1
+                    if self.left == 0:
+                        self.done.set()
 
 
 class Workers:
@@ -86,7 +87,11 @@ class Workers:
             self.batch = batch
             self.ready.notify_all()
         batch.work()
-        batch.done.wait()
+        try:
+            batch.done.wait()
+        except BaseException:  # a signal's exception (a second Ctrl-C): the pieces in flight finish first
+            batch.done.wait()
+            raise
         if batch.error is not None:
             raise batch.error
 
