@@ -27,9 +27,11 @@ ALIGN = 16                 # blocks are whole multiples of 16 (one AVX-512 regis
 
 
 def cuts(M, N, K, flops_each=1):
-    """How many pieces a product of this shape is cut into: by its work alone, never by the thread count.
-    flops_each counts the products a task runs on the same block (2 for (BP2) and (BP4) of one layer)."""
-    return max(1, min(MAX_PIECES, 2 * M * N * K * flops_each // PIECE_FLOPS, -(-max(M, N) // ALIGN)))
+    """How many pieces a product of this shape is cut into: by its work alone, never by the thread count; a
+    power of two (1, 2, 4, 8), so that 2 or 4 workers share them evenly. flops_each counts the products a task
+    runs on the same block (2 for (BP2) and (BP4) of one layer)."""
+    pieces = max(1, min(MAX_PIECES, 2 * M * N * K * flops_each // PIECE_FLOPS, -(-max(M, N) // ALIGN)))
+    return 1 << (pieces.bit_length() - 1)
 
 
 def blocks(size, pieces):
