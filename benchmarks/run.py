@@ -34,13 +34,13 @@ from scratchnet.shell.fileio import atomic_write, check_outputs
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 TUTORIAL = [784, 512, 512, 10]
 CPU_CONTENDERS = {"tutorial": "torch", "torch eager": "torch", "torch.compile": "torch", "JAX jit": "jax",
-                  "scratchnet": "numpy", "scratchnet fused": "numpy", "scratchnet fused, 1 thread": "numpy",
-                  "GEMM floor": "numpy", "GEMM floor, 1 thread": "numpy"}
-ONE_THREAD = ", 1 thread"  # a contender so named runs with --threads 1, beside the same one on --threads
+                  "scratchnet": "numpy", "scratchnet fused": "numpy", "scratchnet fused (1 thread)": "numpy",
+                  "GEMM floor": "numpy", "GEMM floor (1 thread)": "numpy"}
+ONE_THREAD = " (1 thread)"  # a contender so named runs with --threads 1, beside the same one on --threads
 GPU_CONTENDERS = {"torch eager": "torch", "torch CUDA graphs": "torch", "scratchnet": "numpy",
                   "scratchnet fused": "numpy", "scratchnet CUDA graph": "numpy"}
 # torch.compile would compile again at every point; the tutorial is torch eager
-SWEPT = ("torch eager", "JAX jit", "scratchnet", "scratchnet fused", "scratchnet fused, 1 thread", "GEMM floor",
+SWEPT = ("torch eager", "JAX jit", "scratchnet", "scratchnet fused", "scratchnet fused (1 thread)", "GEMM floor",
          "torch CUDA graphs", "scratchnet CUDA graph")
 PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit", "torch CUDA graphs")  # the engines scratchnet races
 BASELINES = ("torch eager", "scratchnet")  # never left out: the ratios and the sweep's step count need them
