@@ -184,4 +184,4 @@ class GemmFloor:
 
 CONTENDERS = {"scratchnet": Scratchnet, "scratchnet fused": ScratchnetFused, "GEMM floor": GemmFloor,
               "scratchnet CUDA graph": ScratchnetGraph,
-              "scratchnet fused (1 thread)": ScratchnetFused, "GEMM floor (1 thread)": GemmFloor}  # run with --threads 1
+              "scratchnet fused (1 thread)": ScratchnetFused, "GEMM floor (1 thread)": GemmFloor}  # on --threads 1
