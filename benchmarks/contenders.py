@@ -94,6 +94,13 @@ class Scratchnet:
             self.batch = (self.batch + 1) % w.batches_per_epoch
         return spent
 
+    @property
+    def runs_on(self):
+        """The reference engine's threads: numpy's BLAS pools as they run now (one thread where the fused
+        step's workers are the parallelism: scratchnet.fast.threads)."""
+        counts = sorted({pool["num_threads"] for pool in ThreadpoolController().select(user_api="blas").info()})
+        return f"{'/'.join(map(str, counts))} BLAS thread{'s' if counts != [1] else ''}"
+
     def accuracy(self):
         self.trainer.check()  # the fused step's sync point: net.W, net.b ← θ
         x_test, y_test = self.xp.asarray(self.work.x_test), self.xp.asarray(self.work.y_test)
@@ -106,6 +113,7 @@ class ScratchnetFused(Scratchnet):
     called directly (scratchnet.fast.fused)."""
 
     name = "scratchnet fused"
+    runs_on = None  # its threads are the policy's workers (the record's "policy")
 
     def reset(self):
         super().reset()

@@ -141,19 +141,21 @@ def plot(results, out):
     axes[0].legend(fontsize=8)
     for ax, axis, label in ((axes[1], "batch_size", "batch size (hidden 512)"),
                             (axes[2], "width", "hidden width (batch 64)")):
-        rows = results["sweep"][axis]
+        rows, said_busy = results["sweep"][axis], False
         for i, name in enumerate(swept_names(rows)):
             ax.loglog([r["value"] for r in rows if name in r], [r[name] for r in rows if name in r], "o-",
                       color=f"C{i + 1}", label=name)
             busy = [(r["value"], r["busy"][name]) for r in rows if name in r.get("busy", {})]
-            if busy:
-                ax.loglog(*zip(*busy, strict=True), "x--", color=f"C{i + 1}", lw=0.8, label=f"{name}, busy")
+            if busy:  # each engine's own colour, dashed; one legend entry says what dashed means
+                ax.loglog(*zip(*busy, strict=True), "x--", color=f"C{i + 1}", lw=0.8,
+                          label=None if said_busy else "dashed: one core busy")
+                said_busy = True
         values = [r["value"] for r in rows]
         ax.set_xticks(values, [str(v) for v in values])  # the swept values only: log minor labels overlap
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set(xlabel=label, ylabel="seconds per epoch", title=f"Cost as the {label.split(' (')[0]} grows")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, ncol=2, framealpha=0.6)
     fig.suptitle(kernel_line(results["machine"]).splitlines()[0], fontsize=8)
     fig.tight_layout()
     path = os.path.join(out, "benchmark.png")

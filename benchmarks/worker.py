@@ -112,8 +112,8 @@ class Worker:
             record["xla_flags"] = os.environ.get("XLA_FLAGS", "") or "XLA's default (a thread per core)"
         if self.blas_threads is not None:
             record["policy"] = self.blas_threads.describe()
-        if hasattr(self.contender, "runs_on"):
-            record["runs_on"] = self.contender.runs_on  # the floor: OpenBLAS's own threads, whatever the policy
+        if getattr(self.contender, "runs_on", None):
+            record["runs_on"] = self.contender.runs_on  # the floor, the reference: their own threads, not workers
         return {"threads": record}
 
     def limits(self, repeats):
