@@ -73,9 +73,10 @@ class BlasStep:
             n_l, n_prev = W[l].shape
             layer = []
             for J in blocks(n_prev, cuts(m, n_prev, n_l, flops_each=2 if l > 2 else 1)):  # columns J of W^[l]
-                task = [blas.bind_gemm(delta[l][:m], W[l][:, J], delta[l - 1][:m, J])] if l > 2 else []  # (BP2) first
-                task.append(blas.bind_gemm(delta[l][:m].T, a[l - 1][:m, J], W[l][:, J], alpha=-1.0, beta=1.0))  # (BP4)
-                layer.append(task)                                                                  # + update
+                W_J = W[l][:, J]  # (BP2) reads them, then (BP4) updates them: one task, in that order
+                task = [blas.bind_gemm(delta[l][:m], W_J, delta[l - 1][:m, J])] if l > 2 else []  # (BP2) (W^[l])ᵀ αδ
+                task.append(blas.bind_gemm(delta[l][:m].T, a[l - 1][:m, J], W_J, alpha=-1.0, beta=1.0))  # (BP4)+update
+                layer.append(task)
             layer.append([blas.bind_gemv(delta[l][:m].T, self.ones[:m], b[l], alpha=-1.0, beta=1.0)])  # (BP3) + update
             backward.append(layer)
         return forward, backward
