@@ -4,7 +4,9 @@ The pieces a product is cut into depend on its shape alone, so 1, 2 or 3 workers
 W^[l] and b^[l] after every one of 50 steps of the tutorial's model (float32, the epoch's partial batch among
 them), and a run continued on another worker count must be the run that never stopped; `python -m
 scratchnet.train --threads N` must print the same lines and save the same checkpoint for any N, resumed on
-another N or not. That the pieces compute the reference's step is test_fused_cpu.py's business (and here, with
+another N or not. Since on some kernels other pieces happen to give the same bits, the pieces themselves are
+compared too (the same for any worker count), and each is checked to run on one OpenBLAS thread. That the
+pieces compute the reference's step is test_fused_cpu.py's business (and here, with
 the pieces made as small as they go). The pool itself: each task runs once, its calls in order, and what a
 task raises reaches the caller.
 
@@ -140,3 +142,33 @@ def test_cli_threads_print_and_save_the_same_and_resume_on_another_count(blas, m
         assert sorted(got) == sorted(expected)
         for name in expected:
             np.testing.assert_array_equal(got[name], expected[name], err_msg=f"{name} in {other.name}")
+
+
+def layout(step, m):
+    """Each task's products as (shape, strides) of their operands: the pieces, whatever arrays they are on."""
+    return [[[[(a.shape, a.strides) for a in product.arrays] for product in task] for task in tasks]
+            for tasks in (*step._plan(m)[0], *step._plan(m)[1])]
+
+
+def test_the_pieces_are_the_same_for_any_worker_count(blas):
+    """Machine-independent: on some kernels other pieces would give the same bits, so compare the pieces."""
+    nets = [Network(SIZES, seed=0) for _ in range(3)]
+    steps = [BlasStep(net, SGD(net, lr=0.05), 64, blas, workers=shared_workers(n)) for n, net in enumerate(nets, 1)]
+    for m in (64, 32, 1):
+        assert layout(steps[0], m) == layout(steps[1], m) == layout(steps[2], m), f"pieces at m = {m}"
+
+
+def test_each_piece_runs_on_one_openblas_thread(blas, monkeypatch):
+    """Inside the step numpy's OpenBLAS runs one thread, whatever it ran before (its own split would move digits)."""
+    seen = []
+    real = parallel.Batch.work
+    monkeypatch.setattr(parallel.Batch, "work", lambda self: (seen.append(blas._get_threads()), real(self))[1])
+    net = Network(SIZES, seed=0)
+    step = BlasStep(net, SGD(net, lr=0.05), 64, blas, workers=shared_workers(2))
+    before = blas._get_threads()
+    blas._set_threads(2)
+    try:
+        step.step(np.ones((64, 784), np.float32), np.zeros(64, np.int64))
+        assert seen and set(seen) == {1} and blas._get_threads() == 2
+    finally:
+        blas._set_threads(before)
