@@ -1,9 +1,11 @@
 """The NumPy contenders, each training the same model from the same initial weights on the same batches.
 
     scratchnet:        the reference engine (scratchnet.step.ReferenceStep: network.py's forward, backward, SGD);
-    scratchnet fused:  the same engine's fused step (scratchnet.fast.fused_cpu, or scratchnet.fast.fused);
+    scratchnet fused:  the same engine's fused step (scratchnet.fast.fused_cpu: its workers on fixed pieces of each
+                       product; scratchnet.fast.fused where numpy's OpenBLAS is not found), on --threads and on 1;
     GEMM floor:        only the matrix products of scratchnet's step, same shapes, dtype, transposes and BLAS,
-                       into preallocated outputs: the time no engine built on this BLAS can beat.
+                       into preallocated outputs, on OpenBLAS's own threads: the time no engine built on this BLAS
+                       can beat at that thread count (and at 1).
 
 On a GPU (--device cuda) scratchnet and its fused step run on CuPy, and the fused step also as a CUDA graph.
 The peers are in benchmarks/torch_contenders.py and benchmarks/jax_contender.py; each contender runs in a
@@ -21,10 +23,12 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from scratchnet import Network
 from scratchnet.backend import xp_for_device
 from scratchnet.fast.blas import cpu_blas
+from scratchnet.fast.threads import parse_threads, thread_count
 from scratchnet.run.build import build
 from scratchnet.run.config import TrainConfig
 
@@ -36,18 +40,21 @@ class Work:
     sizes: [784, n_2, …, 10].
     """
 
-    def __init__(self, splits, sizes, batch_size, lr=1e-3, data_dir="data", device="cpu"):
+    lr = 1e-3  # α, the tutorial's
+
+    def __init__(self, splits, sizes, batch_size, data_dir="data", device="cpu", threads="auto"):
         (x_train, y_train), (x_test, y_test) = splits
         if device == "cuda":  # full batches only, the same for every GPU contender
             keep = len(x_train) // batch_size * batch_size
             x_train, y_train = x_train[:keep], y_train[:keep]
         self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
-        self.sizes, self.batch_size, self.lr, self.data_dir = sizes, batch_size, lr, data_dir
-        self.device = device
+        self.sizes, self.batch_size, self.data_dir = sizes, batch_size, data_dir
+        self.device, self.threads = device, threads  # threads: the worker's --threads, N or "auto"
         self.initial = Network(sizes, dtype=x_train.dtype, seed=0)
         self.batches_per_epoch = math.ceil(len(x_train) / batch_size)
-        self.cfg = TrainConfig(hidden=tuple(sizes[1:-1]), batch_size=batch_size, lr=lr, dtype=str(x_train.dtype),
-                               seed=0, device=device, data_dir=data_dir, step="reference")  # seed 0: `initial`
+        self.cfg = TrainConfig(hidden=tuple(sizes[1:-1]), batch_size=batch_size, lr=self.lr,
+                               dtype=str(x_train.dtype), seed=0, device=device, data_dir=data_dir, step="reference",
+                               threads=threads)  # seed 0: `initial`
 
 
 class Scratchnet:
@@ -98,6 +105,13 @@ class Scratchnet:
             self.batch = (self.batch + 1) % w.batches_per_epoch
         return spent
 
+    @property
+    def runs_on(self):
+        """The reference engine's threads: numpy's BLAS pools as they run now (one thread where the fused
+        step's workers are the parallelism: scratchnet.fast.threads)."""
+        counts = sorted({pool["num_threads"] for pool in ThreadpoolController().select(user_api="blas").info()})
+        return f"{'/'.join(map(str, counts))} BLAS thread{'s' if counts != [1] else ''}"
+
     def accuracy(self):
         self.trainer.sync()  # the fused step's sync point: net.W, net.b ← θ
         x_test, y_test = self.xp.asarray(self.work.x_test), self.xp.asarray(self.work.y_test)
@@ -111,6 +125,7 @@ class ScratchnetFused(Scratchnet):
 
     name = "scratchnet fused"
     kind = "fused"
+    runs_on = None  # its threads are the policy's workers (the record's "policy")
 
 
 class ScratchnetGraph(ScratchnetFused):
@@ -127,8 +142,9 @@ class ScratchnetGraph(ScratchnetFused):
 class GemmFloor:
     """Only the 8 matrix products of scratchnet's step, in the engine's order and layout, into preallocated
     outputs, with β = 0, through the BLAS path the fused step takes (numpy's OpenBLAS bound once per batch
-    size, scratchnet.fast.blas; np.matmul where that is not found). The batch's values do not change a product's
-    time, so the operands are fixed arrays of the right shapes."""
+    size, scratchnet.fast.blas; np.matmul where that is not found), each product whole, on OpenBLAS's own threads
+    at the count the fused step runs (--threads): the floor at the same thread count. The batch's values do not
+    change a product's time, so the operands are fixed arrays of the right shapes."""
 
     name = "GEMM floor"
 
@@ -141,6 +157,8 @@ class GemmFloor:
         self.dW = {l: np.empty_like(net.W[l]) for l in net.W}
         self.L = net.L
         self.blas = cpu_blas() if work.device == "cpu" else None
+        self.pools, self.count = ThreadpoolController(), thread_count(parse_threads(str(work.threads)))
+        self.runs_on = f"{self.count} OpenBLAS thread{'s' if self.count > 1 else ''}"
         self.plans = {}
         self.batch = 0
 
@@ -161,13 +179,14 @@ class GemmFloor:
 
     def steps(self, n):
         w, m = self.work, self.work.batch_size
-        for _ in range(n):
-            rows = min(m, len(w.x_train) - self.batch * m)
-            if rows not in self.plans:
-                self.plans[rows] = self._products(rows)
-            for product in self.plans[rows]:
-                product()
-            self.batch = (self.batch + 1) % w.batches_per_epoch
+        with self.pools.limit(limits=self.count, user_api="blas"):  # where the fused step's BLAS runs one thread
+            for _ in range(n):
+                rows = min(m, len(w.x_train) - self.batch * m)
+                if rows not in self.plans:
+                    self.plans[rows] = self._products(rows)
+                for product in self.plans[rows]:
+                    product()
+                self.batch = (self.batch + 1) % w.batches_per_epoch
 
     def accuracy(self):
         return None
@@ -177,4 +196,5 @@ class GemmFloor:
 
 
 CONTENDERS = {"scratchnet": Scratchnet, "scratchnet fused": ScratchnetFused, "GEMM floor": GemmFloor,
-              "scratchnet CUDA graph": ScratchnetGraph}
+              "scratchnet CUDA graph": ScratchnetGraph,
+              "scratchnet fused (1 thread)": ScratchnetFused, "GEMM floor (1 thread)": GemmFloor}  # on --threads 1

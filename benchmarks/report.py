@@ -16,6 +16,10 @@ def _figure(value, digits, suffix=""):
 def _threads(record):
     if not record:
         return "—"
+    if "runs_on" in record:
+        return record["runs_on"]
+    if " worker" in record.get("policy", ""):
+        return record["policy"].split(" on ")[0] + " (fixed pieces)"
     if "policy" in record:
         return record["policy"].split(":")[0].replace(" BLAS thread", " thread").replace(" (", ", ").rstrip(")")
     if "torch_threads" in record:
@@ -69,8 +73,15 @@ def product_table(limit):
     return lines
 
 
+NOT_CONTENDERS = ("value", "steps_timed", "seconds_measured", "busy")  # the other keys of a sweep's row
+
+
+def swept_names(rows):
+    return list(dict.fromkeys(n for r in rows for n in r if n not in NOT_CONTENDERS))
+
+
 def sweep_table(rows, label):
-    names = list(dict.fromkeys(n for r in rows for n in r if n not in ("value", "steps_timed")))
+    names = swept_names(rows)
     peers = [n for n in names if n in ("torch eager", "JAX jit", "torch CUDA graphs")]
     ours = [n for n in names if n.startswith("scratchnet")]
     lines = ["", f"### Seconds per epoch by {label}", "",
@@ -96,6 +107,9 @@ def markdown(results):
                          f"{sum(p.values()):.0f} |")
     for axis, label in (("batch_size", "batch size (hidden 512)"), ("width", "hidden width (batch 64)")):
         lines += sweep_table(results["sweep"][axis], label)
+    busy = [{"value": r["value"], **r["busy"]} for r in results["sweep"]["batch_size"] if "busy" in r]
+    if busy:
+        lines += sweep_table(busy, "batch size (hidden 512), one core busy")
     for name, reason in results.get("left_out", {}).items():
         lines += ["", f"Left out: {name}: {reason}"]
     lines += ["", kernel_line(results["machine"])]
@@ -124,16 +138,8 @@ def plot(results, out):
     axes[0].set(xlabel="seconds per epoch (log)", title=f"Tutorial model, batch 64, {results['device']}")
     axes[0].invert_yaxis()
     axes[0].legend(fontsize=8)
-    for ax, axis, label in ((axes[1], "batch_size", "batch size (hidden 512)"),
-                            (axes[2], "width", "hidden width (batch 64)")):
-        rows = results["sweep"][axis]
-        swept = dict.fromkeys(n for r in rows for n in r if n not in ("value", "steps_timed"))
-        for i, name in enumerate(swept):
-            ax.loglog([r["value"] for r in rows if name in r], [r[name] for r in rows if name in r], "o-",
-                      color=f"C{i + 1}", label=name)
-        ax.set(xlabel=label, ylabel="seconds per epoch", title=f"Cost as the {label.split(' (')[0]} grows")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+    _sweep_panel(axes[1], results["sweep"]["batch_size"], "batch size (hidden 512)")
+    _sweep_panel(axes[2], results["sweep"]["width"], "hidden width (batch 64)")
     fig.suptitle(kernel_line(results["machine"]).splitlines()[0], fontsize=8)
     fig.tight_layout()
     path = os.path.join(out, "benchmark.png")
@@ -141,3 +147,24 @@ def plot(results, out):
         fig.savefig(f, format="png", dpi=100)
     plt.close(fig)
     return path
+
+
+def _sweep_panel(ax, rows, label):
+    """One sweep's panel: seconds per epoch against the swept value, idle (solid) and one core busy (dashed)."""
+    import matplotlib.ticker
+
+    said_busy = False
+    for i, name in enumerate(swept_names(rows)):
+        ax.loglog([r["value"] for r in rows if name in r], [r[name] for r in rows if name in r], "o-",
+                  color=f"C{i + 1}", label=name)
+        busy = [(r["value"], r["busy"][name]) for r in rows if name in r.get("busy", {})]
+        if busy:  # each engine's own colour, dashed; one legend entry says what dashed means
+            ax.loglog(*zip(*busy, strict=True), "x--", color=f"C{i + 1}", lw=0.8,
+                      label=None if said_busy else "dashed: one core busy")
+            said_busy = True
+    values = [r["value"] for r in rows]
+    ax.set_xticks(values, [str(v) for v in values])  # the swept values only: log minor labels overlap
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set(xlabel=label, ylabel="seconds per epoch", title=f"Cost as the {label.split(' (')[0]} grows")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2, framealpha=0.6)

@@ -34,11 +34,14 @@ from scratchnet.shell.fileio import atomic_write, check_outputs
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 TUTORIAL = [784, 512, 512, 10]
 CPU_CONTENDERS = {"tutorial": "torch", "torch eager": "torch", "torch.compile": "torch", "JAX jit": "jax",
-                  "scratchnet": "numpy", "scratchnet fused": "numpy", "GEMM floor": "numpy"}
+                  "scratchnet": "numpy", "scratchnet fused": "numpy", "scratchnet fused (1 thread)": "numpy",
+                  "GEMM floor": "numpy", "GEMM floor (1 thread)": "numpy"}
+ONE_THREAD = " (1 thread)"  # a contender so named runs with --threads 1, beside the same one on --threads
 GPU_CONTENDERS = {"torch eager": "torch", "torch CUDA graphs": "torch", "scratchnet": "numpy",
                   "scratchnet fused": "numpy", "scratchnet CUDA graph": "numpy"}
-SWEPT = ("torch eager", "JAX jit", "scratchnet", "scratchnet fused", "GEMM floor", "torch CUDA graphs",
-         "scratchnet CUDA graph")  # torch.compile would compile again at every point; the tutorial is torch eager
+# torch.compile would compile again at every point; the tutorial is torch eager
+SWEPT = ("torch eager", "JAX jit", "scratchnet", "scratchnet fused", "scratchnet fused (1 thread)", "GEMM floor",
+         "torch CUDA graphs", "scratchnet CUDA graph")
 PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit", "torch CUDA graphs")  # the engines scratchnet races
 BASELINES = ("torch eager", "scratchnet")  # never left out: the ratios and the sweep's step count need them
 
@@ -57,7 +60,7 @@ class Contender:
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.worker", engine, name, "--data-dir", args.data_dir,
-                 "--device", args.device, "--threads", str(args.threads)],
+                 "--device", args.device, "--threads", "1" if name.endswith(ONE_THREAD) else str(args.threads)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
 
     def send(self, op, **arguments):
@@ -208,8 +211,9 @@ def step_breakdown(field, steps, repeats):
             for name, s in spent.items()}
 
 
-def sweep(field, batch_sizes, widths, repeats, budget_s):
-    """Seconds per epoch for each swept engine as batch size, then width, grow."""
+def sweep(field, batch_sizes, widths, repeats, budget_s, busy_repeats):
+    """Seconds per epoch for each swept engine as batch size, then width, grow: medians of `repeats` interleaved
+    repeats after a warm-up at each shape, and for each batch size the same again with one core kept busy."""
     points = [("batch_size", m, 512, m) for m in batch_sizes] + [("width", w, w, 64) for w in widths]
     results = {"batch_size": [], "width": []}
     swept = [c.name for c in field.contenders if c.name in SWEPT]
@@ -218,8 +222,14 @@ def sweep(field, batch_sizes, widths, repeats, budget_s):
         batches = built["scratchnet"]["batches_per_epoch"]
         probe = field.get("scratchnet").ask("steps", n=3)["seconds"] / 3
         steps = max(3, min(batches, round(budget_s / probe)))
+        field.interleaved(steps, 1, among=swept)  # warm-up at this shape, untimed: caches, pools, allocator
         seconds = field.interleaved(steps, repeats, among=swept)
-        row = {"value": value, "steps_timed": steps, **per_epoch(seconds, steps, batches)}
+        row = {"value": value, "steps_timed": steps, **per_epoch(seconds, steps, batches), "seconds_measured": seconds}
+        if axis == "batch_size" and busy_repeats:
+            with BusyCore(seconds=3600):
+                time.sleep(0.5)
+                busy = field.interleaved(steps, busy_repeats, among=swept)
+            row["busy"] = per_epoch(busy, steps, batches)
         results[axis].append(row)
         info(f"  sweep {axis}={value}: " + ", ".join(f"{n} {row[n]:.3g} s/epoch" for n in seconds))
     return results
@@ -321,7 +331,8 @@ def measure(field, args, results):
         batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
         widths = (128,) if args.quick else (128, 1024, 2048, 4096)  # width 512 is batch 64 of the other axis
     info("sweep: time per epoch by batch size and by width")
-    results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.3)
+    results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.6,
+                             args.busy_repeats)
 
 
 def write_results(results, out):

@@ -68,7 +68,8 @@ class Worker:
 
     def build(self, sizes, batch_size, memory=False):
         self.contender = None  # the previous point's arrays go before this one's are measured
-        work = Work(self.data, sizes, batch_size, data_dir=self.args.data_dir, device=self.args.device)
+        work = Work(self.data, sizes, batch_size, data_dir=self.args.data_dir, device=self.args.device,
+                    threads=self.args.threads)
         with PeakRSS() as rss:
             contender = self.cls(work)
             contender.steps(STEPS if memory else 2)  # a contender that fails fails here, before any timing
@@ -110,6 +111,8 @@ class Worker:
             record["xla_flags"] = os.environ.get("XLA_FLAGS", "") or "XLA's default (a thread per core)"
         if self.blas_threads is not None:
             record["policy"] = self.blas_threads.describe()
+        if getattr(self.contender, "runs_on", None):
+            record["runs_on"] = self.contender.runs_on  # the floor, the reference: their own threads, not workers
         return {"threads": record}
 
     def limits(self, repeats):

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow  # one --quick run of every contender, each in its
 def test_every_contender_ran_idle_and_busy(quick):
     stdout, results, out = quick
     assert results["left_out"] == {}
-    for name in (*ENGINES, "GEMM floor"):
+    for name in (*ENGINES, "scratchnet fused (1 thread)", "GEMM floor", "GEMM floor (1 thread)"):
         assert f"| {name} |" in stdout
         row = results["main"][name]
         assert row["idle"]["steps_timed"] == 200 and row["busy"]["steps_timed"] == 50
@@ -103,11 +103,13 @@ def test_record_names_the_blas_its_path_and_the_threads(quick):
     machine = results["machine"]
     assert machine["blas"], "threadpoolctl must name the BLAS that ran"
     assert machine["cpu_blas"].startswith("CPU BLAS: ")
-    cores = machine["cores"]
-    for name in ("scratchnet", "scratchnet fused", "GEMM floor"):
+    cores, parallel = machine["cores"], machine["cpu_blas"].startswith("CPU BLAS: numpy's OpenBLAS")
+    for name in ("scratchnet", "scratchnet fused", "GEMM floor"):  # auto: every core as workers, or a core left free
         threads = results["main"][name]["threads"]
-        assert threads["policy"].startswith(f"{max(cores - 1, 1)} BLAS thread"), threads  # auto: a core left free
-        assert {pool["num_threads"] for pool in threads["blas"]} == {max(cores - 1, 1)}, threads["blas"]
+        count = cores if parallel else max(cores - 1, 1)
+        assert threads["policy"].startswith(f"{count} worker" if parallel else f"{count} BLAS thread"), threads
+        assert {pool["num_threads"] for pool in threads["blas"]} == {1 if parallel else count}, threads["blas"]
+    assert results["main"]["scratchnet fused (1 thread)"]["threads"]["policy"].startswith("1 ")
     assert results["main"]["torch eager"]["threads"]["torch_threads"] >= 1
     assert "xla_flags" in results["main"]["JAX jit"]["threads"]
 
@@ -139,7 +141,11 @@ def test_sweep_covers_every_swept_engine(quick):
     assert [r["value"] for r in results["sweep"]["batch_size"]] == [16, 256]
     for axis in results["sweep"].values():
         for row in axis:
-            assert {"torch eager", "JAX jit", "scratchnet", "scratchnet fused", "GEMM floor"} <= set(row)
+            assert {"torch eager", "JAX jit", "scratchnet", "scratchnet fused", "scratchnet fused (1 thread)",
+                    "GEMM floor"} <= set(row)
+    for row in results["sweep"]["batch_size"]:  # a busy column for every batch size, medians of the repeats
+        assert {"torch eager", "JAX jit", "scratchnet fused"} <= set(row["busy"])
+        assert all(len(s) == results["repeats"] for s in row["seconds_measured"].values())
     assert set(results["breakdown"]) == {"scratchnet", "torch eager"}
 
 

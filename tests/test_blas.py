@@ -3,11 +3,18 @@
 Every product C ← α op(A) op(B) + β C and y ← α A x + β y must equal NumPy's, for float32 and float64,
 both transposes, β = 0 and 1, α = 1 and −1, row and column slices; what a BLAS cannot express (no unit
 stride, an output overlapping an input, mixed dtypes) is refused with a UsageError, never computed wrong.
-Where numpy runs no OpenBLAS these tests skip, saying which BLAS it runs; the finding logic is tested
-apart from the machine.
+Where numpy runs no OpenBLAS these tests skip, saying which BLAS it runs. How numpy's own library is told
+from others is tested apart from the machine's kernel: against made-up configuration strings (the same build
+naming another kernel, another library, no string) and against this machine's library with numpy's string
+rewritten to name another kernel. Run it as a user's machine would, and with a forced kernel:
 
-    python -m pytest tests/test_blas.py
+    env -u OPENBLAS_CORETYPE python -m pytest tests/test_blas.py
+    OPENBLAS_CORETYPE=Sandybridge python -m pytest tests/test_blas.py
 """
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,8 +24,9 @@ from threadpoolctl import ThreadpoolController
 
 from scratchnet.errors import UsageError
 from scratchnet.fast import blas as blas_module
-from scratchnet.fast.blas import blas_line, find_blas, self_check
+from scratchnet.fast.blas import Loaded, blas_line, find_blas, numpys_own, same_build, self_check
 
+from conftest import REPO
 from helpers import assert_close
 
 TOL = {"float32": 1e-5, "float64": 1e-12}
@@ -119,12 +127,77 @@ def test_refuses_strided_vectors(blas):
 
 
 def test_found_library_is_numpys_and_named(blas):
-    """The library bound is one threadpoolctl sees loaded, whose configuration is the one numpy was built with."""
-    loaded = [lib.filepath for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers]
-    assert blas.path in loaded
+    """The library bound is one threadpoolctl sees loaded, with the kernel it runs; the line names no folder."""
+    loaded = {lib.filepath: lib.architecture for lib in ThreadpoolController().select(internal_api="openblas")
+              .lib_controllers}
+    assert blas.path in loaded and blas.lib.kernel == loaded[blas.path]
     line = blas_line()
-    assert all(symbol in line for symbol in blas.symbols) and blas.path in line
+    assert all(symbol in line for symbol in blas.symbols) and f"({blas.lib.kernel} kernel)" in line
+    assert os.path.dirname(blas.path) not in line
     assert self_check(blas) is None
+
+
+BUILT = "OpenBLAS 0.3.31  USE64BITINT DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"  # numpy's, at its build
+NUMPY = {"name": "scipy-openblas", "version": "0.3.31", "openblas configuration": BUILT}
+FOLDERS = ("/site/numpy/", "/site/numpy.libs/")
+
+
+def fake(config, kernel, path="/usr/lib/libopenblas.so", prefix="scipy_"):
+    return Loaded(path, prefix, "64_", config, kernel)
+
+
+@pytest.mark.parametrize("kernel", ["Haswell", "SkylakeX", "Zen", "Sandybridge", "Prescott"])
+def test_the_same_build_with_any_kernel_is_numpys(kernel):
+    """DYNAMIC_ARCH names the kernel it picked: numpy's string says Haswell, the library now says another."""
+    own = BUILT.replace("Haswell", kernel)
+    assert numpys_own(fake(own, kernel), NUMPY, FOLDERS, alone=False)
+
+
+@pytest.mark.parametrize("own", ["OpenBLAS 0.3.27  USE64BITINT DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64",
+                                 "OpenBLAS 0.3.31  DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64",
+                                 "OpenBLAS 0.3.31  USE64BITINT DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=128"])
+def test_another_library_is_not_numpys(own):
+    """Another version or other build options: another library (scipy's own copy, a system one), passed over."""
+    assert not numpys_own(fake(own, "SkylakeX"), NUMPY, FOLDERS, alone=False)
+
+
+def test_only_the_kernel_word_may_differ():
+    """A word that differs where the library does not name its kernel is another build, whatever its kernel."""
+    own = BUILT.replace("Haswell", "SkylakeX").replace("NO_AFFINITY", "USE_OPENMP")
+    assert not same_build(own, "SkylakeX", BUILT) and same_build(BUILT, "Haswell", BUILT)
+    assert not same_build(BUILT.replace("Haswell", "Zen"), "", BUILT)  # no kernel named: no word may differ
+
+
+def test_inside_numpys_installation_is_numpys_whatever_its_string():
+    """A wheel's own copy (numpy.libs) is numpy's even if its string were reworded; not at another version."""
+    inside = fake("OpenBLAS 0.3.31 reworded SkylakeX", "SkylakeX", path="/site/numpy.libs/libscipy_openblas64_.so")
+    assert numpys_own(inside, NUMPY, FOLDERS, alone=False)
+    assert not numpys_own(inside, {**NUMPY, "version": "0.3.27"}, FOLDERS, alone=False)
+    beside = fake(BUILT, "Haswell", path="/site/numpy_extra/libopenblas.so")  # a prefix of the folder, not inside
+    assert not numpys_own(beside, {"name": "openblas"}, FOLDERS, alone=False)
+
+
+def test_symbols_spelled_otherwise_are_not_scipy_openblas():
+    assert not numpys_own(fake(BUILT, "Haswell", prefix=""), NUMPY, FOLDERS, alone=False)
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_with_no_string_the_only_library_or_numpys_folder_decides(alone):
+    """Older numpy records no configuration: the library inside numpy, or else the only one loaded."""
+    outside = fake("OpenBLAS 0.3.31 SkylakeX", "SkylakeX")
+    assert numpys_own(outside, {}, FOLDERS, alone=alone) == alone
+    assert numpys_own(fake("OpenBLAS 0.3.31", "", path="/site/numpy/.dylibs/libopenblas.dylib"), {}, FOLDERS,
+                      alone=False)
+
+
+def test_the_real_library_under_another_kernel_name_is_found(blas):
+    """This machine's library against numpy's string rewritten to name another kernel, with the folder rule off:
+    found by its string alone, whichever kernel runs here."""
+    other = "Zen" if blas.lib.kernel != "Zen" else "Haswell"
+    config = {**blas_module.numpy_blas_config(), "openblas configuration": blas.lib.config.replace(blas.lib.kernel,
+                                                                                                   other)}
+    found, why = find_blas([blas.path], config, folders=())
+    assert why is None and found.path == blas.path
 
 
 def test_another_blas_falls_back_to_numpy_matmul():
@@ -138,12 +211,40 @@ def test_no_loaded_openblas_falls_back():
 
 
 def test_an_openblas_that_is_not_numpys_is_not_used(blas):
-    """Another OpenBLAS in the process (scipy's, say) has another configuration string: it is passed over."""
-    found, why = find_blas([blas.path], {"name": "scipy-openblas", "openblas configuration": "OpenBLAS 0.0 other"})
-    assert found is None and blas.path in why
+    """Another OpenBLAS in the process (scipy's, say) has another configuration string: it is passed over, and
+    the reason names the library by its file name and kernel, not by the machine's folders."""
+    found, why = find_blas([blas.path], {"name": "scipy-openblas", "openblas configuration": "OpenBLAS 0.0 other"},
+                           folders=())
+    assert found is None and os.path.basename(blas.path) in why and blas.lib.kernel in why
+    assert os.path.dirname(blas.path) not in why
 
 
 def test_a_failed_check_against_numpy_falls_back(blas, monkeypatch):
     monkeypatch.setattr(blas_module.CpuBlas, "gemm", lambda self, A, B, C, alpha=1.0, beta=0.0: None)
     found, why = find_blas([blas.path], blas_module.numpy_blas_config())
     assert found is None and "disagreed with np.matmul" in why
+
+
+def test_cpu_blas_set_aside_says_np_matmul(blas, monkeypatch):
+    """The documented way to run the np.matmul path where the BLAS is found: cpu_blas gives None."""
+    monkeypatch.setattr(blas_module, "cpu_blas", lambda: None)
+    assert blas_line().startswith("CPU BLAS: np.matmul (") and "set to give None" in blas_line()
+
+
+def test_the_command_prints_the_line_and_the_path_only_when_asked(blas, capsys):
+    blas_module.main([])
+    assert capsys.readouterr().out == blas_line() + "\n"
+    blas_module.main(["--path"])
+    assert capsys.readouterr().out.splitlines()[1] == f"library: {blas.path}"
+
+
+def test_the_command_says_library_kernel_and_thread_policy_and_no_folder(blas, tmp_path):
+    """`python -m scratchnet.fast.blas` as a user runs it: the BLAS line, the threads --threads auto runs, and
+    the kernel (nothing measured yet: an empty cache folder)."""
+    done = subprocess.run([sys.executable, "-m", "scratchnet.fast.blas"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path)}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("CPU BLAS: ") and lines[1].startswith("threads (--threads auto): ")
+    assert lines[2] == "kernel: as DYNAMIC_ARCH picked it (python -m scratchnet.fast.kernel measures them)"
+    assert os.path.dirname(np.__file__) not in done.stdout

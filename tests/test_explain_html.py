@@ -38,8 +38,9 @@ from matplotlib import image as mpimg  # noqa: E402
 
 PANEL = re.compile(r'<figure class="panel" data-panel="(\w+)">(.*?)</figure>', re.S)
 CHROMIUM = browser.find_chromium()
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; "
-                                                               ".ci/run installs it when it runs as root)")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason=(
+    f"no Chromium on PATH (one of {', '.join(browser.CHROMIUM_NAMES)}): install it to run the browser tests, e.g. "
+    "apt-get install chromium, or brew install --cask chromium (.ci/run installs it when it runs as root)"))
 
 
 def expected_panels(L):

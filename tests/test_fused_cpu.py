@@ -4,10 +4,14 @@ The reference (Network.forward, cost, backward and SGD.step) is checked against 
 elsewhere; here the BLAS step must take the same steps: the same C and the same W^[l], b^[l] after each
 (float64 to 1e-12; float32 to its parity tolerance), for any ReLU network, batch sizes up to the one it was
 built for, and an α that moves between steps; a non-finite C leaves the parameters as they were.
-Skipped, saying why, where numpy runs no OpenBLAS that scratchnet can call.
+Skipped, saying why, where numpy runs no OpenBLAS that scratchnet can call; the np.matmul fallback is tested
+everywhere, with cpu_blas set to give None. Run it unforced and with a forced kernel (.ci/run does both):
 
-    python -m pytest tests/test_fused_cpu.py
+    env -u OPENBLAS_CORETYPE python -m pytest tests/test_fused_cpu.py
+    OPENBLAS_CORETYPE=Sandybridge python -m pytest tests/test_fused_cpu.py
 """
+
+import os
 
 import numpy as np
 import pytest
@@ -16,8 +20,11 @@ from hypothesis import strategies as st
 
 from scratchnet import SGD, Network
 from scratchnet.errors import DivergenceError, UsageError
-from scratchnet.fast.choose import fused_step
+from scratchnet.fast import blas as blas_module
+from scratchnet.fast.choose import fused_step, make_step
+from scratchnet.fast.fused import FusedStep
 from scratchnet.fast.fused_cpu import BlasStep
+from scratchnet.run.config import TrainConfig
 from scratchnet.schedules import Cosine
 from scratchnet.step import ReferenceStep
 
@@ -84,6 +91,24 @@ def test_a_schedule_sets_alpha_before_every_step(blas):
 def test_the_cpu_fused_step_is_the_blas_step(blas):
     net = Network([6, 5, 3])
     assert isinstance(fused_step(net, SGD(net, lr=0.1), 4), BlasStep)
+
+
+@pytest.mark.parametrize("setting", ["auto", "fused"])
+def test_without_numpys_blas_the_fused_step_runs_on_np_matmul(setting, monkeypatch):
+    """cpu_blas set to give None (as on a numpy with MKL): FusedStep on np.matmul, said only for --step fused,
+    and BlasStep's line names the kernel where the BLAS is there. Runs on every machine, BLAS or not."""
+    monkeypatch.setattr(blas_module, "cpu_blas", lambda: None)
+    net = Network([6, 5, 3])
+    opt = SGD(net, lr=0.1)
+    step, said = make_step(TrainConfig(step=setting, batch_size=4), net, opt, fused=True)
+    assert isinstance(step, FusedStep) and step.xp is np
+    assert (said is None) == (setting == "auto") and ("np.matmul" in (said or "")) == (setting == "fused")
+
+
+def test_the_blas_step_line_names_kernel_and_threads(blas):
+    net = Network([6, 5, 3])
+    _, said = make_step(TrainConfig(step="fused", batch_size=4, threads="1"), net, SGD(net, lr=0.1), fused=True)
+    assert f"{blas.lib.kernel} kernel, on 1 worker" in said and os.sep not in said
 
 
 def test_parameters_stay_the_networks_own_arrays(blas):

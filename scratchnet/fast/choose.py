@@ -1,17 +1,19 @@
 """Which step a run trains with: the reference step (scratchnet.step), or the fused step of this folder.
 
-On the CPU the fused step is BlasStep (fused_cpu.py: the update inside numpy's own BLAS calls, blas.py), or
-FusedStep (fused.py) on np.matmul where that BLAS is not found; on a GPU FusedStep, in one CUDA graph.
+On the CPU the fused step is BlasStep (fused_cpu.py: the update inside numpy's own BLAS calls, blas.py, its
+products shared out by the workers of parallel.py), or FusedStep (fused.py) on np.matmul where that BLAS is not
+found; on a GPU FusedStep, in one CUDA graph.
 """
 
 import numpy as np
 
 from scratchnet.errors import UsageError
-from scratchnet.fast.blas import blas_line, cpu_blas
+from scratchnet.fast import blas as cpu
 from scratchnet.fast.fused import FusedStep
 from scratchnet.fast.fused_cpu import BlasStep
+from scratchnet.fast.parallel import shared_workers
 from scratchnet.fast.rules import check_fusable
-from scratchnet.fast.threads import BlasThreads
+from scratchnet.fast.threads import BlasThreads, parse_threads, thread_count
 from scratchnet.step import ReferenceStep
 
 
@@ -29,11 +31,13 @@ def wants_fused(cfg, net, opt):
     return True
 
 
-def fused_step(net, opt, max_batch):
-    """The fused step for net and opt: on the CPU with numpy's OpenBLAS at hand a BlasStep, otherwise a FusedStep."""
-    blas = cpu_blas() if isinstance(net.W[2], np.ndarray) else None
+def fused_step(net, opt, max_batch, threads="auto"):
+    """The fused step for net and opt: on the CPU with numpy's OpenBLAS at hand a BlasStep on --threads workers
+    (the same bits on any count), otherwise a FusedStep."""
+    blas = cpu.cpu_blas() if isinstance(net.W[2], np.ndarray) else None  # looked up at each call: a test may set it
     if blas is not None:
-        return BlasStep(net, opt, max_batch, blas)
+        workers = shared_workers(thread_count(parse_threads(str(threads))))
+        return BlasStep(net, opt, max_batch, blas, workers)
     return FusedStep(net, opt, max_batch)
 
 
@@ -43,14 +47,16 @@ def make_step(cfg, net, opt, fused, cuda_graph=True):
     cuda_graph). Made after a resume has loaded net and opt: FusedStep copies them in."""
     if not fused:
         return ReferenceStep(net, opt), None
-    step = fused_step(net, opt, cfg.batch_size)
+    step = fused_step(net, opt, cfg.batch_size, cfg.threads)
+    on_cpu = isinstance(step, BlasStep) or step.xp is np
+    if on_cpu and cfg.step == "auto":
+        return step, None  # the default run on the CPU: its path is in --help (blas_line), not in every run
     if isinstance(step, BlasStep):
-        if cfg.step == "auto":  # the default run on the CPU: its path is in --help and the README, not in every run
-            return step, None
         threads = BlasThreads(cfg.threads).describe()
-        how = f", the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu), on {threads}"
-    elif step.xp is np:
-        how = f" (scratchnet.fast.fused, on np.matmul: {blas_line().split('(', 1)[1]}"
+        how = (f", the update inside numpy's BLAS calls (scratchnet.fast.fused_cpu), {step.blas.lib.kernel} kernel, "
+               f"on {threads}")
+    elif on_cpu:
+        how = f" (scratchnet.fast.fused, on np.matmul: {cpu.blas_line().split('(', 1)[1]}"
     elif not cuda_graph:
         how = " (scratchnet.fast.fused), kernel by kernel"
     else:

@@ -1,5 +1,11 @@
-"""How many threads numpy's BLAS runs on: --threads N, or auto, the count that stays fast when another
-process takes a core: all the cores but one (and at least one).
+"""How many threads a run computes on: --threads N, or auto; and which threads those are.
+
+Where numpy's OpenBLAS is bound (scratchnet.fast.blas), the CPU fused step cuts each product into pieces fixed
+by its shape and hands them to N workers (scratchnet.fast.parallel), while numpy's OpenBLAS runs one thread,
+for the step and for everything else (the test-set pass, --step reference): no figure then depends on N, a run
+resumed on another N continues exactly, and auto is every core, since a worker on a busy core only takes fewer
+pieces. Elsewhere (another BLAS, a numpy without OpenBLAS) N is the BLAS's own thread count and auto all the
+cores but one, for the reason measured below.
 
 OpenBLAS splits every product between its threads and waits for the slowest. When another process holds one
 of the cores, the thread that shares it is descheduled for whole time slices, and every product of every
@@ -12,11 +18,8 @@ medians of interleaved bursts in one process):
     the BLAS step, machine shared with ~7 jobs:     2 threads 154,    1 thread 21.8
     the same, plus one core kept busy:              2 threads 304,    1 thread 31.4
 
-So a thread fewer than the cores is what survives a busy machine (5–20 × faster than numpy's default there),
-at the price of 1/cores of the idle speed. A count chosen by timing the steps as the load changes was tried
-too: it kept within 2–7 % of the best fixed count, but OpenBLAS's rounding depends on the thread count (where
-it splits a product between threads), so a run whose count moved with the load would no longer repeat bit for
-bit, and a resumed run would not continue exactly. auto is therefore fixed for the machine: cores − 1.
+OpenBLAS's rounding also depends on its thread count (where it splits a product between threads), so a count
+that moved with the load would no longer repeat bit for bit: with a BLAS's own threads, auto stays cores − 1.
 """
 
 import os
@@ -24,6 +27,7 @@ import os
 from threadpoolctl import ThreadpoolController
 
 from scratchnet.errors import UsageError
+from scratchnet.fast import blas as cpu
 
 
 def cores():
@@ -46,13 +50,23 @@ def parse_threads(text):
     return n
 
 
+def parallel_step():
+    """Whether the CPU fused step's own workers do the parallel work (numpy's OpenBLAS is bound), so that numpy's
+    BLAS runs one thread and no figure depends on the count; otherwise OpenBLAS's (or another BLAS's) threads do."""
+    return cpu.cpu_blas() is not None
+
+
 def thread_count(setting):
-    """The BLAS thread count for a --threads setting: N itself, or for auto all the cores but one."""
-    return max(cores() - 1, 1) if setting == "auto" else setting
+    """The thread count for a --threads setting: N itself, or for auto every core where the workers of the
+    parallel step run (a busy core takes fewer pieces), and all the cores but one where a BLAS's own threads do."""
+    if setting != "auto":
+        return setting
+    return cores() if parallel_step() else max(cores() - 1, 1)
 
 
 class BlasThreads:
-    """While active, every BLAS thread pool in this process (numpy's OpenBLAS among them) runs `count` threads.
+    """While active, the process runs --threads: the fused step's workers (`count`), and every BLAS thread pool
+    (numpy's OpenBLAS among them) on one thread where those workers do the parallel work, on `count` otherwise.
 
         with BlasThreads("auto") as threads:   # or BlasThreads(4), BlasThreads("4")
             ...                                # threads.describe() says what runs
@@ -60,10 +74,11 @@ class BlasThreads:
 
     def __init__(self, setting):
         self.setting = parse_threads(str(setting))  # "auto", "4" (a flag's text) or 4
-        self.count = thread_count(self.setting)
+        self.count, self.parallel = thread_count(self.setting), parallel_step()
+        self.blas_count = 1 if self.parallel else self.count
 
     def __enter__(self):
-        self.limits = ThreadpoolController().limit(limits=self.count, user_api="blas")
+        self.limits = ThreadpoolController().limit(limits=self.blas_count, user_api="blas")
         return self
 
     def __exit__(self, *exc):
@@ -72,6 +87,12 @@ class BlasThreads:
     def describe(self):
         if self.setting != "auto":
             why = f"--threads {self.count}"
+        elif self.parallel:
+            why = "auto: every core; a busy one takes fewer pieces"
         else:
             why = f"auto: {cores()} cores, one left for other work" if cores() > 1 else "auto: the only core"
-        return f"{self.count} BLAS thread{'s' if self.count > 1 else ''} ({why})"
+        plural = "s" if self.count > 1 else ""
+        if self.parallel:
+            return (f"{self.count} worker{plural} on fixed pieces of each product, each on numpy's OpenBLAS at one "
+                    f"thread: the same digits on any count ({why})")
+        return f"{self.count} BLAS thread{plural} ({why})"
