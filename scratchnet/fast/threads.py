@@ -41,8 +41,8 @@ def parse_threads(text):
         n = int(text)
     except ValueError:
         n = 0
-    if n < 1:
-        raise UsageError(f"--threads {text}: give a positive number of BLAS threads, or auto")
+    if not 1 <= n < 2**31:  # BLAS libraries take a C int (and run fewer: BlasThreads.running)
+        raise UsageError(f"--threads {text}: give a positive number of BLAS threads (below 2**31), or auto")
     return n
 
 
@@ -69,9 +69,19 @@ class BlasThreads:
     def __exit__(self, *exc):
         self.limits.restore_original_limits()
 
+    def running(self):
+        """The threads BLAS really runs when asked for `count`: a library caps the count (OpenBLAS at the
+        MAX_THREADS it was built with, 64 in numpy's wheel); `count` itself where no BLAS pool is loaded."""
+        with ThreadpoolController().limit(limits=self.count, user_api="blas"):
+            counts = [pool["num_threads"] for pool in ThreadpoolController().select(user_api="blas").info()]
+        return max(counts, default=self.count)
+
     def describe(self):
+        """What runs, e.g. '64 BLAS threads (--threads 1000: this BLAS runs 64 at most, more than the 2 cores)'."""
+        running = self.running()
         if self.setting != "auto":
-            why = f"--threads {self.count}"
+            why = f"--threads {self.count}" + ("" if running == self.count else f": this BLAS runs {running} at most")
+            why += f", more than the {cores()} cores" if running > cores() else ""
         else:
             why = f"auto: {cores()} cores, one left for other work" if cores() > 1 else "auto: the only core"
-        return f"{self.count} BLAS thread{'s' if self.count > 1 else ''} ({why})"
+        return f"{running} BLAS thread{'s' if running > 1 else ''} ({why})"
