@@ -31,7 +31,7 @@ from scratchnet.fast.threads import parse_threads
 from scratchnet.mnist.load import load_mnist
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import info, run_cli
-from scratchnet.shell.fileio import atomic_write, check_outputs
+from scratchnet.shell.fileio import atomic_write, check_outputs, non_regular
 
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 TUTORIAL = [784, 512, 512, 10]
@@ -283,7 +283,8 @@ def check_out(out):
     if not out:
         raise UsageError("--out is empty: give a folder (. for the current one)")
     if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {out} is a file, not a folder: give a folder for {', '.join(OUT_FILES)}")
+        raise UsageError(f"--out {out} is {non_regular(out) or 'a file'}, not a folder: give a folder for "
+                         f"{', '.join(OUT_FILES)}")
     check_outputs([(os.path.join(out, name), "--out") for name in OUT_FILES])
 
 

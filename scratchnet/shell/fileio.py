@@ -133,11 +133,14 @@ def check_outputs(outputs, inputs=()):
         outputs: (path, name) for every file the command writes, e.g. ("runs/m.json", "--metrics-out"), or
             ("runs/x_predictions.png", "--plot-samples (its predictions grid)"); empty paths are skipped.
         inputs: (path, name) of files the command reads and must not overwrite, or (path, name, writer) for one
-            that the output named `writer` is meant to rewrite (the checkpoint that --save continues).
+            that the output named `writer` is meant to rewrite (the checkpoint that --save continues); each must
+            be a regular file where it exists (check_input).
     """
     outputs = [(path, name) for path, name in outputs if path]
     for path, name in outputs:
         check_writable(path, name)
+    for path, name, *_ in (item for item in inputs if item[0]):
+        check_input(path, name)
     for path, name, *writer in (item for item in inputs if item[0]):
         for output, output_name in outputs:
             if output_name not in writer and same_file(output, path):
