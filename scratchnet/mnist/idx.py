@@ -52,11 +52,16 @@ class DataError(ScratchnetError):
     """A data file that is not what it claims to be."""
 
 
+def check_regular(path):
+    """Refuse a `path` that is a folder, FIFO, device or socket: open() would wait for a FIFO's writer forever."""
+    kind = non_regular(path)
+    if kind:
+        raise DataError(f"{path} is {kind}, not an IDX file: remove it and run again to fetch MNIST")
+
+
 def read_idx(path, spec):
     """The array stored in the IDX file at `path`, after every check of `parse_idx`."""
-    kind = non_regular(path)
-    if kind:  # a FIFO would make open() wait for a writer forever; a device would be read without end
-        raise DataError(f"{path} is {kind}, not an IDX file: remove it and run again to fetch MNIST")
+    check_regular(path)
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -11,7 +11,7 @@ import numpy as np
 
 from scratchnet.errors import UsageError
 from scratchnet.mnist.fetch import fetch_mnist
-from scratchnet.mnist.idx import MNIST_FILES, DataError, read_idx
+from scratchnet.mnist.idx import MNIST_FILES, DataError, check_regular, read_idx
 from scratchnet.shell.fileio import non_regular
 
 
@@ -36,6 +36,8 @@ def load_mnist(root="data", train=True, download=True):
         if not download:
             raise DataError(f"{os.path.join(folder, missing[0].name)} is missing: run with download=True")
         fetch_mnist(folder, missing)
+    for spec in MNIST_FILES.values():  # all four: torchvision, reading one split, opens the other's files too
+        check_regular(os.path.join(folder, spec.name))
     split = "train" if train else "test"
     images = read_idx(os.path.join(folder, MNIST_FILES[split, "images"].name), MNIST_FILES[split, "images"])
     labels = read_idx(os.path.join(folder, MNIST_FILES[split, "labels"].name), MNIST_FILES[split, "labels"])

@@ -252,6 +252,7 @@ def validate(cfg):
         total = MNIST_FILES[split, "images"].count
         if not 0 <= getattr(cfg, name) <= total:  # more than MNIST holds is refused, not cut down to it
             raise UsageError(f"{flag[name]} must be in [0, {total}] (0 means all {total}), got {getattr(cfg, name)}")
+    check_batch_size(cfg, samples_used(cfg, "train"))  # before the memory check, which would blame --hidden
     for name, choices in (("activation", HIDDEN_ACTIVATIONS), ("loss", LOSSES), ("dtype", DTYPES),
                           ("sampling", SAMPLING), ("device", DEVICES)):
         if getattr(cfg, name) not in choices:

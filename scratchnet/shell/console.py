@@ -175,6 +175,8 @@ def run_cli(main, argv=None):
     except ScratchnetError as e:
         _last_words(f"{e.prefix}{e}", e.exit_code)
     except KeyboardInterrupt as e:
+        for other in STOPPING:  # stopping already: another Ctrl-C must not cut the last line or its exit status
+            signal.signal(other, signal.SIG_IGN)
         signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
         _last_words(stopped_by(signum), 128 + signum)
     except MemoryError:
