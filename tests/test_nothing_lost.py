@@ -1,9 +1,13 @@
-"""Nothing lost, part 2: the commands used as a hostile user would, each case as the issue reproduced it.
+"""Nothing lost, parts 2 and 3: the commands used as a hostile user would, each case as the issues reproduced it,
+then the table of part 3 (ROWS: every command × every hostile condition; a new command joins by adding a row).
 
-Every case runs the real command in a fresh interpreter and checks the one line it prints, its exit status,
-and that no file the user had was changed (SHA-256 before and after). Device nodes and FIFOs are made in a
-temporary folder (never the real /dev), the full disk is a real 1 MiB tmpfs (root only, skipped elsewhere),
-signals are real signals (sent by the test, or by the run to itself at a chosen step), pipes are real pipes.
+Every case runs the real command in a fresh interpreter (argument checks that stop before any work run in this
+one) and checks the one line it prints, its exit status, and that no file the user had was changed (SHA-256
+before and after). The signal, full-disk and pipe tests run with each step the default can choose (BlasStep
+where numpy's OpenBLAS is found, the fallback FusedStep, ReferenceStep), forced in turn.
+Device nodes and FIFOs are made in a temporary folder (never the real /dev), the full disk is a real 1 MiB
+tmpfs and the read-only one a real read-only tmpfs (root only, skipped elsewhere), signals are real signals
+(sent by the test, or by the run to itself at a chosen step), pipes are real pipes.
 
     python -m pytest tests/test_nothing_lost.py
 """
@@ -37,22 +41,57 @@ SMALL = ["--train-size", "640", "--test-size", "100", "--hidden", "16", "--epoch
 # Python run before the command: every backward pass sleeps a little (so a signal lands mid-epoch), and at
 # step AT (counted over the run) the process sends itself SIGNAL: a real signal at a known place.
 SIGNAL_AT = """
-import os, signal, time
+import os, signal, sys, time
 import numpy as np
+import scratchnet.fast.choose as choose
+from scratchnet.fast.fused import FusedStep
 from scratchnet.fast.fused_cpu import BlasStep
 from scratchnet.step import ReferenceStep
 count = [0]
 def signalling(real_step):
     def step(self, x, y):
         count[0] += 1
+        if type(self).__name__ != "{kind}":  # the step this cell forces, or the test would prove nothing
+            sys.stderr.write(f"the run trains with {{type(self).__name__}}, not {kind}\\n")
+            os._exit(99)
         if count[0] == {at}:
             os.kill(os.getpid(), signal.{signal})  # a real signal, in the middle of step {at}
         time.sleep({sleep})
         return real_step(self, x, y)
     return step
-for kind in (ReferenceStep, BlasStep):  # whichever the run trains with (SGD: the fused step on the CPU)
+for kind in (ReferenceStep, BlasStep, FusedStep):  # every step the default can choose
     kind.step = signalling(kind.step)
+if "{kind}" == "FusedStep":  # the fallback where numpy's OpenBLAS is not found: FusedStep on np.matmul
+    choose.cpu_blas = lambda *args, **kwargs: None
 """
+
+# The three steps the default run can choose (scratchnet.fast.choose): each cell forces one. ReferenceStep by its
+# flag, FusedStep by hiding numpy's BLAS from the choice, BlasStep where that BLAS is found (skipped elsewhere).
+STEPS = {"ReferenceStep": ["--step", "reference"], "FusedStep": [], "BlasStep": []}
+
+
+@pytest.fixture(params=list(STEPS))
+def step(request):
+    """(kind, flags): the step a signal test trains with."""
+    if request.param == "BlasStep":
+        from scratchnet.fast.blas import blas_line, cpu_blas
+
+        if cpu_blas() is None:
+            pytest.skip(f"BlasStep needs numpy's OpenBLAS: {blas_line()}")
+    return request.param, STEPS[request.param]
+
+
+def signal_at(step, at, signame, sleep):
+    return SIGNAL_AT.format(kind=step[0], at=at, signal=signame, sleep=sleep)
+
+
+def stop_line(done, code):
+    """The one line a stopped run prints, its status `code`; an info line naming the forced step is allowed."""
+    assert done.returncode == code, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("training step: ")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
 
 
 def command(module, args, prelude=""):
@@ -176,12 +215,13 @@ def fill(folder, leave=0):
             pass
 
 
-def test_a_checkpoint_on_a_full_disk_keeps_the_old_one_and_saves_elsewhere(small, full_fs, tmp_path):
+def test_a_checkpoint_on_a_full_disk_keeps_the_old_one_and_saves_elsewhere(step, small, full_fs, tmp_path):
     ckpt = full_fs / "ckpt.npz"
     ckpt.write_bytes(b"the previous checkpoint")
     before = sha256(ckpt)
-    done = train(*small, "--hidden", "512", "--save", str(ckpt), env={**os.environ, "TMPDIR": str(tmp_path)})
-    line = one_line(done, 1)
+    done = train(*small, *step[1], "--hidden", "512", "--save", str(ckpt), env={**os.environ, "TMPDIR": str(tmp_path)},
+                 prelude=signal_at(step, 0, "SIGINT", 0))
+    line = stop_line(done, 1)
     assert line.startswith(f"error: could not write {ckpt} (No space left on device); the previous {ckpt} is "
                            "unchanged; the run's state is saved in ")
     rescued = line.split("the run's state is saved in ")[1].split(" instead")[0]
@@ -196,7 +236,7 @@ def test_metrics_and_plots_on_a_full_disk_are_one_line(flag, small, full_fs):
     out.write_bytes(b"the previous file")
     before = sha256(out)
     fill(full_fs)
-    line = one_line(train(*small, flag, str(out)), 1)
+    line = stop_line(train(*small, flag, str(out)), 1)
     assert line == f"error: could not write {out} (No space left on device); the previous {out} is unchanged"
     assert sha256(out) == before
 
@@ -281,27 +321,30 @@ def test_a_model_that_cannot_fit_is_refused_with_its_size(module, args, tmp_path
 
 @pytest.mark.parametrize("signame,code,said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated"),
                                                ("SIGHUP", 129, "hung up")])
-def test_a_signal_mid_epoch_saves_and_says_how_to_resume(signame, code, said, small, tmp_path):
+def test_a_signal_mid_epoch_saves_and_says_how_to_resume(signame, code, said, step, small, tmp_path):
     ckpt = tmp_path / "with space" / "c.npz"
-    done = train(*small, "--save", str(ckpt), prelude=SIGNAL_AT.format(at=4, signal=signame, sleep=0.01))
-    line = one_line(done, code)
+    done = train(*small, *step[1], "--save", str(ckpt), prelude=signal_at(step, 4, signame, 0.01))
+    line = stop_line(done, code)
     resume = f"python -m scratchnet.train --resume {shlex.quote(str(ckpt))}"
     assert line == f"{said} ({signame}) in epoch 1 after step 4: saved {ckpt}; resume with: {resume}"
-    resumed = subprocess.run(resume + f" --data-dir {shlex.quote(small[-1])}", shell=True, cwd=REPO,
-                             capture_output=True, text=True, timeout=600)
+    # the printed command, pasted into a shell, with the interpreter running this suite (not the PATH's python)
+    pasted = shlex.quote(sys.executable) + resume.removeprefix("python") + f" --data-dir {shlex.quote(small[-1])}"
+    resumed = subprocess.run(pasted, shell=True, cwd=REPO, capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(str(ckpt))[1]["state"]["epoch"] == 1
 
 
-def test_a_signal_sent_from_outside_is_honoured(small, tmp_path):
+def test_a_signal_sent_from_outside_is_honoured(step, small, tmp_path):
     ckpt = tmp_path / "c.npz"
-    p = subprocess.Popen(command("scratchnet.train", [*small, "--save", str(ckpt)],
-                                 SIGNAL_AT.format(at=0, signal="SIGINT", sleep=0.2)),
+    p = subprocess.Popen(command("scratchnet.train", [*small, *step[1], "--save", str(ckpt)],
+                                 signal_at(step, 0, "SIGINT", 0.2)),
                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.stdout.readline() == "Epoch 1\n"
     time.sleep(0.5)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=600)
+    err = "".join(line for line in err.splitlines(True) if not line.startswith("training step: "))
     assert p.returncode == 143 and err.startswith("terminated (SIGTERM) in epoch 1 after step "), err
 
 
@@ -316,10 +359,10 @@ loop.evaluate = evaluate
 """
 
 
-def test_ctrl_c_during_the_last_test_is_honoured(small, tmp_path):
+def test_ctrl_c_during_the_last_test_is_honoured(step, small, tmp_path):
     ckpt = tmp_path / "c.npz"
-    done = train(*small, "--save", str(ckpt), prelude=EVALUATE_THEN_SIGNAL)
-    line = one_line(done, 130)
+    done = train(*small, *step[1], "--save", str(ckpt), prelude=signal_at(step, 0, "SIGINT", 0) + EVALUATE_THEN_SIGNAL)
+    line = stop_line(done, 130)
     assert "Done!" not in done.stdout
     assert line.startswith(f"interrupted (SIGINT) after epoch 1: saved {ckpt}; resume with: ")
     assert load_checkpoint(str(ckpt))[1]["state"]["epoch"] == 1
@@ -334,20 +377,20 @@ np.savez = savez
 """
 
 
-def test_a_second_ctrl_c_while_saving_still_says_what_was_saved(small, tmp_path):
+def test_a_second_ctrl_c_while_saving_still_says_what_was_saved(step, small, tmp_path):
     ckpt = tmp_path / "c.npz"
-    prelude = SIGNAL_AT.format(at=3, signal="SIGINT", sleep=0) + SAVE_TWICE_INTERRUPTED
-    line = one_line(train(*small, "--save", str(ckpt), prelude=prelude), 130)
+    prelude = signal_at(step, 3, "SIGINT", 0) + SAVE_TWICE_INTERRUPTED
+    line = stop_line(train(*small, *step[1], "--save", str(ckpt), prelude=prelude), 130)
     assert line.startswith(f"interrupted (SIGINT) in epoch 1 after step 3: saved {ckpt}; resume with: ")
     assert load_checkpoint(str(ckpt))[1]["state"]["step"] == 3
 
 
-def test_ctrl_c_without_save_never_overwrites_an_earlier_interrupted_run(small, tmp_path):
+def test_ctrl_c_without_save_never_overwrites_an_earlier_interrupted_run(step, small, tmp_path):
     (tmp_path / "runs").mkdir()
     earlier = tmp_path / "runs" / "interrupted.npz"
     earlier.write_bytes(b"an earlier run's checkpoint")
     before = sha256(earlier)
-    line = one_line(train(*small, cwd=tmp_path, prelude=SIGNAL_AT.format(at=2, signal="SIGINT", sleep=0)), 130)
+    line = stop_line(train(*small, *step[1], cwd=tmp_path, prelude=signal_at(step, 2, "SIGINT", 0)), 130)
     assert "saved runs/interrupted-2.npz; resume with: python -m scratchnet.train --resume runs/interrupted-2.npz" \
         in line
     assert sha256(earlier) == before
@@ -393,8 +436,9 @@ def test_the_bar_in_a_narrow_terminal_and_the_interrupt_line_after_it(small, tmp
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))  # a terminal 40 columns wide
     os.set_blocking(main, False)
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    prelude = SIGNAL_AT.format(at=5, signal="SIGINT", sleep=0.05)
-    p = subprocess.Popen(command("scratchnet.train", [*small, "--save", str(tmp_path / "c.npz")], prelude),
+    prelude = signal_at(("ReferenceStep",), 5, "SIGINT", 0.05)
+    p = subprocess.Popen(command("scratchnet.train", [*small, "--step", "reference", "--save", str(tmp_path / "c.npz")],
+                                 prelude),
                          cwd=REPO, stdin=child, stdout=subprocess.DEVNULL, stderr=child, env=env)
     os.close(child)
     p.wait(timeout=600)
@@ -781,3 +825,13 @@ def test_benchmark_interrupted_twice_leaves_no_worker_running(mnist_dir, tmp_pat
     while any(alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [w for w in workers if alive(w)], "a worker outlived the benchmark by more than a second"
+
+
+def test_a_reader_gone_mid_run_ends_quietly_whatever_the_step(step, small):
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run(command("scratchnet.train", [*small, *step[1]], signal_at(step, 0, "SIGINT", 0)), cwd=REPO,
+                          stdout=write, stderr=subprocess.PIPE, text=True, timeout=600)
+    os.close(write)
+    said = [line for line in done.stderr.splitlines() if not line.startswith("training step: ")]
+    assert (done.returncode, said) == (141, [])
