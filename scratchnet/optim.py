@@ -11,6 +11,7 @@ import math
 import numbers
 
 from scratchnet.backend import get_xp
+from scratchnet.checks import check_gradients
 from scratchnet.errors import UsageError
 
 
@@ -71,6 +72,7 @@ class SGD:
 
     def step(self, dW, db):
         """One update of every parameter from ∂C/∂W^[l], ∂C/∂b^[l]; the gradients are not modified."""
+        check_gradients(dW, db, self.net.W)
         self.t += 1
         for l in dW:
             self._update(self.net.W[l], dW[l], self.v_W, l)
@@ -126,6 +128,7 @@ class Adam:
 
     def step(self, dW, db):
         """One update of every parameter from ∂C/∂W^[l], ∂C/∂b^[l]; the gradients are not modified."""
+        check_gradients(dW, db, self.net.W)
         self.t += 1
         for l in dW:
             self._update(self.net.W[l], dW[l], self.m_W, self.v_W, l)

@@ -835,3 +835,62 @@ def test_a_reader_gone_mid_run_ends_quietly_whatever_the_step(step, small):
     os.close(write)
     said = [line for line in done.stderr.splitlines() if not line.startswith("training step: ")]
     assert (done.returncode, said) == (141, [])
+
+
+# the debatable cases of part 3, decided: refused, each in one line that says what to do instead
+
+def stopped(cli_main, args, capsys):
+    from scratchnet.shell.console import run_cli
+
+    with pytest.raises(SystemExit) as stop:
+        run_cli(cli_main, args)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return stop.value.code, lines[0]
+
+
+def test_more_samples_than_mnist_holds_are_refused_not_recorded(in_process, capsys):
+    from scratchnet.train import cli
+
+    assert stopped(cli, ["--train-size", "70000"], capsys) == (
+        2, "error: --train-size must be in [0, 60000] (0 means all 60000), got 70000")
+    assert stopped(cli, ["--test-size", "10001"], capsys)[0] == 2
+
+
+def test_an_empty_data_dir_is_not_taken_for_the_current_folder(in_process, capsys, tmp_path, monkeypatch):
+    from scratchnet.train import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert stopped(cli, ["--data-dir", "", "--hidden", "4"], capsys) == (
+        2, "error: the data folder (--data-dir) is empty: give a folder, . for the current one")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_read_only_checkpoint_is_not_replaced_on_resume(shared, tmp_path, in_process, capsys):
+    from scratchnet.train import cli
+
+    ckpt = tmp_path / "kept.npz"
+    ckpt.write_bytes(pathlib.Path(shared["ckpt"]).read_bytes())
+    ckpt.chmod(0o444)
+    before = sha256(ckpt)
+    code, line = stopped(cli, ["--resume", str(ckpt), "--epochs", "2", "--data-dir", shared["data"]], capsys)
+    assert code == 2 and line.startswith(f"error: --save {ckpt} is read-only (mode 444): it is not replaced"), line
+    assert sha256(ckpt) == before
+
+
+def test_the_api_refuses_a_list_of_labels_a_layer_left_out_and_complex_input():
+    from scratchnet import Network
+    from scratchnet.errors import UsageError
+    from scratchnet.optim import SGD
+
+    net = Network([3, 2, 2], dtype="float64", seed=0)
+    with pytest.raises(UsageError, match="input has dtype complex128: give real numbers"):
+        net.forward(np.ones((2, 3), dtype=complex))
+    net.forward(np.ones((2, 3)))
+    with pytest.raises(UsageError, match=r"cost\(y\): y is a list, not an array: pass np.asarray\(y\)"):
+        net.cost([0, 1])
+    dW, db = net.backward(net.cost(np.array([0, 1]))[1])
+    W2 = net.W[2].copy()
+    with pytest.raises(UsageError, match=r"needs the gradients of every layer \[2, 3\]; got dW for \[3\]"):
+        SGD(net, lr=0.1).step({3: dW[3]}, db)
+    assert np.array_equal(net.W[2], W2)  # refused before any update
