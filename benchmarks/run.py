@@ -13,6 +13,7 @@ column). Writes a Markdown table to stdout, and results.json, results.md and ben
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,8 +29,9 @@ from scratchnet.backend import xp_for_device
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fast.threads import parse_threads
 from scratchnet.mnist.load import load_mnist
+from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import info, run_cli
-from scratchnet.shell.fileio import atomic_write, check_outputs
+from scratchnet.shell.fileio import atomic_write, check_outputs, non_regular
 
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 TUTORIAL = [784, 512, 512, 10]
@@ -82,7 +84,8 @@ class Contender:
 
     def close(self):
         if self.process.poll() is None:
-            self.process.stdin.close()
+            with contextlib.suppress(BrokenPipeError):  # a worker killed already
+                self.process.stdin.close()
             self.process.wait(timeout=60)
 
 
@@ -90,8 +93,13 @@ class Field:
     """The contenders of one run; one that fails is closed, recorded in `left_out` and dropped."""
 
     def __init__(self, names, args):
-        self.left_out = {}
-        self.contenders = [Contender(name, engine, args) for name, engine in names.items()]
+        self.left_out, self.contenders = {}, []
+        try:
+            for name, engine in names.items():
+                self.contenders.append(Contender(name, engine, args))
+        except BaseException:
+            self.close(kill=True)
+            raise
 
     def drop(self, contender, reason):
         if contender.name in BASELINES:
@@ -132,7 +140,12 @@ class Field:
     def get(self, name):
         return next((c for c in self.contenders if c.name == name), None)
 
-    def close(self):
+    def close(self, kill=False):
+        """End every worker: idle ones by closing their input; with `kill` (Ctrl-C, SIGTERM, an error), all of
+        them at once first, mid-epoch if need be, so that none outlives the benchmark."""
+        if kill:
+            for c in self.contenders:
+                c.process.kill()
         for c in self.contenders:
             c.close()
 
@@ -236,7 +249,7 @@ def sweep(field, batch_sizes, widths, repeats, budget_s, busy_repeats):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+    p = OneLineParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the engines run (default cpu)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of one epoch each; figures are "
@@ -277,8 +290,11 @@ def chosen(args):
 
 def check_out(out):
     """Refuse, before any work, an --out whose files could not be written (scratchnet.shell.fileio's checks)."""
+    if not out:
+        raise UsageError("--out is empty: give a folder (. for the current one)")
     if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {out} is a file, not a folder: give a folder for {', '.join(OUT_FILES)}")
+        raise UsageError(f"--out {out} is {non_regular(out) or 'a file'}, not a folder: give a folder for "
+                         f"{', '.join(OUT_FILES)}")
     check_outputs([(os.path.join(out, name), "--out") for name in OUT_FILES])
 
 
@@ -306,8 +322,10 @@ def main(argv=None):
     field = Field(names, args)
     try:
         measure(field, args, results)
-    finally:
-        field.close()
+    except BaseException:  # Ctrl-C, SIGTERM, an error: no worker may finish its epoch alone, orphaned
+        field.close(kill=True)
+        raise
+    field.close()
     results["left_out"] = field.left_out
     results["machine"]["load_after"] = os.getloadavg()
     results["elapsed_s"] = time.monotonic() - began

@@ -140,9 +140,13 @@ def check_array(what, array, ndim, first):
 
 
 def check_input(x, n_1):
-    """x = a^[1]: a finite (m, n_1) array."""
+    """x = a^[1]: a finite (m, n_1) array of real numbers (complex x is refused: σ = ReLU orders its inputs)."""
     if np.ndim(x) != 2 or np.shape(x)[1] != n_1:
         raise UsageError(f"input has shape {np.shape(x)}; this network takes (m, {n_1})")
+    kind = getattr(x, "dtype", np.asarray(x).dtype).kind
+    if kind not in "fiub":
+        raise UsageError(f"input has dtype {getattr(x, 'dtype', np.asarray(x).dtype)}: give real numbers "
+                         "(float32 or float64, as the network's W); complex or text inputs are refused")
     if not get_xp(x).isfinite(x).all():
         raise UsageError("input holds NaN or infinity: clean or impute the data before training on it")
 
@@ -156,8 +160,12 @@ def forward_batch_size(a, caller):
 
 
 def check_labels_fit(a, y):
-    """cost(y): y must hold one label per row of the last forward batch, not another batch's."""
+    """cost(y): y must be an array (not a list: np.asarray(y) first) with one label per row of the last forward
+    batch, not another batch's."""
     m = forward_batch_size(a, "cost(y)")
+    if not hasattr(y, "dtype"):
+        raise UsageError(f"cost(y): y is a {type(y).__name__}, not an array: pass np.asarray(y) (an array on the "
+                         "network's device, integer labels or one-hot rows)")
     if np.shape(y)[:1] != (m,):
         raise UsageError(f"cost(y): y has shape {np.shape(y)} but the last forward pass was on {m} samples: "
                          "call net.forward(x) on the batch these labels belong to")
@@ -177,3 +185,10 @@ def check_backward_done(delta):
     if 2 not in delta:
         raise UsageError("input_gradient() needs a backward pass on the last forward batch: "
                          "call net.backward(delta_L) after net.forward(x) and net.cost(y)")
+
+
+def check_gradients(dW, db, W):
+    """An optimizer's step(dW, db): ∂C/∂W^[l] and ∂C/∂b^[l] for every layer l = 2..L, so that none is left behind."""
+    if set(dW) != set(W) or set(db) != set(W):
+        raise UsageError(f"step(dW, db) needs the gradients of every layer {sorted(W)}; got dW for {sorted(dW)} "
+                         f"and db for {sorted(db)} (a layer left out would not be updated)")

@@ -16,13 +16,14 @@ there, gives each equation's points and Gradescope visibility: edit it, then pas
 
 import argparse
 import os
+import shlex
 
 from scratchnet.errors import UsageError
 from scratchnet.grade.handout import LAYOUTS, solution_source, stub_source
 from scratchnet.grade.points import toml_text
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import info, run_cli
-from scratchnet.shell.fileio import atomic_write
+from scratchnet.shell.fileio import atomic_write, check_outputs
 
 
 def file_name(layout, solution):
@@ -46,12 +47,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     layouts = LAYOUTS if args.layout == "all" else (args.layout,)
     paths = [os.path.join(args.out, file_name(layout, args.solution)) for layout in layouts]
+    if not args.out:
+        raise UsageError("--out is empty: give a folder (. for the current one)")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} is a file: give a folder")
     existing = [p for p in paths if os.path.exists(p)]
     if existing and not args.force:
         raise UsageError(f"{existing[0]} exists (a student's work?): choose another --out, or pass --force")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out {args.out} is a file: give a folder")
-    os.makedirs(args.out, exist_ok=True)
+    check_outputs([(path, "--out") for path in paths])
     for layout, path in zip(layouts, paths, strict=True):
         with atomic_write(path, "w") as f:
             f.write(solution_source(layout) if args.solution else stub_source(layout))
@@ -61,7 +64,7 @@ def main(argv=None):
         with atomic_write(config, "w") as f:
             f.write(toml_text())
         info(f"wrote {config}")
-    info(f"check it with: python -m scratchnet.grade {paths[0]} --config {config}")
+    info(f"check it with: python -m scratchnet.grade {shlex.quote(paths[0])} --config {shlex.quote(config)}")
 
 
 if __name__ == "__main__":

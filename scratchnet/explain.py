@@ -32,6 +32,7 @@ from scratchnet.network import Network
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import run_cli
 from scratchnet.shell.fileio import atomic_write, check_outputs
+from scratchnet.shell.memory import check_memory, memory_needed
 
 
 @dataclass
@@ -310,6 +311,9 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.explain"):
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     check_seed(args.seed, name="--seed")
     check_outputs([(args.out, "--out")])
+    check_memory(memory_needed(args.sizes, args.dtype, args.batch_size),
+                 f"--sizes {' '.join(map(str, args.sizes))} with --batch-size {args.batch_size}",
+                 "choose a smaller --batch-size or smaller --sizes")
     net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
     x, y = make_batch(net, args.batch_size, args.seed)
     steps, note = traced(net, x, y, oracle)

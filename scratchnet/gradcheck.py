@@ -266,8 +266,8 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.gradcheck"):
     check_seed(args.seed, name="--seed")
     sizes = check_sizes(args.sizes)
     check_memory(memory_needed(sizes, "float64", args.batch_size, state_copies=2),  # float64 copies for the fd
-                 f"--sizes {' '.join(map(str, sizes))}: the model {'-'.join(map(str, sizes))} in float64",
-                 "choose smaller --sizes")
+                 f"--sizes {' '.join(map(str, sizes))} with --batch-size {args.batch_size}: the model "
+                 f"{'-'.join(map(str, sizes))} in float64", "choose smaller --sizes or a smaller --batch-size")
     net = Network(args.sizes, activation=args.activation, loss=args.loss, dtype=args.dtype, seed=args.seed)
     rng = np.random.default_rng([args.seed, 1])
     x = rng.uniform(0, 1, (args.batch_size, net.sizes[0])).astype(net.dtype)

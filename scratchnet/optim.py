@@ -13,6 +13,7 @@ import math
 import numbers
 
 from scratchnet.backend import get_xp
+from scratchnet.checks import check_gradients
 from scratchnet.errors import UsageError
 
 
@@ -104,6 +105,7 @@ class SGD(Optimizer):
 
     def step(self, dW, db):
         """One update of every parameter from ∂C/∂W^[l], ∂C/∂b^[l]; the gradients are not modified."""
+        check_gradients(dW, db, self.net.W)
         alpha = self.count_step()                # α_t
         for l in dW:
             self._update(self.net.W[l], dW[l], self.v_W, l, alpha)
@@ -157,6 +159,7 @@ class Adam(Optimizer):
 
     def step(self, dW, db):
         """One update of every parameter from ∂C/∂W^[l], ∂C/∂b^[l]; the gradients are not modified."""
+        check_gradients(dW, db, self.net.W)
         alpha = self.count_step()                             # α_t; t is now this step's number, 1, 2, …
         for l in dW:
             self._update(self.net.W[l], dW[l], (self.m_W, self.v_W), l, alpha)

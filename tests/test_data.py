@@ -128,3 +128,21 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         f.write(b"new, half")
         raise RuntimeError("interrupted")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["file"]
+
+
+def test_a_fifo_among_the_four_files_is_refused_not_waited_on(tmp_path, mnist_dir):
+    """The issue's case: t10k-labels-idx1-ubyte replaced by a FIFO; the training split's load refuses it too."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in os.listdir(os.path.join(mnist_dir, "MNIST", "raw")):
+        (raw / name).symlink_to(os.path.join(mnist_dir, "MNIST", "raw", name))
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    os.mkfifo(raw / "t10k-labels-idx1-ubyte")
+    for train in (True, False):
+        with pytest.raises(DataError, match="t10k-labels-idx1-ubyte is a FIFO, not an IDX file: remove it"):
+            load_mnist(str(tmp_path), train=train)
+
+
+def test_an_empty_data_dir_is_refused_not_taken_for_the_current_folder():
+    with pytest.raises(UsageError, match=r"the data folder \(--data-dir\) is empty: give a folder, \. for the current"):
+        load_mnist("")

@@ -156,3 +156,45 @@ def test_text_is_written_in_utf8_whatever_the_locale(tmp_path):
             "with atomic_write(sys.argv[1], 'w') as f: f.write('\\u03b1 \\u03c3 \\u03b4 \\u2264')")
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env)
     assert path.read_bytes() == "α σ δ ≤".encode()
+
+
+@pytest.mark.parametrize("length,refused", [(200, False), (240, True), (255, True), (256, True)])
+def test_a_name_is_tried_at_the_length_really_written_temporary_name_included(tmp_path, length, refused):
+    """NAME_MAX is 255 here: a 240-byte name fits, but the temporary name beside it (30 bytes more) does not."""
+    path = tmp_path / ("m" * (length - 5) + ".json")
+    before = os.listdir(tmp_path)
+    if refused:
+        with pytest.raises(UsageError, match=r"--metrics-out .*: a name is too long for this file system \("):
+            check_writable(str(path), "--metrics-out")
+    else:
+        check_writable(str(path), "--metrics-out")
+        with atomic_write(str(path), "w") as f:  # what passed the check is really written
+            f.write("{}")
+        before.append(path.name)
+    assert sorted(os.listdir(tmp_path)) == sorted(before)
+
+
+def test_a_missing_folder_too_long_and_a_path_past_path_max_are_refused(tmp_path):
+    with pytest.raises(UsageError, match="a name is too long"):
+        check_writable(str(tmp_path / ("d" * 256) / "m.json"), "--save")
+    with pytest.raises(UsageError, match=r"the path is too long \(\d+ bytes with the temporary name"):
+        check_writable(str(tmp_path / ("d/" * 2100) / "m.json"), "--save")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_read_only_file_is_not_replaced_even_by_root(tmp_path):
+    path = tmp_path / "kept.npz"
+    path.write_bytes(b"protected")
+    path.chmod(0o444)
+    with pytest.raises(UsageError, match=r"--save .*kept.npz is read-only \(mode 444\): it is not replaced; make it "
+                                         r"writable \(chmod u\+w\) or choose another path"):
+        check_outputs([(str(path), "--save")])
+    assert path.read_bytes() == b"protected"
+
+
+@pytest.mark.parametrize("make,kind", [(os.mkfifo, "a FIFO"), (os.mkdir, "a folder")])
+def test_an_input_that_is_no_regular_file_is_refused_before_reading(tmp_path, make, kind):
+    path = tmp_path / "in"
+    make(path)
+    with pytest.raises(UsageError, match=f"--resume {path} is {kind}, not a regular file: give the file itself"):
+        check_outputs([(str(tmp_path / "out.npz"), "--save")], inputs=[(str(path), "--resume")])

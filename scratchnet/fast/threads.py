@@ -37,6 +37,9 @@ def cores():
     return os.cpu_count() or 1
 
 
+MAX_WORKERS = 64  # the parallel step's workers at most; more than its pieces (scratchnet.fast.parallel) just wait
+
+
 def parse_threads(text):
     """--threads: "auto", or a positive integer (as an int)."""
     if text == "auto":
@@ -45,8 +48,8 @@ def parse_threads(text):
         n = int(text)
     except ValueError:
         n = 0
-    if n < 1:
-        raise UsageError(f"--threads {text}: give a positive number of BLAS threads, or auto")
+    if not 1 <= n < 2**31:  # BLAS libraries take a C int (and run fewer: BlasThreads.running)
+        raise UsageError(f"--threads {text}: give a positive number of BLAS threads (below 2**31), or auto")
     return n
 
 
@@ -60,7 +63,7 @@ def thread_count(setting):
     """The thread count for a --threads setting: N itself, or for auto every core where the workers of the
     parallel step run (a busy core takes fewer pieces), and all the cores but one where a BLAS's own threads do."""
     if setting != "auto":
-        return setting
+        return min(setting, MAX_WORKERS) if parallel_step() else setting
     return cores() if parallel_step() else max(cores() - 1, 1)
 
 
@@ -84,15 +87,27 @@ class BlasThreads:
     def __exit__(self, *exc):
         self.limits.restore_original_limits()
 
+    def running(self):
+        """The threads BLAS really runs when asked for `count`: a library caps the count (OpenBLAS at the
+        MAX_THREADS it was built with, 64 in numpy's wheel); `count` itself where no BLAS pool is loaded."""
+        with ThreadpoolController().limit(limits=self.count, user_api="blas"):
+            counts = [pool["num_threads"] for pool in ThreadpoolController().select(user_api="blas").info()]
+        return max(counts, default=self.count)
+
     def describe(self):
+        """What runs, e.g. '64 BLAS threads (--threads 1000: this BLAS runs 64 at most, more than the 2 cores)'."""
+        running = self.running()
         if self.setting != "auto":
-            why = f"--threads {self.count}"
+            why = f"--threads {self.setting}" + (f", more than the {cores()} cores" if self.count > cores() else "")
+            why += f": at most {MAX_WORKERS} workers" if self.parallel and self.setting > MAX_WORKERS else ""
         elif self.parallel:
             why = "auto: every core; a busy one takes fewer pieces"
         else:
             why = f"auto: {cores()} cores, one left for other work" if cores() > 1 else "auto: the only core"
-        plural = "s" if self.count > 1 else ""
         if self.parallel:
+            plural = "s" if self.count > 1 else ""
             return (f"{self.count} worker{plural} on fixed pieces of each product, each on numpy's OpenBLAS at one "
                     f"thread: the same digits on any count ({why})")
-        return f"{self.count} BLAS thread{plural} ({why})"
+        if self.setting != "auto" and running != self.count:
+            why += f": this BLAS runs {running} at most"
+        return f"{running} BLAS thread{'s' if running > 1 else ''} ({why})"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scratchnet.errors import ScratchnetError
+from scratchnet.shell.fileio import non_regular
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 ROWS = COLS = 28
@@ -51,13 +52,19 @@ class DataError(ScratchnetError):
     """A data file that is not what it claims to be."""
 
 
+def check_regular(path):
+    """Refuse a `path` that is a folder, FIFO, device or socket: open() would wait for a FIFO's writer forever."""
+    kind = non_regular(path)
+    if kind:
+        raise DataError(f"{path} is {kind}, not an IDX file: remove it and run again to fetch MNIST")
+
+
 def read_idx(path, spec):
     """The array stored in the IDX file at `path`, after every check of `parse_idx`."""
+    check_regular(path)
     try:
         with open(path, "rb") as f:
             data = f.read()
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder, not an IDX file: remove it and run again to fetch MNIST") from None
     except OSError as e:
         raise DataError(f"cannot read {path} ({e.strerror}): fix its permissions or remove it") from None
     return parse_idx(data, spec, path)

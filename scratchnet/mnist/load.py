@@ -11,7 +11,8 @@ import numpy as np
 
 from scratchnet.errors import UsageError
 from scratchnet.mnist.fetch import fetch_mnist
-from scratchnet.mnist.idx import MNIST_FILES, DataError, read_idx
+from scratchnet.mnist.idx import MNIST_FILES, DataError, check_regular, read_idx
+from scratchnet.shell.fileio import non_regular
 
 
 def raw_dir(root):
@@ -25,14 +26,18 @@ def load_mnist(root="data", train=True, download=True):
     Every file is checked (magic, count, 28×28, exact length, labels 0–9, SHA-256) before it is used.
     Missing files are fetched first when `download` is true.
     """
+    if not root:  # "" would silently mean the current folder: say so instead
+        raise UsageError("the data folder (--data-dir) is empty: give a folder, . for the current one")
     if os.path.exists(root) and not os.path.isdir(root):
-        raise UsageError(f"data folder {root} is a file: pass a folder with --data-dir")
+        raise UsageError(f"data folder {root} is {non_regular(root) or 'a file'}: pass a folder with --data-dir")
     folder = raw_dir(root)
     missing = [spec for spec in MNIST_FILES.values() if not os.path.exists(os.path.join(folder, spec.name))]
     if missing:
         if not download:
             raise DataError(f"{os.path.join(folder, missing[0].name)} is missing: run with download=True")
         fetch_mnist(folder, missing)
+    for spec in MNIST_FILES.values():  # all four: torchvision, reading one split, opens the other's files too
+        check_regular(os.path.join(folder, spec.name))
     split = "train" if train else "test"
     images = read_idx(os.path.join(folder, MNIST_FILES[split, "images"].name), MNIST_FILES[split, "images"])
     labels = read_idx(os.path.join(folder, MNIST_FILES[split, "labels"].name), MNIST_FILES[split, "labels"])

@@ -26,7 +26,7 @@ from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.loop import RunState
 from scratchnet.run.checkpoint_schema import FORMAT_VERSION, check_arrays, check_meta
 from scratchnet.shell.console import info
-from scratchnet.shell.fileio import atomic_write
+from scratchnet.shell.fileio import atomic_write, check_input
 
 # What a checkpoint is tied to: its arrays (shape, activation, cost, dtype, optimizer state), and its place
 # in the epoch, counted in batches of one size, of one training set, drawn by one scheme.
@@ -53,6 +53,7 @@ def save_checkpoint(path, net, opt, cfg, state):
 
 def load_checkpoint(path, meta_only=False):
     """The arrays and the meta dict of the checkpoint at `path`; one clear error for anything unreadable."""
+    check_input(path, "--resume")  # a folder, a device, a FIFO (which would block np.load for ever): one line
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = ["meta"] if meta_only else npz.files
@@ -60,8 +61,6 @@ def load_checkpoint(path, meta_only=False):
         meta = json.loads(str(arrays.pop("meta")))
     except FileNotFoundError:
         raise UsageError(f"--resume {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"--resume {path} is a folder: give the checkpoint file") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise ScratchnetError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
                               "resume from an earlier checkpoint or start afresh") from None

@@ -11,6 +11,7 @@ from scratchnet.checks import check_seed
 from scratchnet.errors import UsageError
 from scratchnet.fast.threads import parse_threads
 from scratchnet.losses import LOSSES
+from scratchnet.mnist.load import MNIST_FILES
 from scratchnet.optim import check_hyperparameters
 from scratchnet.run.config import DEVICES, DTYPES, OPTIMIZERS, RECIPES, STEPS, TrainConfig, samples_used
 from scratchnet.run.plot import predictions_path, require_matplotlib
@@ -59,9 +60,10 @@ def check_values(cfg):
     if cfg.save_every and not cfg.save:
         raise UsageError("--save-every needs --save FILE.npz to know where to write")
     check_seed(cfg.seed, name="--seed")
-    for name in ("train_size", "test_size"):
-        if getattr(cfg, name) < 0:
-            raise UsageError(f"{flag[name]} must be ≥ 0 (0 means all), got {getattr(cfg, name)}")
+    for name, split in (("train_size", "train"), ("test_size", "test")):
+        total = MNIST_FILES[split, "images"].count
+        if not 0 <= getattr(cfg, name) <= total:  # more than MNIST holds is refused, not cut down to it
+            raise UsageError(f"{flag[name]} must be in [0, {total}] (0 means all {total}), got {getattr(cfg, name)}")
     for name, choices in (("activation", HIDDEN_ACTIVATIONS), ("loss", LOSSES), ("dtype", DTYPES),
                           ("sampling", SAMPLING), ("device", DEVICES)):
         if getattr(cfg, name) not in choices:

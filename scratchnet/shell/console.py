@@ -7,8 +7,10 @@ message, so no line is ever glued to it.
 `run_cli` is every command's entry point: a ScratchnetError becomes one line and its exit status; a reader
 that goes away (`… | head -1`) ends the command quietly, as Unix tools end, with status 141 (128 + SIGPIPE);
 SIGTERM and SIGHUP stop it as Ctrl-C does, with one line and status 128 + the signal's number (a training run
-saves first: scratchnet.run.control); and on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`,
-`LC_ALL=C`) each such character is written in ASCII (alpha, sigma, delta, <=) instead of failing.
+saves first: scratchnet.run.control); on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`,
+`LC_ALL=C`) each such character is written in ASCII (alpha, sigma, delta, <=) instead of failing; and a stream
+closed before the command started (`>&-`, `2>&-`) is taken as the user's wish to discard it, as `>/dev/null`
+would: the command runs and ends with its own exit status, what it prints there is dropped.
 """
 
 import codecs
@@ -18,7 +20,7 @@ import sys
 import time
 
 from scratchnet.errors import ScratchnetError
-from scratchnet.shell.signals import Stopped, raise_stopped, stopped_by
+from scratchnet.shell.signals import STOPPING, Stopped, raise_stopped, stopped_by
 
 ASCII = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "η": "eta", "θ": "theta",
          "λ": "lambda", "μ": "mu", "µ": "u", "σ": "sigma", "Σ": "sum", "Δ": "Delta", "∂": "d", "∇": "grad",
@@ -122,8 +124,25 @@ def readable_streams():
             stream.reconfigure(errors=ERRORS)
 
 
+def discard_closed_streams():
+    """Point a stdout or stderr that was closed at start (Python makes it None) at /dev/null, descriptor included,
+    so that prints and child processes write nowhere, and no file the command opens takes descriptor 1 or 2."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.fstat(fd)
+        except OSError:  # the descriptor is free: /dev/null takes it
+            os.dup2(devnull, fd)
+            os.close(devnull)
+            devnull = fd
+        setattr(sys, name, open(devnull, "w", encoding="utf-8", errors=ERRORS, closefd=devnull != fd))
+
+
 def run_cli(main, argv=None):
     """Run `main(argv)`; a ScratchnetError becomes one line on stderr and its exit status, never a traceback."""
+    discard_closed_streams()
     readable_streams()
     for signum in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: an exception, so that files are left whole
         signal.signal(signum, raise_stopped)
@@ -137,6 +156,8 @@ def run_cli(main, argv=None):
     except ScratchnetError as e:
         _last_words(f"{e.prefix}{e}", e.exit_code)
     except KeyboardInterrupt as e:
+        for other in STOPPING:  # stopping already: another Ctrl-C must not cut the last line or its exit status
+            signal.signal(other, signal.SIG_IGN)
         signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
         _last_words(stopped_by(signum), 128 + signum)
     except MemoryError:

@@ -6,8 +6,15 @@
   would replace it;
 - two outputs, or an output and an input, that are the same file once resolved (`a.json` and `./a.json`,
   symlinks, hard links): one would overwrite the other;
-- a path whose nearest existing folder cannot be written (read-only, /proc, a file where a folder should be).
+- a path whose nearest existing folder cannot be written (read-only, /proc, a file where a folder should be);
+- a name too long for its file system, the temporary name written beside it included (`temp_name`): the
+  check creates, in that folder, a file whose name is as long as the longest one the write will create;
+- an existing file without write permission (mode 444, say): its owner protected it, so it is not replaced,
+  even by root, for whom the permission bits do not stop a rename.
 Missing parent folders are fine: `atomic_write` creates them, as `mkdir -p` would.
+
+`check_input` refuses an input that is a folder, a FIFO, a device or a socket (reading a FIFO would wait
+forever for a writer), before anything opens it.
 
 Symlinks: an output that is a symlink is written *through*: the file it points to is replaced, the link
 stays a link. A hard link is not followed: the path gets a new file and the other name keeps the old one.
@@ -21,6 +28,7 @@ whatever the locale.
 """
 
 import contextlib
+import errno
 import glob
 import os
 import stat
@@ -65,6 +73,18 @@ def non_regular(path):
     return None if stat.S_ISREG(mode) else KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
+def check_input(path, name):
+    """Fail before reading when `path` exists and is no regular file: one line starting with `name` (a flag)."""
+    kind = non_regular(path)
+    if kind:
+        raise UsageError(f"{name} {path} is {kind}, not a regular file: give the file itself")
+
+
+def temp_name(destination, pid=None):
+    """The name of the temporary file that `atomic_write` writes beside `destination` (X: mkstemp's letters)."""
+    return f".{os.path.basename(destination)}.{os.getpid() if pid is None else pid}.XXXXXXXX.tmp"
+
+
 def check_writable(path, name):
     """Fail before any work when `path` could not be written later: one line starting with `name` (a flag)."""
     kind = non_regular(path)
@@ -72,16 +92,36 @@ def check_writable(path, name):
         raise UsageError(f"{name} {path} is a folder: give a file name")
     if kind:
         raise UsageError(f"{name} {path} is {kind}, not a regular file: writing would replace it; give a file path")
-    folder = os.path.dirname(target(path))
-    existing = folder
+    if os.path.exists(path) and not os.stat(path).st_mode & 0o222:
+        raise UsageError(f"{name} {path} is read-only (mode {stat.S_IMODE(os.stat(path).st_mode):o}): it is not "
+                         "replaced; make it writable (chmod u+w) or choose another path")
+    destination = target(path)
+    existing = os.path.dirname(destination)
     while not os.path.exists(existing):  # the folders that are missing will be created; check the one above them
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise UsageError(f"{name} {path}: {existing} is a file, not a folder; choose another path")
-    try:  # the only sure test, for root and read-only file systems alike: create a file there
-        with tempfile.TemporaryFile(dir=existing):
+    _try_names(destination, existing, name, path)
+
+
+def _try_names(destination, existing, name, path):
+    """Create, in `existing`, a file named as long as the longest name that writing `destination` creates (its
+    missing folders, the temporary file): the only sure test, for root, read-only and small-name file systems."""
+    tmp = temp_name(destination)
+    created = [*os.path.relpath(os.path.dirname(destination), existing).split(os.sep), tmp]
+    longest = max(len(os.fsencode(part)) for part in created if part != os.curdir)
+    full = len(os.fsencode(os.path.join(os.path.dirname(destination), tmp)))
+    if full >= os.pathconf(existing, "PC_PATH_MAX"):
+        raise UsageError(f"{name} {path}: the path is too long ({full} bytes with the temporary name {tmp} written "
+                         f"beside it; {os.pathconf(existing, 'PC_PATH_MAX') - 1} at most): choose a shorter one")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix="." + "x" * max(longest - 13, 0), suffix=".tmp"):
             pass
     except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise UsageError(f"{name} {path}: a name is too long for this file system ({longest} bytes with the "
+                             f"temporary name {tmp} written beside it; {os.pathconf(existing, 'PC_NAME_MAX')} at "
+                             "most): choose a shorter one") from None
         raise UsageError(f"{name} {path}: folder {existing} is not writable ({e.strerror}); "
                          "choose another path") from None
 
@@ -93,11 +133,14 @@ def check_outputs(outputs, inputs=()):
         outputs: (path, name) for every file the command writes, e.g. ("runs/m.json", "--metrics-out"), or
             ("runs/x_predictions.png", "--plot-samples (its predictions grid)"); empty paths are skipped.
         inputs: (path, name) of files the command reads and must not overwrite, or (path, name, writer) for one
-            that the output named `writer` is meant to rewrite (the checkpoint that --save continues).
+            that the output named `writer` is meant to rewrite (the checkpoint that --save continues); each must
+            be a regular file where it exists (check_input).
     """
     outputs = [(path, name) for path, name in outputs if path]
     for path, name in outputs:
         check_writable(path, name)
+    for path, name, *_ in (item for item in inputs if item[0]):
+        check_input(path, name)
     for path, name, *writer in (item for item in inputs if item[0]):
         for output, output_name in outputs:
             if output_name not in writer and same_file(output, path):
@@ -125,7 +168,8 @@ def atomic_write(path, mode="wb"):
     try:
         os.makedirs(folder, exist_ok=True)
         _remove_stale(folder, prefix)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{prefix}{os.getpid()}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_name(destination).removesuffix("XXXXXXXX.tmp"),
+                                   suffix=".tmp")
     except OSError as e:
         raise WriteError(path, e.strerror) from None
     try:

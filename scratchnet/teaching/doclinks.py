@@ -47,11 +47,11 @@ class CodeLink:
 
     def lines(self):
         """The source lines the link covers."""
-        return self.path.read_text().splitlines()[self.first - 1:self.last]
+        return self.path.read_text(encoding="utf-8").splitlines()[self.first - 1:self.last]
 
     def function(self):
         """The name of the function whose body holds the link's first line (None at module level)."""
-        for line in reversed(self.path.read_text().splitlines()[:self.first]):
+        for line in reversed(self.path.read_text(encoding="utf-8").splitlines()[:self.first]):
             match = DEF.match(line)
             if match:
                 return match[1]
@@ -63,7 +63,7 @@ def code_links(doc=NOTES):
     if not doc.is_file():
         return []
     return [CodeLink(m["tag"], (doc.parent / m["path"]).resolve(), int(m["ta"]), int(m["tb"] or m["ta"]))
-            for m in CODE_LINK.finditer(doc.read_text())]
+            for m in CODE_LINK.finditer(doc.read_text(encoding="utf-8"))]
 
 
 def find_link(links, tag, file, function=None):
