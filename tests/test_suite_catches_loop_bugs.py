@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 PRINTS = "tests/test_loop.py::test_scratchnet_train_prints_what_torch_ref_prints"
 RESUMED = "tests/test_checkpoint.py::test_interrupted_and_resumed_equals_uninterrupted"
-OPTIM = "tests/test_optimizers_torch.py::test_100_steps_match_torch_optim"
+OPTIM = "tests/test_optimizers_torch.py::test_training_with_dropout_matches_torch_for_100_steps"  # one case, no search
 LOSS_LINE = r"At index \d+ diff: 'loss: "   # the first printed line that differs is a loss line
 STEPS_TAKEN = r"optimizer\.t is \d+, but epoch \d+ and step \d+ mean \d+ steps taken"  # the resumed run's checkpoint
 
@@ -59,10 +59,10 @@ BUGS = {
         "tests/test_fused.py::test_models_it_cannot_compute_are_refused[<lambda>-plain SGD0]",  # SGD with momentum
         r">\s+assert problem in fused_problem\(net, opt\)\nE\s+TypeError: argument of type 'NoneType'"),
     "SGD momentum never decays, v_t = v_{t−1} + g_t": bug(
-        "optim.py", "                v[l] *= self.momentum\n", "", f"{OPTIM}[numpy-nesterov]",
+        "optim.py", "                v[l] *= self.momentum\n", "", f"{OPTIM}[nesterov]",
         r"W\[\d\] after step \d+ \(nesterov"),
     "Adam without its first bias correction": bug(
-        "optim.py", "bias_correction1 = 1 - self.beta1 ** self.t", "bias_correction1 = 1", f"{OPTIM}[numpy-adam]",
+        "optim.py", "bias_correction1 = 1 - self.beta1 ** self.t", "bias_correction1 = 1", f"{OPTIM}[adam]",
         r"W\[\d\] after step 1 \(adam"),
     "sampling with replacement never draws index N − 1": bug(
         "sampling.py", "yield rng.integers(0, N, size=m)", "yield rng.integers(0, N - 1, size=m)",
