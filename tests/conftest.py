@@ -1,7 +1,9 @@
 """Shared fixtures: hypothesis profiles, the `xp` array-module fixture, and the MNIST folder.
 
 Hypothesis profile by HYPOTHESIS_PROFILE: dev (fast, the default), ci (derandomized, no deadline;
-the default when CI is set), thorough (2,000 examples).
+the default when CI is set), thorough (2,000 examples), planted (dev's 25 examples, derandomized: what
+tests/planting.py runs a planted bug's tests under, so that a catch is reproducible). A second seed for the
+property tests: `HYPOTHESIS_PROFILE=dev python -m pytest --hypothesis-seed=1 ...` (hypothesis' own option).
 """
 
 import os
@@ -17,9 +19,11 @@ from hypothesis import strategies as st
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("planted", max_examples=25, deadline=None, derandomize=True, database=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+settings.load_profile(PROFILE)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "data"

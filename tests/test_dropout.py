@@ -34,7 +34,7 @@ from helpers import (
     away_from_kink,
     relu_sides_agree,
 )
-from test_suite_catches_bugs import Bug, load_engine
+from planting import Bug, load_engine
 
 H = 1e-6
 REL = 1e-7

@@ -15,9 +15,15 @@ rules). The two that matter most, checkable by hand:
     σ′ of a z off by E_z: with E′ = E_z + 8u(|z| + E_z) and k = 1 (sigmoid), 2 (tanh),
         E[σ′] = σ′(z) ((1 + 8u) e^{kE′} − 1) ≈ σ′(z) (k E_z + 8u(k|z| + 1)),
 so σ′ must keep its relative precision where the unit saturates. With σ′ = σ(z)σ(−z) and sech² z the
-worst ratio over 3,000 cases was 0.73 (the δ^[L] of a softmax, where the bound is two roundings); the
-textbook σ(z)(1 − σ(z)) and 1 − tanh² z reached 1e4 to 3e5 on the same cases, and
+textbook σ(z)(1 − σ(z)) and 1 − tanh² z reached 1e4 to 3e5 times the bound on the same cases, and
 test_the_bound_catches_textbook_sigma_prime keeps that so.
+
+The bound is tight: the worst ratio over the drawn cases must reach TIGHT = 0.2 (it is about 0.5, a network
+without hidden layer; a bound 16 times looser, u = 2^-20, reaches 0.04 and fails). Confident outputs and
+saturated output units (a logit margin s = 0..80 between the true class and the others) keep δ^[L]'s
+relative precision entry by entry, in float32 (within the bound, and relative error ≤ 64u(1 + s)) and in
+float64 (against 50-digit mpmath, relative error ≤ 64u₆₄(1 + s)): the naive p_y − 1 and a^[L] − 1 lose
+every digit from s ≈ 17 in float32 (37 in float64).
 
 The main test prints the worst ratio |error| / E per hidden σ and cost (shown even under capture).
 EXAMPLES cases run in every profile (derandomized under CI).
@@ -25,22 +31,26 @@ EXAMPLES cases run in every profile (derandomized under CI).
     python -m pytest tests/test_float32_accuracy.py
 """
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scratchnet import Network
 from scratchnet.activations import sigmoid
 from scratchnet.backend import to_numpy
 from scratchnet.checking.central_differences import float64_copy
 from scratchnet.checking.oracle import engine_gradients
-from scratchnet.checking.roundoff import error_to_bound, float32_gradient_bounds
+from scratchnet.checking.roundoff import TINY, error_to_bound, float32_gradient_bounds
 
 from conftest import NetworkCase, network_cases
 
 EXAMPLES = max(500, settings().max_examples)  # at least 500 drawn cases, also under the ci profile (200)
 HIDDEN_GAINS = (1, 4, 16)  # powers of two: scaling a float32 W^[l] by them is exact
 OUTPUT_GAINS = (1, 16, 256)
+TIGHT = 0.2  # the worst error / bound over the drawn cases reaches this: the bound is no looser than it must be
+MARGINS = (0, 5, 10, 17, 20, 30, 40, 60, 80)  # logit margins s: p_y = 1 − 9e^{−s} and σ(±s/2) saturate
 
 
 @st.composite
@@ -96,6 +106,8 @@ def test_float32_gradients_are_within_the_rounding_bound(xp, capsys):
         print(f"\nfloat32 error / bound, worst of {sum(counts.values())} cases:")
         for row in sorted(worst):
             print(f"  {row[0]:<16} {row[1]:<14} {worst[row]:.3g}   ({counts[row]} cases)")
+    assert max(worst.values()) >= TIGHT, (f"the bound is not tight: the worst error is {max(worst.values()):.3g} "
+                                          f"of it, under TIGHT = {TIGHT}: a looser bound than rounding needs")
 
 
 def textbook_sigmoid_prime(z):
@@ -125,3 +137,64 @@ def test_the_bound_catches_textbook_sigma_prime(activation, loss, gains):
             net.sigma_prime[l] = TEXTBOOK[name]
     ratios = error_ratios(net, x, y)
     assert max(ratios.values()) > 100, ratios
+
+
+def confident(loss, margin, dtype):
+    """(net, x, y): a 6-8-10 tanh network whose true class 3 has a logit about `margin` above the others'
+    (b^[L] += margin (onehot − ½)): a confident softmax, or sigmoid outputs saturated at ±margin/2."""
+    net = Network([6, 8, 10], activation="tanh", loss=loss, dtype=dtype, seed=4)
+    x = np.random.default_rng(4).uniform(-1, 1, (8, 6)).astype(dtype)
+    y = np.full(8, 3)
+    net.b[3] += (margin * (np.eye(10)[3] - 0.5)).astype(dtype)
+    return net, x, y
+
+
+def relative_errors(actual, exact, smallest):
+    """|actual − exact| / |exact| entry by entry, over the entries with |exact| ≥ smallest (no underflow)."""
+    actual, exact = np.asarray(actual, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    kept = np.abs(exact) >= smallest
+    return np.abs(actual - exact)[kept] / np.abs(exact)[kept]
+
+
+@pytest.mark.parametrize("loss", ["cross-entropy", "quadratic"])
+def test_confident_outputs_keep_relative_precision_in_float32(loss):
+    """Every quantity within the bound, and δ^[L] within 64u(1 + s) relative, entry by entry, for s = 0..80."""
+    u = 2.0 ** -24
+    for margin in MARGINS:
+        net, x, y = confident(loss, margin, "float32")
+        ratios = error_ratios(net, x, y)
+        name = max(ratios, key=ratios.get)
+        assert ratios[name] <= 1, f"margin {margin}: {name} lies {ratios[name]:.3g} times its float32 bound off"
+        float32 = engine_gradients(net, x, y).rows()["delta[3]"]
+        exact = engine_gradients(float64_copy(net), x.astype(np.float64), y).rows()["delta[3]"]
+        worst = relative_errors(float32, exact, 64 * TINY).max(initial=0.0)
+        assert worst <= 64 * u * (1 + margin), f"margin {margin}: δ^[L] off by {worst:.3g} relative in float32"
+
+
+def exact_delta_L(loss, z_L, y):
+    """δ^[L] from the float64 z^[L] in 50-digit arithmetic (mpmath): (p − onehot)/m, or σ′(z)(σ(z) − onehot)/m."""
+    mpmath.mp.dps = 50
+    m, n = z_L.shape
+    delta = np.zeros((m, n))
+    for i in range(m):
+        z = [mpmath.mpf(float(v)) for v in z_L[i]]
+        if loss == "cross-entropy":
+            Z = mpmath.fsum(mpmath.exp(v) for v in z)
+            row = [mpmath.exp(v) / Z - (k == y[i]) for k, v in enumerate(z)]
+        else:
+            row = [mpmath.exp(-v) / (1 + mpmath.exp(-v)) ** 2 * (1 / (1 + mpmath.exp(-v)) - (k == y[i]))
+                   for k, v in enumerate(z)]
+        delta[i] = [float(d / m) for d in row]
+    return delta
+
+
+@pytest.mark.parametrize("loss", ["cross-entropy", "quadratic"])
+def test_confident_outputs_keep_relative_precision_in_float64(loss):
+    """δ^[L] of the float64 engine against 50 digits on its own z^[L]: within 64u₆₄(1 + s) relative, s = 0..80."""
+    u = 2.0 ** -53
+    for margin in MARGINS:
+        net, x, y = confident(loss, margin, "float64")
+        net.forward(x)
+        _, delta_L = net.cost(y)
+        worst = relative_errors(delta_L, exact_delta_L(loss, net.z[3], y), 1e-300).max(initial=0.0)
+        assert worst <= 64 * u * (1 + margin), f"margin {margin}: δ^[L] off by {worst:.3g} relative in float64"

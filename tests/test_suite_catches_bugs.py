@@ -1,132 +1,144 @@
-"""The suite can fail: the classic backprop bugs, planted one at a time in a copy of the engine, are all caught.
+"""The suite can fail: the classic backprop bugs, planted one at a time in the engine, are each caught by the
+suite's own gradient tests, which name the quantity the bug makes wrong.
 
-Each bug is one short string replacement in the source of scratchnet/network.py or scratchnet/losses.py,
-aimed at an equation-tagged line. The test asserts that the replacement applied exactly once (an edit of
-the engine makes it fail loudly, never pass vacuously: then update the strings here), execs the result as
-fresh modules, and runs both checkers of the suite on a network where the bug shows: square layers (a
-forgotten transpose raises no shape error), sigmoid units (σ′(a) ≠ σ′(z), unlike ReLU), L = 4 (δ has a
-wrong layer to come from), m = 3 (1/m and the sum over the batch matter). Each checker must report the
-bug and name the first wrong quantity: helpers.assert_gradients_close against torch autograd, and
-helpers.assert_matches_central_differences. The unmodified source, loaded the same way, passes both.
+Each bug is one string replacement in scratchnet/network.py or losses.py, aimed at an equation-tagged line,
+applied exactly once (an edit of the engine makes this fail loudly, never pass vacuously: then update the
+strings here). The named test is the suite's own function (tests/test_gradients_torch.py's property test
+against autograd, tests/test_float32_accuracy.py's confident outputs), called here under the `planted`
+hypothesis profile (25 examples, derandomized, so that each catch is reproducible). First the control: every
+named test passes on the unmodified engine. Then per bug it must fail, and its failure must name the
+quantity: hypothesis shrinks the bug to the smallest network that shows it (L = 3 where a hidden layer is
+needed), and the first quantity that differs is named for that network: "delta[2]" is δ^[L−1] of a 1-1-1
+network, "dW[3]" is ∂C/∂W^[L] of a 1-1-2 one; a transpose or a δ from the wrong layer fails on the first
+non-square layer as a shape error at the planted line.
+
+In-process, not in a copy run by a fresh pytest (as tests/test_suite_catches_loop_bugs.py does): the named tests
+only call the engine, so tests/planting.planted_in_process runs the edited source as a fresh module and swaps
+its functions and Network's methods into the live modules for the duration of one call, which every holder of
+a reference (scratchnet.Network, conftest's cases, the oracles' float64 copies) then runs. The same tests, on
+the same code with one edit, cost a fraction of a second each instead of a pytest start (seconds) each.
 
     python -m pytest tests/test_suite_catches_bugs.py
 """
 
 import re
-import types
+import traceback
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import test_float32_accuracy
+import test_gradients_torch
+from hypothesis import settings
 
-from torch_ref.autograd import torch_gradients
-
-from conftest import REPO
-from helpers import TOLERANCE, assert_gradients_close, assert_matches_central_differences
-
-ENGINE = REPO / "scratchnet"
+from conftest import PROFILE
+from planting import Plant, planted_in_process, quantity
 
 
 @dataclass
-class Bug:
-    file: str          # network.py or losses.py
-    old: str           # the correct code, found exactly once
-    new: str           # the bug
-    torch_names: str   # the first quantity the torch comparison reports
-    fd_names: str      # the first quantity the central differences report
-    loss: str = "cross-entropy"
+class Named:
+    """One of the suite's tests, as pytest names it, and how to call its function here."""
+
+    node: str
+    function: object
+    arguments: dict
+
+
+TORCH = Named("tests/test_gradients_torch.py::test_gradients_match_torch_float64[numpy]",
+              test_gradients_torch.test_gradients_match_torch_float64, {"xp": np})
+CONFIDENT = {loss: Named(f"tests/test_float32_accuracy.py::test_confident_outputs_keep_relative_precision_in_float32"
+                         f"[{loss}]", test_float32_accuracy.test_confident_outputs_keep_relative_precision_in_float32,
+                         {"loss": loss})
+             for loss in ("cross-entropy", "quadratic")}
+NETWORK, LOSSES = "scratchnet/network.py", "scratchnet/losses.py"
+CATALOGUE = "tests/test_suite_catches_bugs.py"
+
+
+def gradients(file, old, new, shows):
+    """A bug in the gradients, caught by the comparison with autograd naming `shows` (a quantity, or a regex)."""
+    return Plant(file, old, new, (TORCH,), shows if shows.startswith("(?") else quantity(shows))
+
+
+def shape_error_at(line):
+    """A shape error raised at the planted line, as the traceback shows it."""
+    return rf"(?s){re.escape(line)}.*ValueError: matmul: Input operand"
 
 
 BUGS = {
-    "σ′ dropped (BP2)": Bug(
-        "network.py", "self.sigma_prime[l - 1](self.z[l - 1]) * (delta", "(delta", "delta[3]", "delta[3]"),
-    "σ′ dropped at the output (BP1, quadratic)": Bug(
-        "losses.py", "sigma_prime(z_L) * error / m", "error / m", "delta[4]", "delta[4]", loss="quadratic"),
-    "σ′ taken at a^[l] instead of z^[l] (BP2)": Bug(
-        "network.py", "self.sigma_prime[l - 1](self.z[l - 1])", "self.sigma_prime[l - 1](self.a[l - 1])",
-        "delta[3]", "delta[3]"),
-    "missing 1/m (BP1, cross-entropy)": Bug(
-        "losses.py", "delta_L = p / m", "delta_L = p", "delta[4]", "delta[4]"),
-    "missing 1/m (BP1, quadratic)": Bug(
-        "losses.py", "* error / m", "* error", "delta[4]", "delta[4]", loss="quadratic"),
-    "sign of onehot flipped (BP1)": Bug(
-        "losses.py", "p[rows, y] -= 1", "p[rows, y] += 1", "delta[4]", "delta[4]"),
-    "W not transposed (BP2)": Bug(
-        "network.py", "(delta @ self.W[l])", "(delta @ self.W[l].T)", "delta[3]", "delta[3]"),
-    "W not transposed (forward)": Bug(
-        "network.py", "a[l - 1] @ self.W[l].T", "a[l - 1] @ self.W[l]", "loss", "dW[4]"),
-    "dW transposed (BP4)": Bug(
-        "network.py", "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = self.a[l - 1].T @ delta", "dW[4]", "dW[4]"),
-    "a from the wrong layer (BP4)": Bug(
-        "network.py", "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = delta.T @ self.a[l]", "dW[4]", "dW[4]"),
-    "δ from the wrong layer (BP2 restarts from δ^[L])": Bug(
-        "network.py", "(delta @ self.W[l])", "(delta_L @ self.W[l])", "delta[2]", "delta[2]"),
-    "δ kept under the wrong layer": Bug(
-        "network.py", "self.delta[l - 1] = delta", "self.delta[l] = delta", "delta[4]", "delta[4]"),
-    "bias gradient from the first sample only (BP3)": Bug(
-        "network.py", "db[l] = delta.sum(axis=0)", "db[l] = delta[0]", "db[4]", "db[4]"),
-    "bias gradient averaged, a second 1/m (BP3)": Bug(
-        "network.py", "db[l] = delta.sum(axis=0)", "db[l] = delta.mean(axis=0)", "db[4]", "db[4]"),
+    "σ′ dropped (BP2)": gradients(NETWORK, "self.sigma_prime[l - 1](self.z[l - 1]) * (delta", "(delta", "delta[2]"),
+    "σ′ dropped at the output (BP1, quadratic)": gradients(
+        LOSSES, "sigma_prime(z_L) * error / m", "error / m", "delta[3]"),
+    "σ′ taken at a^[l] instead of z^[l] (BP2)": gradients(
+        NETWORK, "self.sigma_prime[l - 1](self.z[l - 1])", "self.sigma_prime[l - 1](self.a[l - 1])", "delta[2]"),
+    "missing 1/m (BP1, cross-entropy)": gradients(LOSSES, "delta_L = p / m", "delta_L = p", "delta[2]"),
+    "missing 1/m (BP1, quadratic)": gradients(LOSSES, "* error / m", "* error", "delta[2]"),
+    "sign of onehot flipped (BP1)": gradients(  # p + onehot(y): δ_y = p_y + 1 = 2 − Σ_{k≠y} p_k
+        LOSSES, "p[rows, y] = -p.sum(axis=1)", "p[rows, y] = 2 - p.sum(axis=1)", "delta[2]"),
+    "W not transposed (BP2)": gradients(NETWORK, "(delta @ self.W[l])", "(delta @ self.W[l].T)",
+                                        shape_error_at("(delta @ self.W[l].T)")),
+    "W not transposed (forward)": gradients(NETWORK, "a[l - 1] @ self.W[l].T", "a[l - 1] @ self.W[l]",
+                                            shape_error_at("a[l - 1] @ self.W[l] + self.b[l]")),
+    "dW transposed (BP4)": gradients(
+        NETWORK, "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = self.a[l - 1].T @ delta", "dW[3]"),
+    "a from the wrong layer (BP4)": gradients(
+        NETWORK, "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = delta.T @ self.a[l]", "dW[3]"),
+    "δ from the wrong layer (BP2 restarts from δ^[L])": gradients(
+        NETWORK, "(delta @ self.W[l])", "(delta_L @ self.W[l])", shape_error_at("(delta_L @ self.W[l])")),
+    "δ kept under the wrong layer": gradients(
+        NETWORK, "self.delta[l - 1] = delta", "self.delta[l] = delta", "delta[4]"),
+    "bias gradient from the first sample only (BP3)": gradients(
+        NETWORK, "db[l] = delta.sum(axis=0)", "db[l] = delta[0]", "db[2]"),
+    "bias gradient averaged, a second 1/m (BP3)": gradients(
+        NETWORK, "db[l] = delta.sum(axis=0)", "db[l] = delta.mean(axis=0)", "db[2]"),
+    "δ_y by cancellation, the naive p_y − 1 (BP1, cross-entropy)": Plant(
+        LOSSES, "p[rows, y] = -p.sum(axis=1)", "p[rows, y] = (e / Z)[rows, y] - 1", (CONFIDENT["cross-entropy"],),
+        r"margin \d+: delta\[3\] lies [\d.e+]+ times its float32 bound off"),
+    "a^[L] − 1 by cancellation (BP1, quadratic)": Plant(
+        LOSSES, "where(target, -sigmoid(-z_L), a_L)", "where(target, a_L - 1, a_L)", (CONFIDENT["quadratic"],),
+        r"margin \d+: delta\[3\] lies [\d.e+]+ times its float32 bound off"),
 }
 
 
-def fresh_module(name, source):
-    module = types.ModuleType(name)
-    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
-    return module
+def failure(named):
+    """Run the named test here under the `planted` profile: its failure's text with traceback, or None if it passed."""
+    settings.load_profile("planted")
+    try:
+        named.function(**named.arguments)
+    except Exception as e:  # an AssertionError, a shape error, or hypothesis' group of distinct failures
+        return "".join(traceback.format_exception(e))
+    finally:
+        settings.load_profile(PROFILE)
+    return None
 
 
-def load_engine(bug=None):
-    """A fresh Network class from the engine's source files, with `bug` planted when given."""
-    sources = {name: (ENGINE / name).read_text(encoding="utf-8") for name in ("losses.py", "network.py")}
-    if bug is not None:
-        count = sources[bug.file].count(bug.old)
-        assert count == 1, (f"planted bug not applied: {bug.old!r} occurs {count} times in scratchnet/{bug.file}; "
-                            "the engine changed, so update this bug's strings in tests/test_suite_catches_bugs.py")
-        sources[bug.file] = sources[bug.file].replace(bug.old, bug.new)
-    losses = fresh_module("planted_losses", sources["losses.py"])
-    network = fresh_module("planted_network", sources["network.py"])
-    for name in ("cross_entropy", "quadratic"):  # Network.cost calls these names of its module
-        assert hasattr(network, name), f"network.py no longer imports {name}: update load_engine"
-        setattr(network, name, getattr(losses, name))
-    return network.Network
-
-
-def case(Network, loss):
-    """Square 4-4-4-4, sigmoid then tanh, float64, a batch of 3."""
-    net = Network([4, 4, 4, 4], activation=["sigmoid", "tanh"], loss=loss, dtype="float64", seed=5)
-    rng = np.random.default_rng(5)
-    return net, rng.uniform(-1, 1, (3, 4)), np.array([0, 3, 1])
-
-
-def reported(name):
-    """The failure message of assert_close names the quantity on a line of its own."""
-    return rf"\n{re.escape(name)}\n"
-
-
-@pytest.mark.parametrize("loss", ["cross-entropy", "quadratic"])
-def test_the_unmodified_engine_passes_both_checkers(loss):
-    net, x, y = case(load_engine(), loss)
-    assert_gradients_close(net, x, y, torch_gradients(net, x, y), **TOLERANCE["float64"])
-    assert_matches_central_differences(net, x, y)
+@pytest.fixture(scope="module")
+def control():
+    """The named tests pass on the unmodified engine: without that, no catch means anything."""
+    for named in {id(t): t for bug in BUGS.values() for t in bug.tests}.values():
+        text = failure(named)
+        assert text is None, f"the control run of {named.node} fails on the unmodified engine:\n{text[-3000:]}"
 
 
 @pytest.mark.parametrize("bug", BUGS.values(), ids=BUGS.keys())
-def test_torch_comparison_reports_the_bug(bug):
-    net, x, y = case(load_engine(bug), bug.loss)
-    ref = torch_gradients(net, x, y)
-    with pytest.raises(AssertionError, match=reported(bug.torch_names)):
-        assert_gradients_close(net, x, y, ref, **TOLERANCE["float64"])
-
-
-@pytest.mark.parametrize("bug", BUGS.values(), ids=BUGS.keys())
-def test_central_differences_report_the_bug(bug):
-    net, x, y = case(load_engine(bug), bug.loss)
-    with pytest.raises(AssertionError, match=reported(bug.fd_names)):
-        assert_matches_central_differences(net, x, y)
+def test_the_named_test_catches_the_bug(bug, control):
+    named = bug.tests[0]
+    with planted_in_process(bug, CATALOGUE):
+        text = failure(named)
+    assert text is not None, f"{named.node} passes with the bug planted"
+    assert re.search(bug.shows, text), (f"{named.node} fails, but its failure does not name the bug's quantity "
+                                        f"{bug.shows!r}:\n{text[-3000:]}")
 
 
 def test_a_stale_bug_string_fails_loudly():
-    stale = Bug("network.py", "this line is not in the engine", "", "", "")
-    with pytest.raises(AssertionError, match="planted bug not applied"):
-        load_engine(stale)
+    stale = Plant(NETWORK, "this line is not in the engine", "", (TORCH,), "")
+    with pytest.raises(AssertionError, match="planted bug not applied"), planted_in_process(stale, CATALOGUE):
+        pass
+
+
+def test_the_engine_is_restored_after_a_plant():
+    from scratchnet import Network
+
+    propagate = Network._propagate
+    with planted_in_process(BUGS["W not transposed (forward)"], CATALOGUE):
+        assert Network._propagate is not propagate
+    assert Network._propagate is propagate

@@ -24,11 +24,14 @@ accuracy, such as σ′ by cancellation (docs/backprop.md, section 7). Each erro
      factor e^{Dₖ} / Σⱼ pⱼ e^{−Dⱼ} up and e^{−Dₖ} / Σⱼ pⱼ e^{Dⱼ} down, and exp, the sum and the division
      add γ_{c+n} relative.
 
-The bound is rigorous given the ULPS model of the elementwise functions; in practice errors stay 10 to 100
-times below it (a sum's errors cancel, √n rather than n). It takes the equations as the engine writes
-them: (BP1)'s differences a^[L] − y and p − onehot(y) are rounded operations (R0), so the δ^[L] of a
-confident, correct output may lose its relative precision. σ and σ′, though, are single functions (R2):
-an implementation that loses their relative precision, as the textbook σ(z)(1 − σ(z)) does, fails it.
+The bound is rigorous given the ULPS model of the elementwise functions; in practice most errors stay 10
+to 100 times below it (a sum's errors cancel, √n rather than n), and the worst reach about half of it
+(tests/test_float32_accuracy.py shows it tight). It takes the equations as the engine writes them, and
+every one of them keeps relative precision: σ and σ′ are single functions (R2), and (BP1)'s differences
+are no subtractions: at the true class p_y − 1 = −Σ_{k≠y} p_k, a sum of n positive terms (R1), and at the
+quadratic cost's target a^[L] − 1 = −σ(−z^[L]), one more σ (R2). An implementation that cancels, as the
+textbook σ(z)(1 − σ(z)) or the naive p_y − 1 does, fails the bound where units saturate or outputs are
+confident.
 
 Shapes: every bound has the shape of its quantity: δ^[l] (m, n_l), dW[l] (n_l, n_{l-1}), db[l] (n_l,),
 the input gradient (m, n_1).
@@ -36,6 +39,7 @@ the input gradient (m, n_1).
 
 import numpy as np
 
+from scratchnet.activations import sigmoid
 from scratchnet.errors import UsageError
 
 U = 2.0 ** -24                                # float32's unit roundoff, half the gap from 1 to the next float
@@ -94,6 +98,17 @@ def softmax_error(p, z, E_z):
         return np.fmin(moved + gamma(ULPS + p.shape[1]) * p * up + TINY, 1.0)
 
 
+def softmax_minus_onehot_error(z, target, E_z):
+    """E[p − onehot(y)] for z^[L] off by E_z, computed as the engine does: pₖ for k ≠ y, and at the true class
+    p_y − 1 = −Σ_{k≠y} pₖ, a sum of n terms (R1), never the subtraction.  (m, n_L) → (m, n_L)."""
+    s = z - z.max(axis=1, keepdims=True)
+    p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)              # softmax(z^[L]), exact
+    E_p = softmax_error(p, z, E_z)
+    others, E_others = np.where(target, 0.0, p), np.where(target, 0.0, E_p)
+    E_sum = E_others.sum(axis=1) + gamma(z.shape[1]) * (others + E_others).sum(axis=1)
+    return np.where(target, E_sum[:, None], E_p)
+
+
 def cross_entropy_error(z, y, E_z):
     """E[C] of the cross-entropy C = (1/m) Σᵢ (log Σⱼ e^{sᵢⱼ} − s_{i,yᵢ}), s = z − max z, for z^[L] off by E_z.
 
@@ -141,15 +156,15 @@ def float32_gradient_bounds(net, y):
         n = net.sizes[l - 2] + 1
         E_z[l] = product_error(a[l - 1], E_a[l - 1], W[l].T, exact(W[l].T), n) + gamma(n) * np.abs(b[l])
         E_a[l], E_sigma_prime[l] = activation_errors(net.activation[l], z[l], E_z[l], a[l], sigma_prime[l])
-    onehot = np.eye(net.sizes[-1])[y]
+    target = np.eye(net.sizes[-1])[y] == 1                             # onehot(y)
     if net.loss == "cross-entropy":                                    # BP1: δ^[L] = (p − onehot(y))/m
-        p = m * net.delta[L] + onehot                                  # softmax(z^[L]), read back from δ^[L]
-        E_p = softmax_error(p, z[L], E_z[L])
-        E_delta = rounded(net.delta[L], rounded(p - onehot, E_p) / m)
+        E_delta = rounded(net.delta[L], softmax_minus_onehot_error(z[L], target, E_z[L]) / m)
         E_C = cross_entropy_error(z[L], y, E_z[L])
     else:                                                              # BP1: δ^[L] = σ′(z^[L]) ⊙ (a^[L] − y)/m
-        error = a[L] - onehot
-        E_error = rounded(error, E_a[L])
+        complement = sigmoid(-z[L])                                    # 1 − a^[L] = σ(−z^[L]), exactly
+        E_complement, _ = activation_errors("sigmoid", -z[L], E_z[L], complement, sigma_prime[L])
+        error = np.where(target, -complement, a[L])                    # a^[L] − y, as the engine computes it
+        E_error = np.where(target, E_complement, E_a[L])
         E_product = product_error(sigma_prime[L], E_sigma_prime[L], error, E_error, 1, np.multiply)
         E_delta = rounded(net.delta[L], E_product / m)
         E_C = quadratic_error(error, E_error)

@@ -74,7 +74,8 @@ def _softmax_cross_entropy_numpy(z, b, y, lr, delta, C, state):
     Z = delta.sum(axis=1, keepdims=True)
     C[...] = (np.log(Z[:, 0]) - (z[rows, y] - z_max[:, 0])).mean()  # C = −(1/m) Σᵢ log softmax(z)ᵢ[yᵢ]
     delta /= Z                                         # p = softmax(z^[L])
-    delta[rows, y] -= 1                                # p − onehot(y)
+    delta[rows, y] = 0                                 # p_k for k ≠ y, so that the sum below is Σ_{k≠y} p_k
+    delta[rows, y] = -delta.sum(axis=1)                # p − onehot(y): p_y − 1 = −Σ_{k≠y} p_k; naive p_y − 1 cancels
     delta *= lr[0] / m                                 # (BP1) α δ^[L] = α (p − onehot(y))/m
     state[0] += 1                                      # steps taken
     if state[1] == 0 and not math.isfinite(C):
@@ -101,8 +102,13 @@ extern "C" __global__ void softmax_cross_entropy(T* z, const T* b, const long lo
             Z += di[k];
         }
         const T scale = lr[0] / m;
+        T others = 0;                                        // Σ_{k≠y} p_k
         for (int k = 0; k < n; ++k) {
-            di[k] = (di[k] / Z - (T)(k == y[i])) * scale;    // (BP1) α δ^[L] = α (p − onehot(y))/m
+            di[k] /= Z;                                      // p = softmax(z^[L])
+            if (k != y[i]) others += di[k];
+        }
+        for (int k = 0; k < n; ++k) {                        // (BP1) α δ^[L] = α (p − onehot(y))/m, where
+            di[k] = (k == y[i] ? -others : di[k]) * scale;   // p_y − 1 = −Σ_{k≠y} p_k: naive p_y − 1 cancels
         }
         sum += LOG(Z) - (zi[y[i]] - z_max);                  // −log softmax(z)ᵢ[yᵢ]
     }

@@ -161,11 +161,13 @@ FIELDS = {
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log softmax(z^[L])
     C = -log_p[rows, y].mean()
     p = np.exp(log_p)                                 # p = softmax(z^[L])
-    p[rows, y] -= 1                                   # p − onehot(y)
+    p[rows, y] = 0                                    # p_k for k ≠ y: their sum is 1 − p_y, with no cancellation
+    p[rows, y] = -p.sum(axis=1)                       # p − onehot(y): p_y − 1 = −Σ_{k≠y} p_k (naive p_y − 1 cancels)
     delta_L = p / m                                   # (BP1) δ^[L] = (p − onehot(y))/m''',
         "quadratic_body": '''\
     m = a_L.shape[0]
-    error = a_L - np.eye(a_L.shape[1])[y]             # a^[L] − y, y one-hot
+    target = np.eye(a_L.shape[1])[y] == 1             # where the one-hot y is 1
+    error = np.where(target, -np.exp(-np.logaddexp(0, z_L)), a_L)  # a^[L] − y: a − 1 = −σ(−z) (naive a − 1 cancels)
     C = 0.5 * (error * error).sum() / m
     delta_L = sigma_prime(z_L) * error / m            # (BP1) δ^[L] = σ′(z^[L]) ⊙ (a^[L] − y)/m''',
         "bp4": "dW[l] = delta[l].T @ a[l - 1]                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over "
@@ -188,10 +190,11 @@ FIELDS = {
     log_p = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))  # log softmax(z^[L])
     C = -(y * log_p).sum() / m
     p = np.exp(log_p)                                 # p = softmax(z^[L])
-    delta_L = (p - y) / m                             # (BP1) δ^[L] = (p − y)/m''',
+    p_minus_y = np.where(y == 1, -(p * (1 - y)).sum(axis=0, keepdims=True), p)  # p − y: p_y − 1 = −Σ_{k≠y} p_k
+    delta_L = p_minus_y / m                           # (BP1) δ^[L] = (p − y)/m''',
         "quadratic_body": '''\
     m = a_L.shape[1]
-    error = a_L - y                                   # a^[L] − y
+    error = np.where(y == 1, -np.exp(-np.logaddexp(0, z_L)), a_L)  # a^[L] − y: a − 1 = −σ(−z) (naive a − 1 cancels)
     C = 0.5 * (error * error).sum() / m
     delta_L = sigma_prime(z_L) * error / m            # (BP1) δ^[L] = σ′(z^[L]) ⊙ (a^[L] − y)/m''',
         "bp4": "dW[l] = delta[l] @ a[l - 1].T                # (BP4) ∂C/∂W^[l] = δ^[l] (a^[l-1])ᵀ, summed over "
@@ -215,11 +218,12 @@ FIELDS = {
     log_p = shifted - np.log(np.exp(shifted).sum())   # log softmax(z^[L])
     C = -(y * log_p).sum()
     p = np.exp(log_p)                                 # p = softmax(z^[L])
-    delta_L = p - y                                   # (BP1) δ^[L] = p − y''',
+    p_minus_y = np.where(y == 1, -(p * (1 - y)).sum(), p)  # p − y: p_y − 1 = −Σ_{k≠y} p_k (naive p_y − 1 cancels)
+    delta_L = p_minus_y                               # (BP1) δ^[L] = p − y''',
         "quadratic_cost": "½‖a^[L] − y‖² for the one sample",
         "quadratic_delta": "σ′(z^[L]) ⊙ (a^[L] − y) (one sample: no 1/m)",
         "quadratic_body": '''\
-    error = a_L - y                                   # a^[L] − y
+    error = np.where(y == 1, -np.exp(-np.logaddexp(0, z_L)), a_L)  # a^[L] − y: a − 1 = −σ(−z) (naive a − 1 cancels)
     C = 0.5 * (error * error).sum()
     delta_L = sigma_prime(z_L) * error                # (BP1) δ^[L] = σ′(z^[L]) ⊙ (a^[L] − y)''',
         "gradient_note": "\n        The gradients are those of this one sample's cost C_x.",
