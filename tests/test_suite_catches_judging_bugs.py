@@ -27,12 +27,13 @@ BUGS = {
         "scratchnet/checking/roundoff.py", "U = 2.0 ** -24", "U = 2.0 ** -20",
         ("tests/test_float32_accuracy.py::test_float32_gradients_are_within_the_rounding_bound[numpy]",),
         r"the bound is not tight: the worst error is [\d.e-]+ of it"),
-    "the grader's relative error scaled by the answer alone (an all-zero answer is exact)": Plant(
-        "scratchnet/grade/observe.py", "scale = max(np.abs(s).max(initial=0.0), np.abs(r).max(initial=0.0))",
-        "scale = np.abs(s).max(initial=0.0)", (f"{MEASURE}::test_an_all_zero_answer_is_off_by_one",),
+    "the relative error the grader judges by, scaled by the answer alone (an all-zero answer is exact)": Plant(
+        "scratchnet/checking/agreement.py", "scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))",
+        "scale = np.abs(a).max(initial=0.0)", (f"{MEASURE}::test_an_all_zero_answer_is_off_by_one",),
         r"an all-zero answer is as far from the reference as the reference is large"),
     "the grader's error entry by entry, |s − r| / |r| (a 0 in the reference is never matched)": Plant(
-        "scratchnet/grade/observe.py", "float(np.abs(s - r).max() / scale)", "float((np.abs(s - r) / np.abs(r)).max())",
+        "scratchnet/checking/agreement.py", "float(np.abs(a - b).max() / scale)",
+        "float((np.abs(a - b) / np.abs(b)).max())",
         (f"{MEASURE}::test_an_answer_one_ulp_off_passes",), r"an answer one ulp off measured (inf|nan)"),
     "the grader's float64 tolerance 1e-2 (an answer off by 1e-3 passes)": Plant(
         "scratchnet/grade/observe.py", "{np.dtype(np.float64): 1e-7", "{np.dtype(np.float64): 1e-2",
@@ -46,7 +47,7 @@ BUGS = {
         ("tests/test_blas.py::test_gemm_equals_numpy",),
         r"(?m)^[E|\s]*(C ← \S+ A B \+ \S+ C|the columns beside the slice)\s*$"),
     "the CPU fused step moves b^[l] uphill (BP3 + update with α = +1)": Plant(
-        "scratchnet/fast/fused_cpu.py", "b[l], alpha=-1.0, beta=1.0))", "b[l], alpha=1.0, beta=1.0))",
+        "scratchnet/fast/fused_cpu.py", "b[l], alpha=-1.0, beta=1.0)]", "b[l], alpha=1.0, beta=1.0)]",
         ("tests/test_fused_cpu.py::test_blas_steps_equal_the_reference",), r"(?m)^[E|\s]*b\[\d\] after step \d+\s*$"),
 }
 
