@@ -49,7 +49,7 @@ class TrainConfig:
     sampling: str = "sequential"       # minibatch scheme (scratchnet.sampling)
     device: str = "cpu"                # where the arrays live
     step: str = "auto"                 # the training step: reference, fused, or auto (fused when the model allows)
-    threads: str = "auto"              # numpy's BLAS threads: N, or auto (all the cores but one)
+    threads: str = "auto"              # numpy's BLAS threads (torch_ref: torch's): N, or auto (all the cores but one)
     data_dir: str = "data"             # holds MNIST/raw/, fetched there when missing
     train_size: int = 0                # N, use the first N training samples (0: all 60000)
     test_size: int = 0                 # use the first N test samples (0: all 10000)
@@ -76,14 +76,13 @@ _NO_CHECKPOINTS = "; --save, --save-every and --resume are python -m scratchnet.
 SCRATCHNET_ONLY = {"--save": _NO_CHECKPOINTS, "--resume": _NO_CHECKPOINTS,  # --save matches --save-every too
                    "--plot-samples": "; --plot-samples is python -m scratchnet.train's: torch_ref draws no samples",
                    "--step": "; --step is python -m scratchnet.train's: torch_ref has one training step",
-                   "--threads": "; --threads is python -m scratchnet.train's: torch_ref runs torch's own threads",
                    "'auto'": "; --device auto is python -m scratchnet.train's: give torch_ref cpu or cuda"}
 
 
 def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
     """The parser for the TrainConfig fields; callers may add flags of their own before parsing.
 
-    torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --threads, --plot-samples,
+    torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --plot-samples,
     --save, --save-every, --resume) and the devices it cannot use, so that --help shows only what works.
     """
     d = TrainConfig()
@@ -147,10 +146,10 @@ def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
                             "inside numpy's BLAS calls, scratchnet.fast.fused_cpu; one CUDA kernel each on a GPU, "
                             "scratchnet.fast.fused; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
                             f"fused when the model allows, else reference (default {d.step})")
-        p.add_argument("--threads", default=d.threads, metavar="N|auto",
-                       help="threads of numpy's BLAS: N, or auto, all the cores but one, which stays fast when another "
-                            "program takes a core, where all of them can be 5-20 × slower (scratchnet.fast.threads; "
-                            f"default {d.threads})")
+    p.add_argument("--threads", default=d.threads, metavar="N|auto",
+                   help="threads of numpy's BLAS (torch_ref: torch's threads): N, or auto, all the cores but one, "
+                        "which stays fast when another program takes a core, where all of them can be 5-20 × slower "
+                        f"(scratchnet.fast.threads; default {d.threads})")
     p.add_argument("--data-dir", default=d.data_dir,
                    help=f"folder holding MNIST/raw/; MNIST is fetched there when missing (default {d.data_dir})")
     p.add_argument("--train-size", type=int, default=d.train_size, metavar="N",
