@@ -17,14 +17,17 @@ import sys
 
 import pytest
 
+from benchmarks.run import QUICK
+
 from conftest import REPO
 
 pytest.importorskip("threadpoolctl")
 pytest.importorskip("matplotlib")
-pytest.importorskip("jax", reason="the benchmark's JAX jit contender needs jax (the bench extra)")
+pytest.importorskip("jax", reason="the benchmark's JAX jit contender needs jax: pip install -e '.[jax]'")
 
-ENGINES = ("tutorial", "torch eager", "torch.compile", "JAX jit", "scratchnet", "scratchnet fused")
-PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit")
+ENGINES = ("tutorial", "torch eager", "torch.compile", "torch eager, threads auto", "JAX jit", "scratchnet",
+           "scratchnet fused")
+PEERS = ("tutorial", "torch eager", "torch.compile", "torch eager, threads auto", "JAX jit")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ def test_every_contender_ran_idle_and_busy(quick):
     for name in (*ENGINES, "GEMM floor"):
         assert f"| {name} |" in stdout
         row = results["main"][name]
-        assert row["idle"]["steps_timed"] == 200 and row["busy"]["steps_timed"] == 50
+        assert row["idle"]["steps_timed"] == QUICK.steps and row["busy"]["steps_timed"] == QUICK.busy_steps
         assert len(row["idle"]["seconds_measured"]) == 1 and len(row["busy"]["seconds_measured"]) == 1
     assert "| compute limit |" in stdout
     assert (out / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
@@ -109,6 +112,7 @@ def test_record_names_the_blas_its_path_and_the_threads(quick):
         assert threads["policy"].startswith(f"{max(cores - 1, 1)} BLAS thread"), threads  # auto: a core left free
         assert {pool["num_threads"] for pool in threads["blas"]} == {max(cores - 1, 1)}, threads["blas"]
     assert results["main"]["torch eager"]["threads"]["torch_threads"] >= 1
+    assert results["main"]["torch eager, threads auto"]["threads"]["torch_threads"] == max(cores - 1, 1)
     assert "xla_flags" in results["main"]["JAX jit"]["threads"]
 
 
@@ -136,7 +140,7 @@ def test_bad_flags_are_one_line_and_exit_2():
 
 def test_sweep_covers_every_swept_engine(quick):
     _, results, _ = quick
-    assert [r["value"] for r in results["sweep"]["batch_size"]] == [16, 256]
+    assert [r["value"] for r in results["sweep"]["batch_size"]] == list(QUICK.batch_sizes)
     for axis in results["sweep"].values():
         for row in axis:
             assert {"torch eager", "JAX jit", "scratchnet", "scratchnet fused", "GEMM floor"} <= set(row)
