@@ -8,7 +8,7 @@ import pathlib
 import re
 from dataclasses import dataclass
 
-NOTES = pathlib.Path(__file__).resolve().parents[1] / "docs" / "backprop.md"
+NOTES = pathlib.Path(__file__).resolve().parents[2] / "docs" / "backprop.md"
 CODE_LINK = re.compile(r"\[`(?P<tag>[^`]+)` · (?P<name>[\w./-]+) L(?P<a>\d+)(?:-L(?P<b>\d+))?\]"
                        r"\((?P<path>[^)#\s]+)#L(?P<ta>\d+)(?:-L(?P<tb>\d+))?\)")
 DEF = re.compile(r"^\s*def (\w+)\(")
