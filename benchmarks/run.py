@@ -27,7 +27,7 @@ from benchmarks.machine import kernel_line, machine_info
 from benchmarks.report import markdown, plot
 from scratchnet.backend import xp_for_device
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.fast.threads import parse_threads
+from scratchnet.fast.threads import parse_threads, thread_count
 from scratchnet.mnist.load import load_mnist
 from scratchnet.shell.console import info, run_cli
 from scratchnet.shell.fileio import atomic_write, check_outputs
@@ -63,8 +63,8 @@ class Plan:
 
 QUICK = Plan(steps=50, busy_steps=20, breakdown_steps=20, limit_repeats=1, batch_sizes=(16, 256), widths=(128,),
              sweep_budget_s=0.01)
-"""--quick: a smoke test that every contender builds, runs idle and busy, and agrees; not a measurement."""
-QUICK_LEAVES_OUT = ("tutorial, threads auto", "torch.compile, threads auto")  # unless --only names them
+"""--quick: a smoke test that every contender builds, runs idle and busy, and agrees; not a measurement. Every engine
+runs on --threads auto's count, torch's and XLA's too, so that a busy machine does not stretch it to minutes."""
 
 
 def plan(args):
@@ -278,8 +278,9 @@ def build_parser():
     p.add_argument("--only", default="", help="comma-separated contenders to run (the baselines torch eager and "
                                               "scratchnet always run)")
     p.add_argument("--quick", action="store_true",
-                   help=f"{QUICK.steps} steps instead of whole epochs ({QUICK.busy_steps} busy) and a small sweep: a "
-                        "smoke test that every contender builds, runs and agrees (about a minute), not a measurement")
+                   help=f"{QUICK.steps} steps instead of whole epochs ({QUICK.busy_steps} busy), one repeat, a small "
+                        "sweep, every engine on auto's thread count: a smoke test that every contender builds, runs "
+                        "and agrees (about a minute), not a measurement")
     p.add_argument("--out", default="runs/bench", help="folder for results.json and the plots (default runs/bench)")
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw/, fetched when missing")
     return p
@@ -295,8 +296,8 @@ def chosen(args):
     names = GPU_CONTENDERS if args.device == "cuda" else CPU_CONTENDERS
     if args.threads != "auto":  # torch's contenders run on N threads already: their auto twins would repeat them
         names = {n: e for n, e in names.items() if n not in TORCH_AUTO_THREADS}
-    if not args.only:  # in the smoke test one twin stands for the three: the same classes, another thread count
-        return {n: e for n, e in names.items() if not (args.quick and n in QUICK_LEAVES_OUT)}
+    if not args.only:
+        return dict(names)
     wanted = {n.strip() for n in args.only.split(",") if n.strip()}
     unknown = wanted - set(names)
     if unknown:
@@ -319,6 +320,8 @@ def main(argv=None):
     for name in ("repeats", "busy_repeats"):
         if getattr(args, name) is None:
             setattr(args, name, 1 if args.quick else 3)
+    if args.quick and args.threads == "auto":  # every engine on auto's count, torch and XLA too: on a busy machine
+        args.threads = thread_count("auto")    # torch's default threads make a step 5-20 × slower (the twins show it)
     if args.repeats < 1 or args.busy_repeats < 0 or args.busy_steps < 1:
         raise UsageError("--repeats and --busy-steps must be at least 1, --busy-repeats at least 0")
     check_device(args.device)

@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-from benchmarks.run import QUICK
+from benchmarks.run import QUICK, TORCH_AUTO_THREADS, build_parser, chosen
+from scratchnet.fast.threads import parse_threads
 
 from conftest import REPO
 
@@ -25,9 +26,8 @@ pytest.importorskip("threadpoolctl")
 pytest.importorskip("matplotlib")
 pytest.importorskip("jax", reason="the benchmark's JAX jit contender needs jax: pip install -e '.[jax]'")
 
-ENGINES = ("tutorial", "torch eager", "torch.compile", "torch eager, threads auto", "JAX jit", "scratchnet",
-           "scratchnet fused")
-PEERS = ("tutorial", "torch eager", "torch.compile", "torch eager, threads auto", "JAX jit")
+ENGINES = ("tutorial", "torch eager", "torch.compile", "JAX jit", "scratchnet", "scratchnet fused")
+PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit")
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +111,7 @@ def test_record_names_the_blas_its_path_and_the_threads(quick):
         threads = results["main"][name]["threads"]
         assert threads["policy"].startswith(f"{max(cores - 1, 1)} BLAS thread"), threads  # auto: a core left free
         assert {pool["num_threads"] for pool in threads["blas"]} == {max(cores - 1, 1)}, threads["blas"]
-    assert results["main"]["torch eager"]["threads"]["torch_threads"] >= 1
-    assert results["main"]["torch eager, threads auto"]["threads"]["torch_threads"] == max(cores - 1, 1)
+    assert results["main"]["torch eager"]["threads"]["torch_threads"] == max(cores - 1, 1)  # --quick: auto's count
     assert "xla_flags" in results["main"]["JAX jit"]["threads"]
 
 
@@ -129,6 +128,17 @@ def test_busy_over_idle_is_each_contenders_own_slowdown(quick):
     for row in results["main"].values():
         busy, idle = row["busy"]["seconds_per_epoch"], row["idle"]["seconds_per_epoch"]
         assert row["busy_over_idle"] == pytest.approx(busy / idle)
+
+
+@pytest.mark.parametrize("threads, twins", [("auto", True), ("2", False)])
+def test_torch_contenders_run_on_both_counts_unless_threads_are_given(threads, twins):
+    """--threads auto (the full run's default): each torch contender on torch's default and on auto; --threads N:
+    once, on N."""
+    args = build_parser().parse_args(["--threads", threads])
+    args.threads = parse_threads(args.threads)
+    names = chosen(args)
+    assert all((twin in names) == twins for twin in TORCH_AUTO_THREADS)
+    assert {"tutorial", "torch eager", "torch.compile"} <= set(names)
 
 
 def test_bad_flags_are_one_line_and_exit_2():
