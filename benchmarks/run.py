@@ -1,15 +1,16 @@
 """Side-by-side benchmark: scratchnet against PyTorch and JAX on the same work, as ratios measured in one run.
 
-    python -m benchmarks.run                    # the tutorial's model, idle and busy, then the sweep (< 6 min)
-    python -m benchmarks.run --quick            # a smoke test: every contender a few steps (about a minute)
-    python -m benchmarks.run --threads 1        # every engine on one thread (default: scratchnet auto, peers theirs)
+    python -m benchmarks.run                    # the tutorial's model, idle and busy, then the sweep (many minutes)
+    python -m benchmarks.run --quick            # a smoke test: every contender a few steps (minutes on a busy machine)
+    python -m benchmarks.run --threads 1        # every engine on one thread (default: auto; torch's also on its own)
     python -m benchmarks.run --only "JAX jit,scratchnet fused"   # some contenders (the baselines always run)
     python -m benchmarks.run --device cuda      # scratchnet on CuPy vs torch CUDA eager vs torch CUDA graphs
 
 Each contender runs in a process of its own (benchmarks/worker.py), built from the same initial weights;
 after a warm-up they run interleaved (A B C … A B C …), one at a time, and every figure is a median over
 the repeats. Then the same again while a process of the benchmark's own keeps one core busy (the "busy"
-column). Writes a Markdown table to stdout, and results.json, results.md and benchmark.png to --out.
+column). Writes a Markdown table to stdout, and results.json, results.md and benchmark.png to --out; the last
+line says how long the run took, from the start to the last file written (results.json's elapsed_s).
 """
 
 import argparse
