@@ -1,15 +1,16 @@
 """Side-by-side benchmark: scratchnet against PyTorch and JAX on the same work, as ratios measured in one run.
 
-    python -m benchmarks.run                    # the tutorial's model, idle and busy, then the sweep (< 6 min)
-    python -m benchmarks.run --quick            # a few hundred steps and a small sweep (the CI smoke test)
-    python -m benchmarks.run --threads 1        # every engine on one thread (default: scratchnet auto, peers theirs)
+    python -m benchmarks.run                    # the tutorial's model, idle and busy, then the sweep (many minutes)
+    python -m benchmarks.run --quick            # a smoke test: every contender a few steps (minutes on a busy machine)
+    python -m benchmarks.run --threads 1        # every engine on one thread (default: auto; torch's also on its own)
     python -m benchmarks.run --only "JAX jit,scratchnet fused"   # some contenders (the baselines always run)
     python -m benchmarks.run --device cuda      # scratchnet on CuPy vs torch CUDA eager vs torch CUDA graphs
 
 Each contender runs in a process of its own (benchmarks/worker.py), built from the same initial weights;
 after a warm-up they run interleaved (A B C … A B C …), one at a time, and every figure is a median over
 the repeats. Then the same again while a process of the benchmark's own keeps one core busy (the "busy"
-column). Writes a Markdown table to stdout, and results.json, results.md and benchmark.png to --out.
+column). Writes a Markdown table to stdout, and results.json, results.md and benchmark.png to --out; the last
+line says how long the run took, from the start to the last file written (results.json's elapsed_s).
 """
 
 import argparse
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, replace
 
 from benchmarks.busy import BusyCore
 from benchmarks.limits import LIMIT_SIZE, epoch_flops
@@ -27,7 +29,7 @@ from benchmarks.machine import kernel_line, machine_info
 from benchmarks.report import markdown, plot
 from scratchnet.backend import xp_for_device
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.fast.threads import parse_threads
+from scratchnet.fast.threads import parse_threads, thread_count
 from scratchnet.mnist.load import load_mnist
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import info, run_cli
@@ -35,7 +37,9 @@ from scratchnet.shell.fileio import atomic_write, check_outputs, non_regular
 
 OUT_FILES = ("results.json", "results.md", "benchmark.png")  # what --out receives
 TUTORIAL = [784, 512, 512, 10]
-CPU_CONTENDERS = {"tutorial": "torch", "torch eager": "torch", "torch.compile": "torch", "JAX jit": "jax",
+TORCH_AUTO_THREADS = ("tutorial, threads auto", "torch eager, threads auto", "torch.compile, threads auto")
+CPU_CONTENDERS = {"tutorial": "torch", "torch eager": "torch", "torch.compile": "torch",
+                  **dict.fromkeys(TORCH_AUTO_THREADS, "torch"), "JAX jit": "jax",
                   "scratchnet": "numpy", "scratchnet fused": "numpy", "scratchnet fused (1 thread)": "numpy",
                   "GEMM floor": "numpy", "GEMM floor (1 thread)": "numpy"}
 ONE_THREAD = " (1 thread)"  # a contender so named runs with --threads 1, beside the same one on --threads
@@ -44,8 +48,40 @@ GPU_CONTENDERS = {"torch eager": "torch", "torch CUDA graphs": "torch", "scratch
 # torch.compile would compile again at every point; the tutorial is torch eager
 SWEPT = ("torch eager", "JAX jit", "scratchnet", "scratchnet fused", "scratchnet fused (1 thread)", "GEMM floor",
          "torch CUDA graphs", "scratchnet CUDA graph")
-PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit", "torch CUDA graphs")  # the engines scratchnet races
+PEERS = ("tutorial", "torch eager", "torch.compile", *TORCH_AUTO_THREADS, "JAX jit",
+         "torch CUDA graphs")  # the engines scratchnet races
 BASELINES = ("torch eager", "scratchnet")  # never left out: the ratios and the sweep's step count need them
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much a run times: the main comparison's steps per repeat (idle, busy), the step breakdown's steps,
+    the GEMM floor's repeats, the sweep's points and the time each point's repeat aims at."""
+
+    steps: int
+    busy_steps: int
+    breakdown_steps: int
+    limit_repeats: int
+    batch_sizes: tuple
+    widths: tuple
+    sweep_budget_s: float
+
+
+QUICK = Plan(steps=50, busy_steps=20, breakdown_steps=20, limit_repeats=1, batch_sizes=(16, 256), widths=(128,),
+             sweep_budget_s=0.01)
+"""--quick: a smoke test that every contender builds, runs idle and busy, and agrees; not a measurement. Every engine
+runs on --threads auto's count, torch's and XLA's too, so that a busy machine does not stretch it to minutes."""
+
+
+def plan(args):
+    """QUICK, or the full run: one epoch a repeat, the sweep up to batch 4096 (8192 on a GPU) and width 4096."""
+    gpu = args.device == "cuda"
+    if args.quick:
+        return replace(QUICK, batch_sizes=(64, 1024), widths=(512, 2048)) if gpu else QUICK
+    return Plan(steps=-(-60000 // 64), busy_steps=args.busy_steps, breakdown_steps=300, limit_repeats=5,
+                batch_sizes=(64, 256, 1024, 4096, 8192) if gpu else (16, 64, 256, 1024, 4096),
+                widths=(512, 1024, 2048, 4096, 8192) if gpu else (128, 1024, 2048, 4096),  # CPU: 512 is batch 64's
+                sweep_budget_s=0.6)
 
 
 class LeftOutError(Exception):
@@ -170,18 +206,19 @@ def figures(per_epoch_s, limit_s, samples, seconds, steps):
     return rows, fastest
 
 
-def main_comparison(field, args, steps, busy_steps):
+def main_comparison(field, args, run):
     """Idle, then busy: every contender's figures, accuracy, memory, threads; and the compute limit."""
     info(f"building {len(field.contenders)} contenders, each in its own process (compiling, warming up)")
     memory = field.ask_all("build", sizes=TUTORIAL, batch_size=64, memory=args.device == "cpu")
     samples, batches_per_epoch = (memory["torch eager"][k] for k in ("samples", "batches_per_epoch"))
+    steps, busy_steps = run.steps, run.busy_steps
     info(f"idle: {len(field.contenders)} contenders × {args.repeats} repeats × {steps} steps")
     idle_s = field.interleaved(steps, args.repeats)
     accuracy = field.ask_all("accuracy")
     threads = field.ask_all("threads")
     limit = None
     if field.get("GEMM floor"):
-        measured = field.ask_all("limits", among=("GEMM floor",), repeats=3 if args.quick else 5).get("GEMM floor")
+        measured = field.ask_all("limits", among=("GEMM floor",), repeats=run.limit_repeats).get("GEMM floor")
         if measured:
             rate = measured["sgemm_flops_per_second"]
             flops = epoch_flops(TUTORIAL, samples)
@@ -252,19 +289,22 @@ def build_parser():
     p = OneLineParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the engines run (default cpu)")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of one epoch each; figures are "
-                                                          "medians (default 3)")
-    p.add_argument("--busy-repeats", type=int, default=3, help="repeats with one core kept busy (default 3; 0: "
-                                                               "no busy column; on the CPU only)")
+    p.add_argument("--repeats", type=int, default=None, help="interleaved repeats of one epoch each; figures are "
+                                                             "medians (default 3; with --quick 1)")
+    p.add_argument("--busy-repeats", type=int, default=None, help="repeats with one core kept busy (default 3, "
+                                                                  "with --quick 1; 0: no busy column; on the CPU only)")
     p.add_argument("--busy-steps", type=int, default=100, help="steps per busy repeat, extrapolated to an epoch "
                                                                "(default 100: a busy torch step can take 20 × longer)")
     p.add_argument("--threads", default="auto",
                    help="BLAS threads of the scratchnet contenders and the floor: N, or auto (default: all cores but "
-                        "one, scratchnet.fast.threads); with N also torch's threads, and with 1 XLA's")
+                        "one, scratchnet.fast.threads); with N also torch's threads, and with 1 XLA's; with auto "
+                        "each torch contender runs twice, on torch's default and on auto (\"…, threads auto\")")
     p.add_argument("--only", default="", help="comma-separated contenders to run (the baselines torch eager and "
                                               "scratchnet always run)")
     p.add_argument("--quick", action="store_true",
-                   help="200 steps instead of whole epochs and a small sweep: a smoke test, not a measurement")
+                   help=f"{QUICK.steps} steps instead of whole epochs ({QUICK.busy_steps} busy), one repeat, a small "
+                        "sweep, every engine on auto's thread count: a smoke test that every contender builds, runs "
+                        "and agrees (about a minute), not a measurement")
     p.add_argument("--out", default="runs/bench", help="folder for results.json and the plots (default runs/bench)")
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw/, fetched when missing")
     return p
@@ -278,6 +318,8 @@ def check_device(device):
 
 def chosen(args):
     names = GPU_CONTENDERS if args.device == "cuda" else CPU_CONTENDERS
+    if args.threads != "auto":  # torch's contenders run on N threads already: their auto twins would repeat them
+        names = {n: e for n, e in names.items() if n not in TORCH_AUTO_THREADS}
     if not args.only:
         return dict(names)
     wanted = {n.strip() for n in args.only.split(",") if n.strip()}
@@ -299,71 +341,67 @@ def check_out(out):
 
 
 def main(argv=None):
+    began = time.monotonic()  # what the user waits for: from here (Python is up) to the last file written
     args = build_parser().parse_args(argv)
     args.threads = parse_threads(args.threads)
+    for name in ("repeats", "busy_repeats"):
+        if getattr(args, name) is None:
+            setattr(args, name, 1 if args.quick else 3)
+    if args.quick and args.threads == "auto":  # every engine on auto's count, torch and XLA too: on a busy machine
+        args.threads = thread_count("auto")    # torch's default threads make a step 5-20 × slower (the twins show it)
     if args.repeats < 1 or args.busy_repeats < 0 or args.busy_steps < 1:
         raise UsageError("--repeats and --busy-steps must be at least 1, --busy-repeats at least 0")
     check_device(args.device)
     check_out(args.out)
     if args.device == "cuda":
         args.busy_repeats = 0  # a busy core slows the host's launches, not the GPU: not what the column asks
-    names = chosen(args)
-    began = time.monotonic()
+    results = benchmark(args, chosen(args))
+    write_results(results, args.out, began)
+    if results["left_out"]:
+        raise ScratchnetError(f"left out of the benchmark: {', '.join(results['left_out'])} (see results.md)")
+    return results
+
+
+def benchmark(args, names):
+    """The machine, the main comparison, the step breakdown and the sweep, as one JSON-ready dict."""
     os.makedirs(args.out, exist_ok=True)
     machine = machine_info(args.device)
     info(kernel_line(machine))
     load_mnist(args.data_dir, train=True)  # fetched once here, before the workers read it
     load_mnist(args.data_dir, train=False)
-    steps = 200 if args.quick else -(-60000 // 64)  # one epoch: 938 batches (937 full ones on a GPU)
-    busy_steps = min(args.busy_steps, 50) if args.quick else args.busy_steps
-    results = {"machine": machine, "device": args.device, "repeats": args.repeats, "steps_per_repeat": steps,
-               "busy_repeats": args.busy_repeats, "busy_steps_per_repeat": busy_steps, "threads": args.threads,
+    run = plan(args)
+    results = {"machine": machine, "device": args.device, "repeats": args.repeats, "steps_per_repeat": run.steps,
+               "busy_repeats": args.busy_repeats, "busy_steps_per_repeat": run.busy_steps, "threads": args.threads,
                "work": "784-512-512-10, float32, batch 64, SGD lr 1e-3", "quick": args.quick}
     field = Field(names, args)
     try:
-        measure(field, args, results)
+        results["main"], results["fastest_peer"], results["compute_limit"] = main_comparison(field, args, run)
+        if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
+            results["breakdown"] = step_breakdown(field, run.breakdown_steps, args.repeats)
+        info("sweep: time per epoch by batch size and by width")
+        results["sweep"] = sweep(field, run.batch_sizes, run.widths, args.repeats, run.sweep_budget_s,
+                                 args.busy_repeats)
     except BaseException:  # Ctrl-C, SIGTERM, an error: no worker may finish its epoch alone, orphaned
         field.close(kill=True)
         raise
     field.close()
     results["left_out"] = field.left_out
     results["machine"]["load_after"] = os.getloadavg()
-    results["elapsed_s"] = time.monotonic() - began
-    write_results(results, args.out)
-    if results["left_out"]:
-        raise ScratchnetError(f"left out of the benchmark: {', '.join(results['left_out'])} (see results.md)")
     return results
 
 
-def measure(field, args, results):
-    """The main comparison, the step breakdown (CPU) and the sweeps, into results."""
-    steps, busy_steps = results["steps_per_repeat"], results["busy_steps_per_repeat"]
-    results["main"], results["fastest_peer"], results["compute_limit"] = main_comparison(
-        field, args, steps, busy_steps)
-    if args.device == "cpu":  # on a GPU, timing each phase would need a synchronisation inside the step
-        results["breakdown"] = step_breakdown(field, 100 if args.quick else 300, args.repeats)
-    if args.device == "cuda":
-        batch_sizes = (64, 1024) if args.quick else (64, 256, 1024, 4096, 8192)
-        widths = (512, 2048) if args.quick else (512, 1024, 2048, 4096, 8192)
-    else:
-        batch_sizes = (16, 256) if args.quick else (16, 64, 256, 1024, 4096)
-        widths = (128,) if args.quick else (128, 1024, 2048, 4096)  # width 512 is batch 64 of the other axis
-    info("sweep: time per epoch by batch size and by width")
-    results["sweep"] = sweep(field, batch_sizes, widths, args.repeats, 0.05 if args.quick else 0.6,
-                             args.busy_repeats)
-
-
-def write_results(results, out):
-    """Print the table; write results.json, results.md and the plot into `out`."""
+def write_results(results, out, began):
+    """The table on stdout; the plot, results.json and results.md in `out`; then the time the run took, stopped
+    after the last file (the plot's matplotlib import and first font scan included), as results.json records it."""
     table = markdown(results)
     print(table)
-    with atomic_write(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    picture = plot(results, out)
     with atomic_write(os.path.join(out, "results.md"), "w") as f:
         f.write(table + "\n")
-    info(f"wrote {os.path.join(out, 'results.json')}, results.md and {plot(results, out)} "
-         f"({results['elapsed_s']:.0f} s)")
-
+    results["elapsed_s"] = time.monotonic() - began
+    with atomic_write(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    info(f"wrote {picture}, {os.path.join(out, 'results.md')} and results.json ({results['elapsed_s']:.0f} s)")
 
 if __name__ == "__main__":
     run_cli(main, sys.argv[1:])

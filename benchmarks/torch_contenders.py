@@ -6,8 +6,11 @@
                        PyTorch's own tutorials compile a training step;
     torch CUDA graphs: on a GPU, the whole step captured once in a CUDA graph.
 
-torch runs on its own thread pool; `--threads N` sets it (torch.set_num_threads), `auto` leaves torch's
-default. Each contender is built in a process of its own (benchmarks/worker.py).
+torch runs on its own thread pool; `--threads N` sets it (torch.set_num_threads). With `auto` (the default)
+each contender runs twice: on torch's own default (a thread per core), and as "…, threads auto" on all the
+cores but one, what `python -m torch_ref.train` runs by default (torch_ref.threads): torch's pool waits for its
+slowest thread at every product, as OpenBLAS's does, so the busy column tells the two apart. Each contender is
+built in a process of its own (benchmarks/worker.py).
 """
 
 import numpy as np
@@ -15,6 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from scratchnet.fast.threads import thread_count
 from torch_ref.bridge import load_into_torch, to_torch
 from torch_ref.data import mnist
 from torch_ref.train import Training
@@ -165,5 +169,27 @@ class TorchCompile(TorchEager):
         self.steps(1)
 
 
+class AutoThreads:
+    """A contender on --threads auto's count, all the cores but one, instead of torch's default (its process's
+    whole torch, set before it builds: each contender has a process of its own)."""
+
+    def __init__(self, work):
+        torch.set_num_threads(thread_count("auto"))
+        super().__init__(work)
+
+
+class TutorialAutoThreads(AutoThreads, Tutorial):
+    name = "tutorial, threads auto"
+
+
+class TorchEagerAutoThreads(AutoThreads, TorchEager):
+    name = "torch eager, threads auto"
+
+
+class TorchCompileAutoThreads(AutoThreads, TorchCompile):
+    name = "torch.compile, threads auto"
+
+
+AUTO_THREADS = {c.name: c for c in (TutorialAutoThreads, TorchEagerAutoThreads, TorchCompileAutoThreads)}
 CONTENDERS = {"tutorial": Tutorial, "torch eager": TorchEager, "torch.compile": TorchCompile,
-              "torch CUDA graphs": TorchGraphs}
+              "torch CUDA graphs": TorchGraphs, **AUTO_THREADS}

@@ -93,8 +93,8 @@ def trace(net, x, y):
     return steps
 
 
-NO_ORACLE = "autograd's values are not shown: python -m torch_ref.explain (the same flags) shows them beside, " \
-            "with torch installed (pip install -e '.[test]')."
+NO_ORACLE = "autograd's values are not shown: scratchnet never imports torch; python -m torch_ref.explain (the " \
+            "same flags) shows them beside (it needs torch: pip install -e '.[test]')."
 
 
 def add_autograd(steps, ref):

@@ -1,4 +1,4 @@
-"""python -m scratchnet.gradcheck: every gradient of one network against autograd and central differences.
+"""python -m scratchnet.gradcheck: every gradient of one network against central differences.
 
     python -m scratchnet.gradcheck                                  # the tutorial's 784-512-512-10, float64
     python -m scratchnet.gradcheck --dtype float32 --batch-size 32

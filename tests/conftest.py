@@ -118,5 +118,5 @@ def network_cases(draw, *, layers=(2, 5), max_width=32, max_batch=64, min_width=
                        seed=draw(st.integers(0, 2**32 - 1)), x_scale=draw(st.sampled_from(x_scales)))
 
 # The grading gallery holds students' submissions as data for test_grade_gallery (one notebook does not even
-# compile, on purpose): nbmake must not collect them as notebooks to run.
+# compile, on purpose): pytest must never collect them, whatever plugin is installed.
 collect_ignore_glob = ["grading_gallery/*"]

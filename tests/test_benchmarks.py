@@ -17,11 +17,14 @@ import sys
 
 import pytest
 
+from benchmarks.run import QUICK, TORCH_AUTO_THREADS, build_parser, chosen
+from scratchnet.fast.threads import parse_threads
+
 from conftest import REPO
 
 pytest.importorskip("threadpoolctl")
 pytest.importorskip("matplotlib")
-pytest.importorskip("jax", reason="the benchmark's JAX jit contender needs jax (the bench extra)")
+pytest.importorskip("jax", reason="the benchmark's JAX jit contender needs jax: pip install -e '.[jax]'")
 
 ENGINES = ("tutorial", "torch eager", "torch.compile", "JAX jit", "scratchnet", "scratchnet fused")
 PEERS = ("tutorial", "torch eager", "torch.compile", "JAX jit")
@@ -46,7 +49,7 @@ def test_every_contender_ran_idle_and_busy(quick):
     for name in (*ENGINES, "scratchnet fused (1 thread)", "GEMM floor", "GEMM floor (1 thread)"):
         assert f"| {name} |" in stdout
         row = results["main"][name]
-        assert row["idle"]["steps_timed"] == 200 and row["busy"]["steps_timed"] == 50
+        assert row["idle"]["steps_timed"] == QUICK.steps and row["busy"]["steps_timed"] == QUICK.busy_steps
         assert len(row["idle"]["seconds_measured"]) == 1 and len(row["busy"]["seconds_measured"]) == 1
     assert "| compute limit |" in stdout
     assert (out / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
@@ -110,7 +113,7 @@ def test_record_names_the_blas_its_path_and_the_threads(quick):
         assert threads["policy"].startswith(f"{count} worker" if parallel else f"{count} BLAS thread"), threads
         assert {pool["num_threads"] for pool in threads["blas"]} == {1 if parallel else count}, threads["blas"]
     assert results["main"]["scratchnet fused (1 thread)"]["threads"]["policy"].startswith("1 ")
-    assert results["main"]["torch eager"]["threads"]["torch_threads"] >= 1
+    assert results["main"]["torch eager"]["threads"]["torch_threads"] == max(cores - 1, 1)  # --quick: auto's count
     assert "xla_flags" in results["main"]["JAX jit"]["threads"]
 
 
@@ -129,6 +132,17 @@ def test_busy_over_idle_is_each_contenders_own_slowdown(quick):
         assert row["busy_over_idle"] == pytest.approx(busy / idle)
 
 
+@pytest.mark.parametrize("threads, twins", [("auto", True), ("2", False)])
+def test_torch_contenders_run_on_both_counts_unless_threads_are_given(threads, twins):
+    """--threads auto (the full run's default): each torch contender on torch's default and on auto; --threads N:
+    once, on N."""
+    args = build_parser().parse_args(["--threads", threads])
+    args.threads = parse_threads(args.threads)
+    names = chosen(args)
+    assert all((twin in names) == twins for twin in TORCH_AUTO_THREADS)
+    assert {"tutorial", "torch eager", "torch.compile"} <= set(names)
+
+
 def test_bad_flags_are_one_line_and_exit_2():
     for flags in (["--threads", "0"], ["--only", "no such engine"]):
         done = subprocess.run([sys.executable, "-m", "benchmarks.run", *flags], cwd=REPO, capture_output=True,
@@ -138,7 +152,7 @@ def test_bad_flags_are_one_line_and_exit_2():
 
 def test_sweep_covers_every_swept_engine(quick):
     _, results, _ = quick
-    assert [r["value"] for r in results["sweep"]["batch_size"]] == [16, 256]
+    assert [r["value"] for r in results["sweep"]["batch_size"]] == list(QUICK.batch_sizes)
     for axis in results["sweep"].values():
         for row in axis:
             assert {"torch eager", "JAX jit", "scratchnet", "scratchnet fused", "scratchnet fused (1 thread)",

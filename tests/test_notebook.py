@@ -1,13 +1,15 @@
-"""notebooks/tutorial.ipynb: built from notebooks/tutorial.py by notebooks/build.py, and runnable without torch.
+"""notebooks/tutorial.ipynb and its executed copy: built from notebooks/tutorial.py by notebooks/build.py, and
+runnable without torch.
 
-pytest executes the whole notebook itself, through nbmake (`--nbmake` in pyproject.toml, with notebooks/ among
-the test paths): nbmake is a pytest plugin on nbclient, Jupyter's own executor, so a failing cell fails the
-run like any test. Here: the committed notebook is exactly what the build script makes of the source (no
-outputs, nothing edited by hand), and its cells up to the training, run in a kernel where `import torch`
-fails, say that autograd is skipped and still check every equation against the engine.
+Here: the committed notebook is exactly what the build script makes of the source (no outputs, nothing
+edited by hand); tutorial.executed.ipynb, the copy with outputs that GitHub shows, holds the very same cells,
+each run once, in order, without an error; the whole notebook runs top to bottom through nbclient, Jupyter's
+own executor, so that a failing cell fails the suite like any test; and its cells up to the training, run in
+a kernel where `import torch` fails, say that autograd is skipped and still check every equation against the
+engine. Without the notebook extra (nbformat, nbclient, ipykernel) these tests skip, saying what to install.
 
     python -m pytest tests/test_notebook.py
-    python -m pytest notebooks/tutorial.ipynb        # the whole notebook (about a minute on 2 cores)
+    python notebooks/build.py        # after editing tutorial.py: both notebooks again (about a minute on 2 cores)
 """
 
 import importlib.util
@@ -19,10 +21,19 @@ import pytest
 from conftest import REPO
 from helpers import blocking
 
-nbformat = pytest.importorskip("nbformat")
+NEEDS = "the notebook extra: pip install -e '.[notebook]'"
+nbformat = pytest.importorskip("nbformat", reason=f"nbformat is not installed ({NEEDS})")
 spec = importlib.util.spec_from_file_location("build", REPO / "notebooks" / "build.py")
 build = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build)
+
+
+def code_cells(text):
+    return [cell for cell in json.loads(text)["cells"] if cell["cell_type"] == "code"]
+
+
+def printed(cells):
+    return "".join("".join(o.get("text", "")) for cell in cells for o in cell["outputs"])
 
 
 def test_the_notebook_is_what_its_source_makes():
@@ -47,8 +58,33 @@ def test_the_cells_hold_every_line_of_the_source():
                for cell in nb["cells"] if cell["cell_type"] == "code"), "the notebook is committed without outputs"
 
 
+def test_the_executed_copy_is_the_notebook_run_in_order():
+    """tutorial.executed.ipynb: the notebook's very cells, every code cell run once in order, none failed, the
+    training printed to its end and the three pictures shown."""
+    executed = build.EXECUTED.read_text()
+    assert build.same_cells(executed, build.NOTEBOOK.read_text()), (
+        "notebooks/tutorial.executed.ipynb holds other cells than tutorial.ipynb: run python notebooks/build.py")
+    cells = code_cells(executed)
+    assert [cell["execution_count"] for cell in cells] == list(range(1, len(cells) + 1))
+    assert not [o for cell in cells for o in cell["outputs"] if o["output_type"] == "error"]
+    assert "Epoch 3\n" in printed(cells) and "Done!" in printed(cells)
+    images = [o for cell in cells for o in cell["outputs"] if "image/png" in o.get("data", {})]
+    assert len(images) == 3, "the samples, the curves and the predictions"
+
+
+@pytest.mark.slow
+def test_the_whole_notebook_runs_top_to_bottom():
+    """Every cell, in a fresh kernel, as a reader runs it: no cell fails, and it prints the tutorial's lines."""
+    pytest.importorskip("nbclient", reason=f"nbclient is not installed ({NEEDS})")
+    pytest.importorskip("ipykernel", reason=f"ipykernel is not installed ({NEEDS})")
+    cells = code_cells(build.execute(build.NOTEBOOK.read_text()))
+    out = printed(cells)
+    assert out.count("Test Error: \n Accuracy: ") == 3 and "Done!\n" in out, out
+
+
 def test_the_notebook_runs_without_torch():
     """The cells before "5. Training", torch blocked: the autograd column is skipped, the engine's is checked."""
+    pytest.importorskip("nbclient", reason=f"nbclient is not installed ({NEEDS})")
     from nbclient import NotebookClient
 
     nb = nbformat.reads(build.NOTEBOOK.read_text(), as_version=4)

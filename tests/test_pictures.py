@@ -1,20 +1,32 @@
-"""`python -m scratchnet.train --plot-samples FILE.png`: the sample grid and the predictions grid.
+"""The pictures: `python -m scratchnet.train --plot-samples FILE.png` and the ones README.md shows.
 
 Compared: the files a tiny run writes (PNG magic, a sensible size) with what the help promises (FILE.png
 and FILE_predictions.png); the red of the error highlighting with the number of wrong predictions; bad
-paths and a missing matplotlib with a one-line error before any training.
+paths and a missing matplotlib with a one-line error before any training. And every picture README.md
+shows is one that `python docs/make_pictures.py` makes, and docs/explain_page.png, the README's screenshot,
+shows the code links that docs/backprop.md makes today (the page records them in the PNG): when the
+engine's lines move, this fails until the pictures are made again.
 
     python -m pytest tests/test_pictures.py
 """
 
+import importlib.util
+import re
 import struct
 
 import numpy as np
 import pytest
 
 from scratchnet.run.plot import predictions_path
+from scratchnet.teaching.doclinks import code_links, find_link
+from scratchnet.teaching.explain_html import PANEL_LINKS
 
+from conftest import REPO
 from helpers import blocking, run_train
+
+spec = importlib.util.spec_from_file_location("make_pictures", REPO / "docs" / "make_pictures.py")
+make_pictures = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_pictures)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -94,3 +106,33 @@ def test_missing_matplotlib_fails_before_training(mnist_dir, tmp_path):
                      prelude=blocking("matplotlib"))
     assert done.returncode == 2 and "Epoch" not in done.stdout
     assert done.stderr.strip() == "error: --plot-samples needs matplotlib: pip install 'scratchnet[plot]'"
+
+
+def png_texts(path):
+    """{keyword: text} of a PNG's tEXt chunks."""
+    data, texts, at = path.read_bytes(), {}, 8
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"tEXt":
+            keyword, _, text = data[at + 8:at + 8 + length].partition(b"\0")
+            texts[keyword.decode("latin-1")] = text.decode("latin-1")
+        at += 12 + length
+    return texts
+
+
+def test_every_picture_the_readme_shows_is_made_by_one_command():
+    shown = re.findall(r"!\[[^\]]*\]\(([^)\s]+\.png)\)", (REPO / "README.md").read_text())
+    made = {"docs/" + name for name in make_pictures.MADE}
+    assert shown and set(shown) <= made, f"{set(shown) - made}: add them to docs/make_pictures.py"
+
+
+def test_the_screenshot_shows_the_links_the_notes_make_today():
+    """The page of the tutorial's network (ReLU, cross-entropy) links every panel but the quadratic cost's δ^[L]."""
+    screenshot = REPO / "docs" / "explain_page.png"
+    recorded = png_texts(screenshot).get(make_pictures.CODE_LINKS_KEY)
+    assert recorded, f"{screenshot} records no code links: python docs/make_pictures.py --only explain_page"
+    links = code_links()
+    today = {find_link(links, *where).label for name, where in PANEL_LINKS.items() if name != "quadratic"}
+    assert set(recorded.split("; ")) == today, (
+        f"docs/explain_page.png shows {recorded}, docs/backprop.md links {'; '.join(sorted(today))}: "
+        "python docs/make_pictures.py --only explain_page")

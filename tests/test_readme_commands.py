@@ -7,6 +7,9 @@ must exit 0 without a traceback. To keep the suite short, training commands get 
 --test-size 100` appended, each only where the command does not give that flag itself; the issue's own
 example (`--metrics-out runs/m.json --plot runs/curves.png`) also runs exactly as written (slow). Left out:
 `pip install` (the suite runs installed), `python -m pytest` (this suite), `--device cuda` where no GPU is.
+Beside them: the start is exactly the two set-up commands; every extra the README names is in pyproject.toml,
+and its table describes each; the file map names only files that exist, and every module; the other commands
+(`python SCRIPT.py`, `jupyter notebook PATH`) and the links name files of the tree.
 
     python -m pytest tests/test_readme_commands.py
 """
@@ -121,3 +124,57 @@ def test_the_issues_example_as_written(fresh_tree):
     done = run_in(fresh_tree, shlex.split(example))
     assert done.returncode == 0, done.stderr
     assert (fresh_tree / "runs" / "m.json").exists() and (fresh_tree / "runs" / "curves.png").exists()
+
+
+def readme():
+    return (REPO / "README.md").read_text()
+
+
+def test_the_start_is_exactly_two_commands_one_trains_one_tests():
+    first_block = re.search(r"```sh\n(.*?)```", readme(), re.S)[1]
+    train, test = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert train == "python -m pip install -e . && python -m scratchnet.train"
+    assert test == 'python -m pip install -e ".[test]" && python -m pytest'
+
+
+def test_every_extra_the_readme_names_is_in_pyproject_and_each_is_described():
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
+    extras = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    named = {name for group in re.findall(r"\.\[([a-z,]+)\]", readme()) for name in group.split(",")}
+    assert named and named <= extras, named - extras
+    table = readme().split("## Extras")[1].split("\n## ")[0]
+    assert {row.split("`")[1] for row in table.splitlines() if row.startswith("| `")} == extras
+
+
+def file_map():
+    """The paths the README's file map names: one line a file or folder, nested by two spaces a level."""
+    block = readme().split("## Files")[1].split("```")[1]
+    paths, folders = [], []
+    for line in block.splitlines()[1:]:
+        if not line.strip():
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2
+        names = re.split(r"\s{2,}", line.strip())[0].split(", ")
+        del folders[depth:]
+        paths += ["/".join([*folders, name]).rstrip("/") for name in names]
+        if names[0].endswith("/"):
+            folders.append(names[0].rstrip("/"))
+    return paths
+
+
+def test_the_file_map_names_files_that_exist_and_every_module():
+    named = file_map()
+    assert [path for path in named if not (REPO / path).exists()] == []
+    modules = [str(path.relative_to(REPO)) for package in ("scratchnet", "torch_ref")
+               for path in sorted((REPO / package).rglob("*.py")) if path.name not in ("__init__.py", "__main__.py")]
+    assert [module for module in modules if module not in named] == []
+
+
+def test_the_commands_that_are_not_python_m_name_what_exists():
+    """`python SCRIPT.py`, `jupyter notebook PATH` and the links name files of the tree."""
+    text = readme()
+    scripts = re.findall(r"python ((?:docs|notebooks|tests)/[\w/]+\.py)", text)
+    notebooks = re.findall(r"jupyter notebook (\S+)", text)
+    links = [link for link in re.findall(r"\]\(([^)#\s]+)", text) if not link.startswith("http")]
+    assert scripts and notebooks and links
+    assert [path for path in scripts + notebooks + links if not (REPO / path).exists()] == []

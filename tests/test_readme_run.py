@@ -5,7 +5,8 @@ test runs scratchnet.train.main with the default TrainConfig, in-process, on the
 each quoted stretch of lines, in order, in what it printed. The float32 sums of a matrix product are rounded in
 an order that depends on the BLAS kernel and its thread count, and the README names those of its figures: with
 them every quoted figure must be the printed one exactly; with others, each may differ by that rounding
-(relative 1e-5, at least one unit of its last digit), and the text around them not at all.
+(relative 1e-5, at least one unit of its last digit), and the text around them not at all. On stderr the run
+prints nothing but, at most, the `training step: …` line that the README explains.
 
     python -m pytest tests/test_readme_run.py
 """
@@ -82,7 +83,10 @@ def test_the_readme_quotes_what_the_default_run_prints(mnist_dir, capsys):
     stretches = quoted_run(readme)
     assert stretches[0][0] == "Epoch 1" and stretches[-1][-1] == "Done!", "the quoted run lost its first or last line"
     main(TrainConfig(data_dir=mnist_dir))
-    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    printed = [line.rstrip() for line in captured.out.splitlines()]
+    for line in filter(str.strip, captured.err.splitlines()):  # the README says what its one stderr line means
+        assert line.startswith("training step: ") and ": ".join(line.split(": ")[:2]) + ":" in readme, line
     kernel, exact = numpy_kernel(), numpy_kernel() == readme_kernel(readme)
     missing = find_in_order(stretches, printed, exact)
     if missing is not None:

@@ -126,6 +126,6 @@ def test_help_lists_scratchnets_flags_that_torch_ref_takes(capsys):
     out = capsys.readouterr().out
     assert "python -m torch_ref.train" in out
     # tests/test_nothing_lost.py, 19
-    scratchnet_only = ("step", "threads", "plot_samples", "save", "save_every", "resume")
+    scratchnet_only = ("step", "plot_samples", "save", "save_every", "resume")
     for field in TrainConfig.__dataclass_fields__:
         assert (f"--{field.replace('_', '-')} " in out) == (field not in scratchnet_only), field

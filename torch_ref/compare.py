@@ -5,6 +5,7 @@
     python -m torch_ref.compare --momentum 0.9 --weight-decay 1e-4 --sampling shuffle --steps 300
     python -m torch_ref.compare --loss quadratic --activation sigmoid --lr 0.1 --plot runs/both.png
     python -m torch_ref.compare --recipe best --dtype float64 --steps 300      # AdamW, dropout, one-cycle α
+    python -m torch_ref.compare --threads 1 --steps 300        # each engine on one thread (default auto)
     python -m torch_ref.compare --help                         # scratchnet.train's flags, plus --steps
 
 Both engines start from scratchnet's seeded W, b (copied into torch by torch_ref.bridge, bit for bit), take
@@ -32,17 +33,16 @@ recipe's 400 steps agree to ~1e-13.
 import math
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from itertools import islice
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, TensorDataset
 
 from scratchnet.checking.agreement import TOLERANCE, relative_error
 from scratchnet.errors import DivergenceError, ScratchnetError, UsageError
+from scratchnet.fast.threads import BlasThreads
 from scratchnet.loop import LOG_EVERY, epoch_header, evaluate
 from scratchnet.mnist.load import load_data
 from scratchnet.run.build import Run, build
@@ -53,6 +53,7 @@ from scratchnet.sampling import batches_per_epoch, minibatches
 from scratchnet.shell.console import Progress, run_cli
 from torch_ref.bridge import to_torch
 from torch_ref.flags import torch_ref_parser
+from torch_ref.threads import TorchThreads
 from torch_ref.train import Training, check_request, test, train_step, training_for
 
 BATCHES_PER_EPOCH = 938  # of the tutorial's model: the float32 parameter tolerance is per this many steps
@@ -105,22 +106,6 @@ def build_engines(cfg, N):
     network with its loss, optimizer and scheduler."""
     run = build(replace(cfg, step="reference"), N)
     return Engines(run, training_for(to_torch(run.net), cfg, batches_per_epoch(N, cfg.batch_size)))
-
-
-@contextmanager
-def one_thread_each():
-    """NumPy's BLAS and torch on one thread each while the engines take turns; as before afterwards.
-
-    Taking turns step by step leaves each library's idle threads spinning for work on the cores that the
-    other one needs: on 2 busy cores, 60 steps of the tutorial's model took 28 s so, 1.1 s on one thread each.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def step_both(engines, x, y, seconds):
@@ -204,8 +189,12 @@ def side_by_side(cfg, splits, steps=0):
     rng = np.random.default_rng(cfg.seed)  # the one index generator that both engines draw from
     losses = {"scratchnet": [], "torch_ref": []}
     history = {"scratchnet": [], "torch_ref": []}
-    # NumPy's overflow warnings would only repeat, in many lines, what the divergence check says in one.
-    with one_thread_each(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # --threads for both (auto: all the cores but one each). Taking turns step by step leaves each library's idle
+    # threads spinning for work on the cores the other needs: on 2 busy cores, 60 steps of the tutorial's model
+    # took 28 s on 2 threads each, 1.1 s on one. NumPy's overflow warnings would only repeat, in many lines, what
+    # the divergence check says in one.
+    with BlasThreads(cfg.threads), TorchThreads(cfg.threads), np.errstate(over="ignore", invalid="ignore",
+                                                                          divide="ignore"):
         for epoch in range(1, cfg.epochs + 1):
             first = len(losses["scratchnet"])
             if first == total:

@@ -8,7 +8,6 @@ _NO_CHECKPOINTS = "; --save, --save-every and --resume are python -m scratchnet.
 SCRATCHNET_ONLY = {"--save": _NO_CHECKPOINTS, "--resume": _NO_CHECKPOINTS,  # --save matches --save-every too
                    "--plot-samples": "; --plot-samples is python -m scratchnet.train's: torch_ref draws no samples",
                    "--step": "; --step is python -m scratchnet.train's: torch_ref has one training step",
-                   "--threads": "; --threads is python -m scratchnet.train's: torch_ref runs torch's own threads",
                    "'auto'": "; --device auto is python -m scratchnet.train's: give torch_ref cpu or cuda"}
 
 

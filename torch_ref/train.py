@@ -5,6 +5,7 @@
     python -m torch_ref.train --recipe best             # AdamW, nn.Dropout(0.2), OneCycleLR, 20 epochs: ~98.6%
     python -m torch_ref.train --metrics-out runs/torch.json --plot runs/torch.png
     python -m torch_ref.train --device cuda             # where torch sees a GPU
+    python -m torch_ref.train --threads 2               # torch on 2 threads (default auto: all the cores but one)
     python -m torch_ref.train --init scratchnet --dtype float64   # prints what python -m scratchnet.train prints
     python -m torch_ref.train --help                    # scratchnet.train's flags that torch_ref takes, and --init
 
@@ -40,6 +41,7 @@ from torch_ref.bridge import TORCH_DTYPES, to_torch
 from torch_ref.data import dataloaders, mnist
 from torch_ref.flags import torch_ref_parser
 from torch_ref.model import NeuralNetwork, loss_function
+from torch_ref.threads import TorchThreads
 
 
 def make_optimizer(model, cfg):
@@ -146,8 +148,6 @@ def check_request(cfg):
         raise UsageError("--plot-samples is python -m scratchnet.train's; torch_ref does not draw samples")
     if cfg.step != "auto":
         raise UsageError("--step is python -m scratchnet.train's; torch_ref has one training step")
-    if cfg.threads != "auto":
-        raise UsageError("--threads is python -m scratchnet.train's; torch_ref runs torch's own threads")
     if cfg.device == "auto":
         raise UsageError("--device auto is python -m scratchnet.train's; give torch_ref --device cpu or cuda")
     if cfg.save or cfg.save_every or cfg.resume:
@@ -172,6 +172,29 @@ def initial_model(cfg, init):
                          dtype=TORCH_DTYPES[np.dtype(cfg.dtype)], dropout=cfg.dropout).to(cfg.device)
 
 
+def train_epochs(train_dataloader, test_dataloader, training, cfg):
+    """The tutorial's epochs: train(), then test() and its lines, each epoch's record (written to
+    cfg.metrics_out as it comes); returns the records."""
+    N = len(train_dataloader.dataset)
+    records = []
+    for epoch in range(1, cfg.epochs + 1):
+        print(epoch_header(epoch))
+        progress = Progress(batches_per_epoch(N, cfg.batch_size), f"epoch {epoch}/{cfg.epochs}")
+        start = time.perf_counter()
+        try:
+            train_loss = train(train_dataloader, training, cfg, progress)
+        except DivergenceError as e:
+            raise ScratchnetError(f"epoch {epoch}, step {e.t}: {e.what}; {divergence_cause(cfg)}") from None
+        seconds = time.perf_counter() - start
+        progress.close()
+        accuracy, test_loss = test(test_dataloader, training.model, training.loss_fn, cfg)
+        print(test_lines(accuracy, test_loss))
+        records.append(epoch_record(epoch, train_loss, test_loss, accuracy, seconds, N))
+        if cfg.metrics_out:
+            write_metrics(run_metrics(cfg, "torch_ref", records), cfg.metrics_out)
+    return records
+
+
 def main(cfg: TrainConfig, init="torch"):
     """Train as cfg says, from `init`'s initial weights (INITS), print the tutorial's output, and return
     {"config": …, "epochs": [metrics …]}."""
@@ -184,23 +207,8 @@ def main(cfg: TrainConfig, init="torch"):
     train_dataloader, test_dataloader = dataloaders(training_data, test_data, cfg, rng)
 
     training = training_for(initial_model(cfg, init), cfg, len(train_dataloader))
-
-    records = []
-    for epoch in range(1, cfg.epochs + 1):
-        print(epoch_header(epoch))
-        progress = Progress(batches_per_epoch(len(training_data), cfg.batch_size), f"epoch {epoch}/{cfg.epochs}")
-        start = time.perf_counter()
-        try:
-            train_loss = train(train_dataloader, training, cfg, progress)
-        except DivergenceError as e:
-            raise ScratchnetError(f"epoch {epoch}, step {e.t}: {e.what}; {divergence_cause(cfg)}") from None
-        seconds = time.perf_counter() - start
-        progress.close()
-        accuracy, test_loss = test(test_dataloader, training.model, training.loss_fn, cfg)
-        print(test_lines(accuracy, test_loss))
-        records.append(epoch_record(epoch, train_loss, test_loss, accuracy, seconds, len(training_data)))
-        if cfg.metrics_out:
-            write_metrics(run_metrics(cfg, "torch_ref", records), cfg.metrics_out)
+    with TorchThreads(cfg.threads):
+        records = train_epochs(train_dataloader, test_dataloader, training, cfg)
     print("Done!")
     if cfg.plot:
         from scratchnet.run.plot import plot_curves

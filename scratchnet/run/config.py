@@ -39,7 +39,7 @@ class TrainConfig:
     sampling: str = "sequential"       # minibatch scheme (scratchnet.sampling)
     device: str = "cpu"                # where the arrays live
     step: str = "auto"                 # the training step: reference, fused, or auto (fused when the model allows)
-    threads: str = "auto"              # numpy's BLAS threads: N, or auto (all the cores but one)
+    threads: str = "auto"              # numpy's BLAS threads (torch_ref: torch's): N, or auto (all the cores but one)
     data_dir: str = "data"             # holds MNIST/raw/, fetched there when missing
     train_size: int = 0                # N, use the first N training samples (0: all 60000)
     test_size: int = 0                 # use the first N test samples (0: all 10000)

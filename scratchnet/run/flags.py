@@ -103,9 +103,11 @@ def add_step_flags(p, d):
                         "scratchnet.fast.fused; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
                         f"fused when the model allows, else reference (default {d.step})")
     p.add_argument("--threads", default=d.threads, metavar="N|auto",
-                   help="threads of numpy's BLAS: N, or auto, all the cores but one, which stays fast when another "
-                        "program takes a core, where all of them can be 5-20 × slower (scratchnet.fast.threads; "
-                        f"default {d.threads})")
+                   help="threads: N, or auto. scratchnet's CPU step cuts each product into pieces fixed by its "
+                        "shape and shares them out to N workers (the same digits on any N; auto: every core, a "
+                        "busy one takes fewer); elsewhere numpy's BLAS, and torch_ref's torch, run N threads (auto: "
+                        "all the cores but one, which stays fast when another program takes a core, where all of "
+                        f"them can be 5-20 × slower). scratchnet.fast.threads; default {d.threads}")
 
 
 def add_data_flags(p, d):

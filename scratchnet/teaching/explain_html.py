@@ -307,8 +307,9 @@ def render_page(steps, net, about, digit, agreement, page_dir):
         kind = "output" if l == net.L else "hidden"
         body += [f'<h3 class="layer">Layer {l} ({kind}, n<sub>{l}</sub> = {net.sizes[l - 1]}, σ = '
                  f'{net.activation[l]})</h3>', '<div class="grid">', *layer_row(l, net, s, links, page_dir), "</div>"]
-    body.append('<p class="note">Made by <code>python -m scratchnet.explain --html</code>. The equations are those '
-                "of docs/backprop.md; every value is the engine's own (network.py, losses.py).</p>")
+    body.append('<p class="note">Made by <code>python -m scratchnet.explain --html</code>, or by <code>python '
+                "-m torch_ref.explain --html</code> with autograd's agreement line. The equations are those of "
+                "docs/backprop.md; every value is the engine's own (network.py, losses.py).</p>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Backpropagation through one digit</title><style>{CSS}</style></head>\n<body>\n"
