@@ -13,7 +13,6 @@ back (scratchnet/grade/sandbox.py). Whatever the file is or does, grade() return
 import os
 import stat
 import time
-from typing import NamedTuple
 
 from scratchnet.errors import UsageError
 from scratchnet.grade.cases import N_CASES, cases, reference
@@ -25,7 +24,7 @@ from scratchnet.grade.layouts import Layout
 from scratchnet.grade.oracle import oracle_agreement
 from scratchnet.grade.policy import source_problems
 from scratchnet.grade.report import Report
-from scratchnet.grade.sandbox import Guard, Limits, forbidden_modules, grader_paths, run_submission
+from scratchnet.grade.sandbox import Guard, Held, Limits, forbidden_modules, grader_paths, run_submission
 from scratchnet.grade.source import load, syntax_problem
 
 TIME_LIMIT = 10.0   # seconds per call
@@ -83,7 +82,7 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
 def _judge(report, submission, references, held):
     """Run the submission on the references' calls in its child and diagnose each function, in `report`."""
     calls, names = calls_for(report.layout, references)
-    run = run_submission(submission.source, submission.filename, calls, names, *held)
+    run = run_submission(submission.source, submission.filename, calls, names, held)
     report.output, report.isolation = run.output, held.isolation.describe(run.private_tmp)
     report.problem = _run_problem(submission, run)
     if report.problem:
@@ -100,14 +99,6 @@ def calls_for(layout, references):
     shape = Layout(layout)
     calls = [call for i, ref in enumerate(references) for call in shape.calls(ref, i)]
     return calls, [shape.argument_names(call.function) for call in calls]
-
-
-class Held(NamedTuple):
-    """How run_submission holds one submission: its limits, the isolation, the policy of its audit hook."""
-
-    limits: Limits
-    isolation: object
-    policy: dict
 
 
 def file_problem(path):
@@ -182,7 +173,7 @@ def _layout_hints(functions, submission, layout, references, held):
     parts = [calls_for(other, references[:2]) for other in others]  # both other layouts in one child run
     calls = [call for part, _ in parts for call in part]
     names = [name for _, part in parts for name in part]
-    run = run_submission(submission.source, submission.filename, calls, names, *held)
+    run = run_submission(submission.source, submission.filename, calls, names, held)
     if run.import_outcome is not None or run.policy or run.fault:
         return
     start = 0
