@@ -27,31 +27,29 @@ from scratchnet.grade.report import Report
 from scratchnet.grade.sandbox import Guard, Held, Limits, forbidden_modules, grader_paths, run_submission
 from scratchnet.grade.source import load, syntax_problem
 
-TIME_LIMIT = 10.0   # seconds per call
-MEMORY_MB = 1024    # address space a submission may add
+TIME_LIMIT = Limits.time_limit   # seconds per call
+MEMORY_MB = Limits.memory_mb     # address space a submission may add
 
 
-def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None,
-          allow=(), guard=None):
+def grade(path, layout=None, n_cases=N_CASES, seed=0, oracle=None, guard=None):
     """Grade the submission at `path` (.py or .ipynb) and return its Report; never raises for the file's faults.
 
     Args:
         layout: "rows", "columns" or "per-sample"; None reads the file's LAYOUT line.
         n_cases: how many networks (the first eight are the default cases; more are drawn at random).
         seed: draws other weights and batches for the same networks.
-        time_limit: seconds each call may run.  memory_mb: address space the submission may add.
         oracle: None, or a second oracle (scratchnet.checking.oracle's interface, e.g.
             torch_ref.autograd.torch_gradients)
             whose answers on the same cases must agree with the engine's before any student is judged.
-        allow: names the teacher permits beyond scratchnet/grade/policy.py's (modules or built-ins).
-        guard: sandbox.Guard (isolation, the budget of the whole submission, modules allowed); None: the defaults.
+        guard: sandbox.Guard: the isolation, the budget of the whole submission, the names the teacher permits
+            beyond scratchnet/grade/policy.py's (allow=), seconds each call may run (time_limit=), the address
+            space the submission may add (memory_mb=); None: the defaults.
     """
     start = time.perf_counter()
     report = Report(path, layout or "rows", n_cases)
     submission, problem = _readable(path)
     guard = guard or Guard()
-    allow = (*guard.allow, *allow)
-    problem = problem or "\n    ".join(source_problems(submission, allow))
+    problem = problem or "\n    ".join(source_problems(submission, guard.allow))
     if problem:
         return report.broken(problem, time.perf_counter() - start)
     stated = declared_layout(submission.source)
@@ -72,8 +70,8 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
         if not agree:
             return report.broken("the two oracles disagree: report this as a bug in scratchnet",
                                  time.perf_counter() - start)
-    held = Held(Limits(time_limit, memory_mb, guard.budget), guard.isolation or detect(),
-                {"forbidden_modules": forbidden_modules(allow), "forbidden_paths": grader_paths(_folder(path))})
+    held = Held(guard.limits(), guard.isolation or detect(),
+                {"forbidden_modules": forbidden_modules(guard.allow), "forbidden_paths": grader_paths(_folder(path))})
     _judge(report, submission, references, held)
     report.seconds = time.perf_counter() - start
     return report

@@ -66,11 +66,17 @@ class Limits:
 
 @dataclass(frozen=True)
 class Guard:
-    """How submissions are held: the isolation (None: isolation.detect()), one submission's budget, modules allowed."""
+    """How submissions are held: the isolation (None: isolation.detect()), one submission's budget, the names
+    allowed beyond policy.py's (modules or built-ins), and the Limits of each call."""
 
     isolation: object = None
     budget: float = Limits.budget
     allow: tuple = ()
+    time_limit: float = Limits.time_limit
+    memory_mb: int = Limits.memory_mb
+
+    def limits(self):
+        return Limits(self.time_limit, self.memory_mb, self.budget)
 
 
 class Held(NamedTuple):
