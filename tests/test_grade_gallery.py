@@ -18,6 +18,7 @@ import pytest
 
 from scratchnet.grade import grade
 from scratchnet.grade.mistakes import CATALOGUE
+from scratchnet.grade.sandbox import Guard
 
 from conftest import REPO
 
@@ -233,7 +234,8 @@ def graded(tmp_path_factory):
     def run(item):
         key, (path, extra) = item
         limit = 1.0 if key[-1] in SLOW_KINDS else 10.0
-        return key, (grade(str(path), time_limit=limit, memory_mb=512, allow=ALLOW.get(key[-1], ())), extra)
+        guard = Guard(allow=ALLOW.get(key[-1], ()), time_limit=limit, memory_mb=512)
+        return key, (grade(str(path), guard=guard), extra)
 
     with ThreadPoolExecutor(2) as pool:
         return dict(pool.map(run, jobs.items()))

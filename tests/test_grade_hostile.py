@@ -31,6 +31,7 @@ import pytest
 
 from scratchnet.grade import grade
 from scratchnet.grade.handout import solution_source
+from scratchnet.grade.sandbox import Guard
 
 from conftest import REPO
 
@@ -410,7 +411,6 @@ def test_without_namespaces_or_another_user_a_double_fork_still_dies(tmp_path, m
     """The fallback of a machine without unshare, or a grader not run as root: the marker sweep."""
     import scratchnet.grade.grader as grader
     from scratchnet.grade.isolation import Isolation
-    from scratchnet.grade.sandbox import Guard
 
     monkeypatch.setattr(grader, "source_problems", lambda submission, allow=(): [])  # it slipped past the source check
     path = tmp_path / "daemon.py"
@@ -445,5 +445,5 @@ def test_with_the_source_check_on_no_attack_passes(tmp_path):
     paths = write_class(tmp_path)
     for name in ATTACKS:
         if name not in HONEST and name != "sleep in every call":
-            report = grade(str(paths[name]), time_limit=1)
+            report = grade(str(paths[name]), guard=Guard(time_limit=1))
             assert not report.passed, (name, report.text())

@@ -14,6 +14,7 @@ import pytest
 from scratchnet.grade import grade
 from scratchnet.grade.execute import exit_text
 from scratchnet.grade.handout import solution_source
+from scratchnet.grade.sandbox import Guard
 
 SOLUTION = solution_source("rows")
 SUBMISSIONS = {  # name → (source, what the report must say)
@@ -40,7 +41,7 @@ def reports(tmp_path_factory):
         name, (source, _) = item
         path = folder / (name.replace(" ", "_").replace(",", "") + ".py")
         path.write_text(source, encoding="utf-8")
-        return name, grade(str(path), allow=("ctypes",), n_cases=1 if "loop" in name else 4)
+        return name, grade(str(path), guard=Guard(allow=("ctypes",)), n_cases=1 if "loop" in name else 4)
 
     with ThreadPoolExecutor(2) as pool:
         return dict(pool.map(one, SUBMISSIONS.items()))

@@ -99,12 +99,12 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
     """
     args = _checked(_arguments(argv, prog))
     scoring = read_scoring(args.config) if args.config else DEFAULT
-    guard = Guard(detect(args.user), args.submission_time, allow=tuple(args.allow))
+    guard = Guard(detect(args.user), args.submission_time, allow=tuple(args.allow), time_limit=args.time_limit,
+                  memory_mb=args.memory_mb)
 
     def one(path):
         try:
-            return grade(path, layout=args.layout, n_cases=args.cases, seed=args.seed, time_limit=args.time_limit,
-                         memory_mb=args.memory_mb, oracle=oracle, guard=guard)
+            return grade(path, layout=args.layout, n_cases=args.cases, seed=args.seed, oracle=oracle, guard=guard)
         except Exception as e:  # the grader's own failure on this file: its report says so, the others go on
             return Report(path, args.layout or "rows", args.cases).broken(
                 f"the grader failed on this file ({type(e).__name__}: {e}): report this as a bug in scratchnet", 0.0)

@@ -107,13 +107,14 @@ def _matching(first, calls, outcomes, names, layout):
                 and any((q.name, q.rank) == key for q in c.expected)]
     student = {i: _at(key, calls[i], outcomes[i])[1] for i in relevant}
     return [mistake for mistake in candidates(first.call.function, layout)
-            if _mutant_agrees(mistake, key, relevant, student, calls, names, layout)]
+            if _mutant_agrees(mistake, key, student, calls, names, layout)]
 
 
-def _mutant_agrees(mistake, key, relevant, student, calls, names, layout):
-    """The mutant's answer at `key` is the student's on every relevant call, and wrong on at least one."""
+def _mutant_agrees(mistake, key, student, calls, names, layout):
+    """The mutant's answer at `key` is the student's on every relevant call (the keys of `student`, {call index:
+    the student's observation}), and wrong on at least one."""
     wrong = False
-    for i in relevant:
+    for i in student:
         q, theirs = _at(key, calls[i], mutant_outcome(mistake, layout, calls[i], names[i]))
         if not _equal(student[i], theirs):
             return False

@@ -13,7 +13,6 @@ back (scratchnet/grade/sandbox.py). Whatever the file is or does, grade() return
 import os
 import stat
 import time
-from typing import NamedTuple
 
 from scratchnet.errors import UsageError
 from scratchnet.grade.cases import N_CASES, cases, reference
@@ -25,34 +24,32 @@ from scratchnet.grade.layouts import Layout
 from scratchnet.grade.oracle import oracle_agreement
 from scratchnet.grade.policy import source_problems
 from scratchnet.grade.report import Report
-from scratchnet.grade.sandbox import Guard, Limits, forbidden_modules, grader_paths, run_submission
+from scratchnet.grade.sandbox import Guard, Held, Limits, forbidden_modules, grader_paths, run_submission
 from scratchnet.grade.source import load, syntax_problem
 
-TIME_LIMIT = 10.0   # seconds per call
-MEMORY_MB = 1024    # address space a submission may add
+TIME_LIMIT = Limits.time_limit   # seconds per call
+MEMORY_MB = Limits.memory_mb     # address space a submission may add
 
 
-def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, memory_mb=MEMORY_MB, oracle=None,
-          allow=(), guard=None):
+def grade(path, layout=None, n_cases=N_CASES, seed=0, oracle=None, guard=None):
     """Grade the submission at `path` (.py or .ipynb) and return its Report; never raises for the file's faults.
 
     Args:
         layout: "rows", "columns" or "per-sample"; None reads the file's LAYOUT line.
         n_cases: how many networks (the first eight are the default cases; more are drawn at random).
         seed: draws other weights and batches for the same networks.
-        time_limit: seconds each call may run.  memory_mb: address space the submission may add.
         oracle: None, or a second oracle (scratchnet.checking.oracle's interface, e.g.
             torch_ref.autograd.torch_gradients)
             whose answers on the same cases must agree with the engine's before any student is judged.
-        allow: names the teacher permits beyond scratchnet/grade/policy.py's (modules or built-ins).
-        guard: sandbox.Guard (isolation, the budget of the whole submission, modules allowed); None: the defaults.
+        guard: sandbox.Guard: the isolation, the budget of the whole submission, the names the teacher permits
+            beyond scratchnet/grade/policy.py's (allow=), seconds each call may run (time_limit=), the address
+            space the submission may add (memory_mb=); None: the defaults.
     """
     start = time.perf_counter()
     report = Report(path, layout or "rows", n_cases)
     submission, problem = _readable(path)
     guard = guard or Guard()
-    allow = (*guard.allow, *allow)
-    problem = problem or "\n    ".join(source_problems(submission, allow))
+    problem = problem or "\n    ".join(source_problems(submission, guard.allow))
     if problem:
         return report.broken(problem, time.perf_counter() - start)
     stated = declared_layout(submission.source)
@@ -73,8 +70,8 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
         if not agree:
             return report.broken("the two oracles disagree: report this as a bug in scratchnet",
                                  time.perf_counter() - start)
-    held = Held(Limits(time_limit, memory_mb, guard.budget), guard.isolation or detect(),
-                {"forbidden_modules": forbidden_modules(allow), "forbidden_paths": grader_paths(_folder(path))})
+    held = Held(guard.limits(), guard.isolation or detect(),
+                {"forbidden_modules": forbidden_modules(guard.allow), "forbidden_paths": grader_paths(_folder(path))})
     _judge(report, submission, references, held)
     report.seconds = time.perf_counter() - start
     return report
@@ -83,7 +80,7 @@ def grade(path, layout=None, n_cases=N_CASES, seed=0, time_limit=TIME_LIMIT, mem
 def _judge(report, submission, references, held):
     """Run the submission on the references' calls in its child and diagnose each function, in `report`."""
     calls, names = calls_for(report.layout, references)
-    run = run_submission(submission.source, submission.filename, calls, names, *held)
+    run = run_submission(submission.source, submission.filename, calls, names, held)
     report.output, report.isolation = run.output, held.isolation.describe(run.private_tmp)
     report.problem = _run_problem(submission, run)
     if report.problem:
@@ -100,14 +97,6 @@ def calls_for(layout, references):
     shape = Layout(layout)
     calls = [call for i, ref in enumerate(references) for call in shape.calls(ref, i)]
     return calls, [shape.argument_names(call.function) for call in calls]
-
-
-class Held(NamedTuple):
-    """How run_submission holds one submission: its limits, the isolation, the policy of its audit hook."""
-
-    limits: Limits
-    isolation: object
-    policy: dict
 
 
 def file_problem(path):
@@ -182,7 +171,7 @@ def _layout_hints(functions, submission, layout, references, held):
     parts = [calls_for(other, references[:2]) for other in others]  # both other layouts in one child run
     calls = [call for part, _ in parts for call in part]
     names = [name for _, part in parts for name in part]
-    run = run_submission(submission.source, submission.filename, calls, names, *held)
+    run = run_submission(submission.source, submission.filename, calls, names, held)
     if run.import_outcome is not None or run.policy or run.fault:
         return
     start = 0

@@ -7,40 +7,53 @@ call counts; a record that cannot be read becomes that call's NotRun ("sent back
 cannot read: …"); a record that names no call it could belong to is dropped.
 """
 
+from dataclasses import dataclass
+
 from scratchnet.grade.channel import ChannelError, to_tree
 from scratchnet.grade.execute import NotRun, Raised, TimedOut, changed, returned
 
 
-def apply(records, todo, calls, names, run, limits, filename):
-    """Record what each child record says in `run`; the indices (into todo) of the calls done."""
+@dataclass(frozen=True)
+class Batch:
+    """The calls one child was given: `todo` (their indices into `calls`, in the child's order), every call of
+    the submission and its argument names, the limits it ran under, the submission's file name (for frames)."""
+
+    todo: list
+    calls: list
+    names: list
+    limits: object
+    filename: str
+
+
+def apply(records, batch, run):
+    """Record what each child record says in `run`; the indices (into batch.todo) of the calls done."""
     done = set()
     for item in records:
         record, arrays = item if isinstance(item, tuple) else (getattr(item, "record", None), [])
         record = record if isinstance(record, dict) else {}
         index = record.get("index")
-        index = index if type(index) is int and 0 <= index < len(todo) and index not in done else None
+        index = index if type(index) is int and 0 <= index < len(batch.todo) and index not in done else None
         try:
             if isinstance(item, ChannelError):
                 raise item
-            _one_record(record, arrays, index, todo, calls, names, run, limits, filename)
+            _one_record(record, arrays, index, batch, run)
         except ChannelError as e:
             if index is None:
                 continue  # nothing to pin it on: the call it belongs to ends up "not run"
-            run.outcomes[todo[index]] = NotRun(f"sent back something the grader cannot read: {e}")
+            run.outcomes[batch.todo[index]] = NotRun(f"sent back something the grader cannot read: {e}")
         if record.get("kind") == "call" and index is not None:
             done.add(index)
     return done
 
 
-def _one_record(record, arrays, index, todo, calls, names, run, limits, filename):
+def _one_record(record, arrays, index, batch, run):
     kind = record["kind"]
     if kind == "call" and index is not None:
-        call = calls[todo[index]]
-        run.outcomes[todo[index]] = _outcome(record.get("outcome"), record.get("after"), arrays, call,
-                                             names[todo[index]], limits, filename)
+        i = batch.todo[index]
+        run.outcomes[i] = _outcome(record.get("outcome"), record.get("after"), arrays, batch, i)
     elif kind == "import":
         outcome = record.get("outcome")
-        run.import_outcome = None if outcome is None else _outcome(outcome, None, arrays, None, (), limits, filename)
+        run.import_outcome = None if outcome is None else _outcome(outcome, None, arrays, batch, None)
     elif kind == "defined" and isinstance(record.get("names"), list):
         run.defined.update(n for n in record["names"] if isinstance(n, str))
     elif kind == "policy" and isinstance(record.get("what"), str) and len(run.policy) < 20:
@@ -51,8 +64,9 @@ def _one_record(record, arrays, index, todo, calls, names, run, limits, filename
         run.private_tmp = record.get("private_tmp") is True
 
 
-def _outcome(outcome, after, arrays, call, names, limits, filename):
-    """A call's (or the import's, call None) outcome from its record; ChannelError when it is off the schema."""
+def _outcome(outcome, after, arrays, batch, i):
+    """Call i's outcome (the import's, i None) from its record; ChannelError when it is off the schema."""
+    call, names = (None, ()) if i is None else (batch.calls[i], batch.names[i])
     if not (isinstance(outcome, dict) and len(outcome) == 1):
         raise ChannelError("an outcome that is not one of returned, raised, timeout, memory")
     (kind, value), = outcome.items()
@@ -60,11 +74,11 @@ def _outcome(outcome, after, arrays, call, names, limits, filename):
     if kind == "returned" and call is not None:
         return returned(call, names, to_tree(value, arrays), after)
     if kind == "raised" and isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value[:2]):
-        frames = [(filename, f[0], str(f[1])[:100], str(f[2])[:200]) for f in value[2][:20]
+        frames = [(batch.filename, f[0], str(f[1])[:100], str(f[2])[:200]) for f in value[2][:20]
                   if isinstance(f, list) and len(f) == 3 and type(f[0]) is int] if isinstance(value[2], list) else []
         return Raised(value[0][:100], value[1][:500], frames, changed(call, names, after) if call else [])
     if kind == "timeout":
-        return TimedOut(limits.time_limit)
+        return TimedOut(batch.limits.time_limit)
     if kind == "memory":
-        return Raised("MemoryError", f"more than {limits.memory_mb} MiB", [])
+        return Raised("MemoryError", f"more than {batch.limits.memory_mb} MiB", [])
     raise ChannelError(f"an outcome of unknown kind {kind[:40]!r}")

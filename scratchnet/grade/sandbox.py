@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from scratchnet.grade.execute import NotRun, TimedOut, exit_text
 from scratchnet.grade.formats import printable
 from scratchnet.grade.isolation import environment, stop
 from scratchnet.grade.policy import RUN_TIME
-from scratchnet.grade.watch import Outbox, above_stdio, watch
+from scratchnet.grade.watch import Outbox, Steps, above_stdio, watch
 
 MAX_OUTPUT = 20_000          # characters of the submission's own output kept for the report
 MAX_SUBMISSION = 64 << 20    # bytes one submission may send the grader, in all
@@ -65,11 +66,26 @@ class Limits:
 
 @dataclass(frozen=True)
 class Guard:
-    """How submissions are held: the isolation (None: isolation.detect()), one submission's budget, modules allowed."""
+    """How submissions are held: the isolation (None: isolation.detect()), one submission's budget, the names
+    allowed beyond policy.py's (modules or built-ins), and the Limits of each call."""
 
     isolation: object = None
     budget: float = Limits.budget
     allow: tuple = ()
+    time_limit: float = Limits.time_limit
+    memory_mb: int = Limits.memory_mb
+
+    def limits(self):
+        return Limits(self.time_limit, self.memory_mb, self.budget)
+
+
+class Held(NamedTuple):
+    """How run_submission holds one submission: its limits, the isolation, the policy of its audit hook
+    ({"forbidden_modules": [...], "forbidden_paths": [...]})."""
+
+    limits: Limits
+    isolation: object
+    policy: dict
 
 
 @dataclass
@@ -86,19 +102,18 @@ class SandboxRun:
     private_tmp: bool = None   # did the child get a private /tmp
 
 
-def run_submission(source, filename, calls, names, limits, isolation, policy):
-    """Run `calls` (Call objects, `names` their argument names) on the submission; never raises for its faults.
-
-    policy: {"forbidden_modules": [...], "forbidden_paths": [...]} for the child's audit hook.
-    """
+def run_submission(source, filename, calls, names, held):
+    """Run `calls` (Call objects, `names` their argument names) on the submission, held as `held` (a Held);
+    never raises for its faults."""
+    limits = held.limits
     start, budget_end = time.perf_counter(), time.monotonic() + limits.budget
     run = SandboxRun(None, [None] * len(calls), set())
     skipped, output = set(), []
     while True:
         todo = [i for i, c in enumerate(calls) if run.outcomes[i] is None and c.function not in skipped]
-        watched = _child(_job(source, filename, [calls[i] for i in todo], limits, isolation, policy),
-                         _max_record([calls[i] for i in todo]), limits, isolation, budget_end)
-        done = records.apply(watched.records, todo, calls, names, run, limits, filename)
+        watched = _child(_job(source, filename, [calls[i] for i in todo], held),
+                         _max_record([calls[i] for i in todo]), limits, held.isolation, budget_end)
+        done = records.apply(watched.records, records.Batch(todo, calls, names, limits, filename), run)
         current = watched.current
         if current is None and not run.fault and not watched.killed:  # stopped before the submission ran: ours
             last = watched.output.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
@@ -150,13 +165,14 @@ def _not_run(run, calls, skipped, status):
             run.outcomes[i] = NotRun("not defined")
 
 
-def _job(source, filename, calls, limits, isolation, policy):
+def _job(source, filename, calls, held):
     """What the child is sent: the job (the calls' functions, no argument, no expected value), and one record
     of arguments per call, each sent when the child may have it (Outbox)."""
+    limits, isolation = held.limits, held.isolation
     job = pack({"kind": "job", "source": source, "filename": filename, "calls": [c.function for c in calls],
                 "time_limit": limits.time_limit, "memory_mb": limits.memory_mb, "cpu_seconds": limits.budget,
                 "user": isolation.user, "namespaces": bool(isolation.prefix), "activations": _activations(),
-                **policy})
+                **held.policy})
     return job, [_arguments(i, call) for i, call in enumerate(calls)]
 
 
@@ -211,8 +227,8 @@ def _child(job, max_record, limits, isolation, budget_end):
         try:
             if STOPPING.is_set():
                 raise Interrupted
-            return watch(proc, token, read_end, Reader(max_record, MAX_SUBMISSION), Outbox(calls_write, *job),
-                          limits, budget_end)
+            return watch(proc, token, read_end, Reader(max_record, MAX_SUBMISSION),
+                         Steps(Outbox(calls_write, *job), limits), budget_end)
         finally:
             stop(proc, token)
             with _LIVE_LOCK:

@@ -61,10 +61,10 @@ def above_stdio(fd):
     return high
 
 
-def watch(proc, token, fd, reader, outbox, limits, budget_end):
+def watch(proc, token, fd, reader, steps, budget_end):
     """Drain the child's output and records until both end, sending each call's arguments when the child may
-    have them; kill it when a step or the budget runs out."""
-    watched, output, steps = Watched(), bytearray(), Steps(outbox, limits)
+    have them (`steps`, a Steps, owns the Outbox); kill it when a step or the budget runs out."""
+    watched, output, outbox = Watched(), bytearray(), steps.outbox
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "output")
     sel.register(fd, selectors.EVENT_READ, "records")
