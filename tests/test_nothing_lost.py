@@ -62,7 +62,7 @@ def signalling(real_step):
 for kind in (ReferenceStep, BlasStep, FusedStep):  # every step the default can choose
     kind.step = signalling(kind.step)
 if "{kind}" == "FusedStep":  # the fallback where numpy's OpenBLAS is not found: FusedStep on np.matmul
-    choose.cpu_blas = lambda *args, **kwargs: None
+    choose.cpu.cpu_blas = lambda *args, **kwargs: None  # scratchnet.fast.blas, as choose looks it up
 """
 
 # The three steps the default run can choose (scratchnet.fast.choose): each cell forces one. ReferenceStep by its
