@@ -17,7 +17,7 @@ from scratchnet.shell.cli import OneLineParser
 def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
     """The parser for the TrainConfig fields; callers may add flags of their own before parsing.
 
-    torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --threads, --plot-samples,
+    torch_ref leaves out what only scratchnet.train does (scratchnet_flags=False: --step, --plot-samples,
     --save, --save-every, --resume) and the devices it cannot use, so that --help shows only what works
     (torch_ref.flags says why, when one is given).
     """
@@ -27,6 +27,7 @@ def build_parser(prog, description, scratchnet_flags=True, devices=DEVICES):
     add_model_flags(p, d, devices)
     if scratchnet_flags:
         add_step_flags(p, d)
+    add_threads_flag(p, d)
     add_data_flags(p, d)
     if scratchnet_flags:
         add_checkpoint_flags(p, d)
@@ -95,13 +96,17 @@ def add_model_flags(p, d, devices):
 
 
 def add_step_flags(p, d):
-    """scratchnet.train's alone: the training step and the BLAS threads."""
+    """scratchnet.train's alone: the training step."""
     p.add_argument("--step", choices=STEPS, default=d.step,
                    help="the training step: reference (network.py's forward and backward, SGD.step: the code to "
                         "read), fused (the same equations on preallocated arrays: on the CPU with the update "
                         "inside numpy's BLAS calls, scratchnet.fast.fused_cpu; one CUDA kernel each on a GPU, "
                         "scratchnet.fast.fused; ReLU, cross-entropy and plain SGD without dropout only), or auto: "
                         f"fused when the model allows, else reference (default {d.step})")
+
+
+def add_threads_flag(p, d):
+    """--threads, scratchnet.train's and torch_ref's alike."""
     p.add_argument("--threads", default=d.threads, metavar="N|auto",
                    help="threads: N, or auto. scratchnet's CPU step cuts each product into pieces fixed by its "
                         "shape and shares them out to N workers (the same digits on any N; auto: every core, a "
