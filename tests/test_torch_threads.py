@@ -66,4 +66,5 @@ def test_a_bad_thread_count_is_one_line_exit_2(cli, capsys):
         run_cli(cli, ["--threads", "0"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert re.fullmatch(r"error: --threads 0: give a positive number of BLAS threads \(below 2\*\*31\), or auto\n", err), err
+    said = r"error: --threads 0: give a positive number of BLAS threads \(below 2\*\*31\), or auto\n"
+    assert re.fullmatch(said, err), err
