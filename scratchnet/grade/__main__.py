@@ -36,7 +36,7 @@ from scratchnet.grade.sandbox import Guard, Limits
 from scratchnet.grade.source import submission_paths
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import run_cli
-from scratchnet.shell.fileio import atomic_write, check_outputs
+from scratchnet.shell.fileio import atomic_write, check_outputs, same_file
 
 MAX_SECONDS = 86_400      # a day: --time-limit and --submission-time beyond it are mistakes
 MAX_MEMORY_MB = 1 << 20   # 1 TiB
@@ -128,7 +128,10 @@ def _checked(args):
     if args.gradescope:
         if len(args.files) != 1:
             raise UsageError(f"--gradescope writes one results.json: give one submission, not {len(args.files)}")
-        check_outputs([(args.gradescope, "--gradescope")], inputs=[(path, "the submission") for path in args.files])
+        check_outputs([(args.gradescope, "--gradescope")])
+        if same_file(args.gradescope, args.files[0]):  # a submission that is no regular file is graded (score 0)
+            raise UsageError(f"the submission {args.files[0]} and --gradescope {args.gradescope} are the same file: "
+                             "--gradescope would overwrite what this command reads; give it another path")
     check_seed(args.seed, name="--seed")
     return args
 
