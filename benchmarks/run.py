@@ -29,7 +29,7 @@ from benchmarks.machine import kernel_line, machine_info
 from benchmarks.report import markdown, plot
 from scratchnet.backend import xp_for_device
 from scratchnet.errors import ScratchnetError, UsageError
-from scratchnet.fast.threads import parse_threads, thread_count
+from scratchnet.fast.threads import parse_threads, pool_thread_count
 from scratchnet.mnist.load import load_mnist
 from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import info, run_cli
@@ -98,7 +98,7 @@ class Contender:
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.worker", engine, name, "--data-dir", args.data_dir,
-                 "--device", args.device, "--threads", "1" if name.endswith(ONE_THREAD) else str(args.threads)],
+                 "--device", args.device, "--threads", worker_threads(name, engine, args)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
 
     def send(self, op, **arguments):
@@ -123,6 +123,16 @@ class Contender:
             with contextlib.suppress(BrokenPipeError):  # a worker killed already
                 self.process.stdin.close()
             self.process.wait(timeout=60)
+
+
+def worker_threads(name, engine, args):
+    """The --threads a contender's worker runs on: 1 for a "(1 thread)" row; with --quick on auto, torch and XLA
+    on auto's count for their pools (their default threads make a step 5-20 × slower on a busy machine)."""
+    if name.endswith(ONE_THREAD):
+        return "1"
+    if args.quick and args.threads == "auto" and engine != "numpy":
+        return str(pool_thread_count("auto"))
+    return str(args.threads)
 
 
 class Field:
@@ -347,8 +357,6 @@ def main(argv=None):
     for name in ("repeats", "busy_repeats"):
         if getattr(args, name) is None:
             setattr(args, name, 1 if args.quick else 3)
-    if args.quick and args.threads == "auto":  # every engine on auto's count, torch and XLA too: on a busy machine
-        args.threads = thread_count("auto")    # torch's default threads make a step 5-20 × slower (the twins show it)
     if args.repeats < 1 or args.busy_repeats < 0 or args.busy_steps < 1:
         raise UsageError("--repeats and --busy-steps must be at least 1, --busy-repeats at least 0")
     check_device(args.device)

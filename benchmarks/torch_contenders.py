@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from scratchnet.fast.threads import thread_count
+from scratchnet.fast.threads import pool_thread_count
 from torch_ref.bridge import load_into_torch, to_torch
 from torch_ref.data import mnist
 from torch_ref.train import Training
@@ -174,7 +174,7 @@ class AutoThreads:
     whole torch, set before it builds: each contender has a process of its own)."""
 
     def __init__(self, work):
-        torch.set_num_threads(thread_count("auto"))
+        torch.set_num_threads(pool_thread_count("auto"))
         super().__init__(work)
 
 

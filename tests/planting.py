@@ -34,10 +34,15 @@ class Plant:
     shows: str    # a regular expression the failure text must match: the quantity the bug makes wrong
 
 
+ANY_LAYER = r"\[\d+\]"
+
+
 def quantity(name):
     """The regular expression of a quantity named as assert_close names it, on a line of its own ("dW[3]"), as
-    pytest shows it ("E       dW[3]", or "    | dW[3]" in one of hypothesis' distinct failures)."""
-    return rf"(?m)^[E|\s]*{re.escape(name)}\s*$"
+    pytest shows it ("E       dW[3]", or "    | dW[3]" in one of hypothesis' distinct failures). "dW[l]" names the
+    quantity in whichever layer the shrunk network shows first (that depends on the hypothesis profile)."""
+    pattern = re.escape(name).replace(re.escape("[l]"), ANY_LAYER)
+    return rf"(?m)^[E|\s]*{pattern}\s*$"
 
 
 class PlantedCopy:

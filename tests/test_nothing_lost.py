@@ -540,7 +540,7 @@ ROWS = {
                                folder_out=True),
     "scratchnet.grade": Row(run=("{hw}",), code=1, outputs=("--gradescope",), inputs=("FILE",),
                             numbers=("--cases", "--seed", "--time-limit", "--memory-mb", "--jobs"),
-                            xfail=("inputs", "numbers")),
+                            ),
     "torch_ref.train": Row(run=TINY, outputs=("--metrics-out",), mnist=True, torch=True, few=True),
     "torch_ref.compare": Row(run=(*TINY, "--steps", "1"), outputs=("--metrics-out",), torch=True, few=True,
                              numbers=("--steps",), accepted=(("--steps", "huge"),)),
@@ -697,9 +697,11 @@ def test_an_input_that_is_no_regular_file_is_refused(name, flag, kind, paths, tm
     if kind == "FIFO inside":
         args += ["--data-dir", paths["fifo_data"]]
         words = "t10k-labels-idx1-ubyte is a FIFO"
-    elif flag == "FILE":  # a positional argument: the submission
-        args = [str(node)]
-        words = str(node)
+    elif flag == "FILE":  # the grader's submission: graded as what it is, its own report (score 0), exit 1
+        done = hostile(module, [str(node)], capture_output=True, text=True)
+        assert done.returncode == 1 and not done.stderr.strip(), (done.returncode, done.stderr)
+        assert f"{node}: " in done.stdout and ("not a regular file" in done.stdout or "a folder" in done.stdout)
+        return
     else:
         args += [flag, str(node)]
         words = f"{flag} {node} is a"
@@ -733,8 +735,10 @@ def test_a_number_out_of_range_is_refused_in_one_line(name, flag, value, paths, 
     from scratchnet.shell.console import run_cli
 
     module, flags = entry(name)
-    entry_point = next(getattr(importlib.import_module(module), f) for f in ("cli", "main")
-                       if hasattr(importlib.import_module(module), f))
+    found = importlib.import_module(module)
+    if not any(hasattr(found, f) for f in ("cli", "main")):  # a package's command: python -m pkg runs pkg.__main__
+        found = importlib.import_module(module + ".__main__")
+    entry_point = next(getattr(found, f) for f in ("cli", "main") if hasattr(found, f))
     extra = [a.format(**paths) for a in NEEDS.get(flag, [])]
     widths = ["3", VALUES[value], "2"] if flag == "--sizes" else [VALUES[value]]
     given = ROWS[name].args(paths) if flags or name == "scratchnet.grade" else []  # a mode flag, a submission

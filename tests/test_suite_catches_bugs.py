@@ -67,7 +67,7 @@ def shape_error_at(line):
 BUGS = {
     "σ′ dropped (BP2)": gradients(NETWORK, "self.sigma_prime[l - 1](self.z[l - 1]) * (delta", "(delta", "delta[2]"),
     "σ′ dropped at the output (BP1, quadratic)": gradients(
-        LOSSES, "sigma_prime(z_L) * error / m", "error / m", "delta[3]"),
+        LOSSES, "sigma_prime(z_L) * error / m", "error / m", "delta[l]"),
     "σ′ taken at a^[l] instead of z^[l] (BP2)": gradients(
         NETWORK, "self.sigma_prime[l - 1](self.z[l - 1])", "self.sigma_prime[l - 1](self.a[l - 1])", "delta[2]"),
     "missing 1/m (BP1, cross-entropy)": gradients(LOSSES, "delta_L = p / m", "delta_L = p", "delta[2]"),
@@ -79,13 +79,13 @@ BUGS = {
     "W not transposed (forward)": gradients(NETWORK, "a[l - 1] @ self.W[l].T", "a[l - 1] @ self.W[l]",
                                             shape_error_at("a[l - 1] @ self.W[l] + self.b[l]")),
     "dW transposed (BP4)": gradients(
-        NETWORK, "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = self.a[l - 1].T @ delta", "dW[3]"),
+        NETWORK, "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = self.a[l - 1].T @ delta", "dW[l]"),
     "a from the wrong layer (BP4)": gradients(
-        NETWORK, "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = delta.T @ self.a[l]", "dW[3]"),
+        NETWORK, "dW[l] = delta.T @ self.a[l - 1]", "dW[l] = delta.T @ self.a[l]", "dW[l]"),
     "δ from the wrong layer (BP2 restarts from δ^[L])": gradients(
         NETWORK, "(delta @ self.W[l])", "(delta_L @ self.W[l])", shape_error_at("(delta_L @ self.W[l])")),
     "δ kept under the wrong layer": gradients(
-        NETWORK, "self.delta[l - 1] = delta", "self.delta[l] = delta", "delta[4]"),
+        NETWORK, "self.delta[l - 1] = delta", "self.delta[l] = delta", "delta[l]"),
     "bias gradient from the first sample only (BP3)": gradients(
         NETWORK, "db[l] = delta.sum(axis=0)", "db[l] = delta[0]", "db[2]"),
     "bias gradient averaged, a second 1/m (BP3)": gradients(

@@ -23,7 +23,7 @@ PRINTS = "tests/test_loop.py::test_scratchnet_train_prints_what_torch_ref_prints
 RESUMED = "tests/test_checkpoint.py::test_interrupted_and_resumed_equals_uninterrupted"
 OPTIM = "tests/test_optimizers_torch.py::test_training_with_dropout_matches_torch_for_100_steps"  # one case, no search
 LOSS_LINE = r"At index \d+ diff: 'loss: "   # the first printed line that differs is a loss line
-STEPS_TAKEN = r"optimizer\.t is \d+, but epoch \d+ and step \d+ mean \d+ steps taken"  # the resumed run's checkpoint
+STEPS_TAKEN = r"optimizer\.t is \d+, but epoch \d+ and batch \d+ mean \d+ steps taken"  # the resumed run's checkpoint
 
 
 def quantity_like(pattern):

@@ -11,7 +11,7 @@ size that pool once).
 
 import torch
 
-from scratchnet.fast.threads import cores, parse_threads
+from scratchnet.fast.threads import parse_threads, pool_thread_count
 
 
 def set_interop_threads(count):
@@ -34,8 +34,7 @@ class TorchThreads:
     """
 
     def __init__(self, setting):
-        setting = parse_threads(str(setting))  # "auto", "4" (a flag's text) or 4
-        self.count = max(cores() - 1, 1) if setting == "auto" else setting  # torch's pool splits each product
+        self.count = pool_thread_count(parse_threads(str(setting)))  # "auto", "4" (a flag's text) or 4
 
     def __enter__(self):
         self.saved = torch.get_num_threads()

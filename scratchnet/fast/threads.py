@@ -59,12 +59,18 @@ def parallel_step():
     return cpu.cpu_blas() is not None
 
 
+def pool_thread_count(setting):
+    """--threads for a thread pool that splits each product between its threads and waits for the slowest (a
+    BLAS's own, torch's, XLA's): N itself, or for auto all the cores but one, so a busy core does not stall it."""
+    return max(cores() - 1, 1) if setting == "auto" else setting
+
+
 def thread_count(setting):
     """The thread count for a --threads setting: N itself, or for auto every core where the workers of the
-    parallel step run (a busy core takes fewer pieces), and all the cores but one where a BLAS's own threads do."""
-    if setting != "auto":
-        return min(setting, MAX_WORKERS) if parallel_step() else setting
-    return cores() if parallel_step() else max(cores() - 1, 1)
+    parallel step run (a busy core takes fewer pieces), and pool_thread_count where a BLAS's own threads do."""
+    if not parallel_step():
+        return pool_thread_count(setting)
+    return cores() if setting == "auto" else min(setting, MAX_WORKERS)
 
 
 class BlasThreads:
