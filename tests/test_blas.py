@@ -232,16 +232,19 @@ def test_cpu_blas_set_aside_says_np_matmul(blas, monkeypatch):
 
 
 def test_the_command_prints_the_line_and_the_path_only_when_asked(blas, capsys):
-    blas_module.main([])
-    assert capsys.readouterr().out == blas_line() + "\n"
-    blas_module.main(["--path"])
-    assert capsys.readouterr().out.splitlines()[1] == f"library: {blas.path}"
+    from scratchnet.fast.__main__ import main
+
+    main([])
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == blas_line() and "library:" not in out
+    main(["--path"])
+    assert capsys.readouterr().out.splitlines()[-1] == f"library: {blas.path}"
 
 
 def test_the_command_says_library_kernel_and_thread_policy_and_no_folder(blas, tmp_path):
-    """`python -m scratchnet.fast.blas` as a user runs it: the BLAS line, the threads --threads auto runs, and
+    """`python -m scratchnet.fast` as a user runs it: the BLAS line, the threads --threads auto runs, and
     the kernel (nothing measured yet: an empty cache folder)."""
-    done = subprocess.run([sys.executable, "-m", "scratchnet.fast.blas"], cwd=REPO, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "scratchnet.fast"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path)}, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -3,7 +3,7 @@
 The measurement itself is timing, never asserted: here a probe in a fresh interpreter runs the kernel it was
 given and reports it (OPENBLAS_CORETYPE=Sandybridge, which every x86-64 CPU with AVX can run), the rounds are
 interleaved and their medians kept, a kernel OpenBLAS maps to another is counted once, a probe that dies is
-left out, and the record (in a temporary cache folder) gives the advice line `python -m scratchnet.fast.blas`
+left out, and the record (in a temporary cache folder) gives the advice line `python -m scratchnet.fast`
 prints, whichever kernel this machine runs.
 
     python -m pytest tests/test_kernel.py
@@ -13,7 +13,7 @@ import platform
 
 import pytest
 
-from scratchnet.fast import kernel
+from scratchnet.fast import kernel, kernel_choice
 
 
 @pytest.fixture(autouse=True)
@@ -48,10 +48,10 @@ def test_rounds_are_interleaved_and_medians_kept(monkeypatch):
 def test_the_record_gives_the_advice(blas, fastest_is_running):
     other = "Sandybridge" if blas.lib.kernel != "Sandybridge" else "Haswell"
     ms = {blas.lib.kernel: 1.0, other: 2.0} if fastest_is_running else {blas.lib.kernel: 3.0, other: 2.0}
-    assert kernel.advice(blas) is None  # nothing measured yet
-    kernel.record(blas, ms)
-    assert kernel.recorded(blas)["fastest"] == (blas.lib.kernel if fastest_is_running else other)
-    line = kernel.advice(blas)
+    assert kernel_choice.advice(blas) is None  # nothing measured yet
+    kernel_choice.record(blas, ms)
+    assert kernel_choice.recorded(blas)["fastest"] == (blas.lib.kernel if fastest_is_running else other)
+    line = kernel_choice.advice(blas)
     if fastest_is_running:
         assert line.startswith(f"kernel: {blas.lib.kernel}, the fastest of")
     else:
@@ -61,6 +61,6 @@ def test_the_record_gives_the_advice(blas, fastest_is_running):
 def test_a_damaged_cache_is_no_record(blas, cache):
     (cache / "scratchnet").mkdir()
     (cache / "scratchnet" / "openblas-kernel.json").write_text("{not json")
-    assert kernel.recorded(blas) is None
-    kernel.record(blas, {"Haswell": 1.0})  # and is replaced, not fatal
-    assert kernel.recorded(blas)["fastest"] == "Haswell"
+    assert kernel_choice.recorded(blas) is None
+    kernel_choice.record(blas, {"Haswell": 1.0})  # and is replaced, not fatal
+    assert kernel_choice.recorded(blas)["fastest"] == "Haswell"

@@ -23,7 +23,6 @@ The symbol names differ between builds: numpy ≥ 2 wheels export `scipy_cblas_s
 numpy 1.2x wheels `cblas_sgemm64_`, a system or conda OpenBLAS plain `cblas_sgemm` (32-bit integers).
 """
 
-import argparse
 import contextlib
 import ctypes
 import functools
@@ -325,27 +324,3 @@ def blas_line():
     ints = "64-bit" if blas.int64 else "32-bit"
     return (f"CPU BLAS: numpy's {blas.lib.describe().rsplit(' in ', 1)[0]}, called directly "
             f"({', '.join(blas.symbols)}, {ints} integers); checked against np.matmul")
-
-
-def main(argv=None, threads="", kernel=None):
-    """The command: blas_line(), the thread policy `threads` (scratchnet.fast.threads says it), what was measured
-    of the kernels (`kernel`, scratchnet.fast.kernel.advice), and the path with --path."""
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.fast.blas", description=__doc__.splitlines()[0])
-    parser.add_argument("--path", action="store_true", help="also print where the library is (a path on this machine)")
-    args = parser.parse_args(argv)
-    print(blas_line())
-    if threads:
-        print(f"threads (--threads auto): {threads}")
-    if kernel:
-        print(kernel)
-    blas = cpu_blas()
-    if args.path and blas is not None:
-        print(f"library: {blas.path}")
-
-
-if __name__ == "__main__":  # run as a command, this file is __main__: use the module itself, which threads imports
-    from scratchnet.fast import blas, kernel, threads
-
-    found = blas.cpu_blas()
-    blas.main(threads=threads.BlasThreads("auto").describe(), kernel=found and (
-        kernel.advice(found) or "kernel: as DYNAMIC_ARCH picked it (python -m scratchnet.fast.kernel measures them)"))

@@ -9,7 +9,7 @@ step's products took 2.68 s/epoch with SkylakeX and 2.08 with Haswell; on an Int
 SkylakeX was the faster. So the choice is measured: each candidate kernel in a fresh interpreter (a kernel
 this CPU lacks may die of an illegal instruction there, not here), the tutorial's step at batch 64 on one
 thread, interleaved rounds, medians. The result is kept in the user's cache folder, one entry per library
-version and CPU, and `python -m scratchnet.fast.blas` says what it found.
+version and CPU, and `python -m scratchnet.fast` says what it found.
 
 Why the choice is recorded and named rather than applied when a run starts: OPENBLAS_CORETYPE is read once,
 when the library loads, which is `import numpy`; `python -m scratchnet.train` imports numpy before any code of
@@ -23,12 +23,12 @@ user, is. A user's OPENBLAS_CORETYPE is always left as it is.
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 
 from scratchnet.errors import ScratchnetError, UsageError
+from scratchnet.fast.kernel_choice import advice, cache_path, record
 from scratchnet.shell.console import info, run_cli
 
 CANDIDATES = ("Haswell", "SkylakeX", "Zen", "CooperLake", "SapphireRapids", "Sandybridge")  # x86-64 kernels
@@ -56,21 +56,6 @@ print(json.dumps({"kernel": blas.lib.kernel, "ms": 1e3 * sorted(times)[3]}))
 """
 
 
-def cache_path():
-    """The cache file: $XDG_CACHE_HOME/scratchnet/openblas-kernel.json (~/.cache/... by default)."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "scratchnet", "openblas-kernel.json")
-
-
-def machine_key(blas):
-    """One entry per library version and CPU: the choice holds for both, and for nothing else."""
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return f"OpenBLAS {blas.lib.version} on {cpu}"
-
-
 def probe(kernel):
     """(the kernel that ran, ms per step) in a fresh interpreter with OPENBLAS_CORETYPE=kernel; None if it failed."""
     env = {**os.environ, "OPENBLAS_CORETYPE": kernel, "OPENBLAS_NUM_THREADS": "1"}
@@ -92,51 +77,15 @@ def measure(candidates=CANDIDATES, rounds=ROUNDS):
     return {kernel: statistics.median(ms) for kernel, ms in seen.items()}
 
 
-def recorded(blas):
-    """The measurement recorded for this library and CPU ({"fastest": …, "ms": {…}}), or None."""
-    try:
-        with open(cache_path()) as f:
-            return json.load(f).get(machine_key(blas))
-    except (OSError, ValueError):
-        return None
-
-
-def record(blas, ms):
-    path, entries = cache_path(), {}
-    try:
-        with open(path) as f:
-            entries = json.load(f)
-    except (OSError, ValueError):
-        pass
-    entries[machine_key(blas)] = {"fastest": min(ms, key=ms.get), "ms": ms}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(entries, f, indent=1)
-    os.replace(path + ".tmp", path)
-
-
-def advice(blas):
-    """One line on the kernel running against the fastest measured here, or None where none was measured."""
-    found = recorded(blas)
-    if not found:
-        return None
-    fastest, ms = found["fastest"], found["ms"]
-    if blas.lib.kernel == fastest:
-        return f"kernel: {fastest}, the fastest of {', '.join(ms)} measured here (python -m scratchnet.fast.kernel)"
-    gain = ms.get(blas.lib.kernel, ms[fastest]) / ms[fastest]
-    return (f"kernel: {blas.lib.kernel}; {fastest} measured {gain:.2f} × faster here: "
-            f"export OPENBLAS_CORETYPE={fastest} to train with it")
-
-
 def main(blas):
     """The command: measure, record, and print each kernel's time and the advice."""
     if blas is None:
-        raise UsageError("numpy's OpenBLAS is not bound here (python -m scratchnet.fast.blas says why): "
+        raise UsageError("numpy's OpenBLAS is not bound here (python -m scratchnet.fast says why): "
                          "there is no kernel to choose")
     info(f"timing the step under {', '.join(CANDIDATES)}, {ROUNDS} interleaved rounds, each in a fresh interpreter")
     ms = measure()
     if not ms:
-        raise ScratchnetError("no kernel could be timed: run python -m scratchnet.fast.blas to see what is wrong")
+        raise ScratchnetError("no kernel could be timed: run python -m scratchnet.fast to see what is wrong")
     record(blas, ms)
     for kernel, t in sorted(ms.items(), key=lambda item: item[1]):
         print(f"{kernel:>16}: {t:.2f} ms per step (784-512-512-10, batch 64, one thread, median)")

@@ -31,12 +31,13 @@ import numpy as np
 import scratchnet
 import scratchnet.activations
 from scratchnet.activations import ACTIVATIONS
-from scratchnet.grade import records
 from scratchnet.grade.channel import Reader, encode, pack
 from scratchnet.grade.execute import NotRun, TimedOut, exit_text
 from scratchnet.grade.formats import printable
 from scratchnet.grade.isolation import environment, stop
 from scratchnet.grade.policy import RUN_TIME
+from scratchnet.grade.records import Batch
+from scratchnet.grade.records import apply as apply_records
 from scratchnet.grade.watch import Outbox, Steps, above_stdio, watch
 
 MAX_OUTPUT = 20_000          # characters of the submission's own output kept for the report
@@ -113,7 +114,7 @@ def run_submission(source, filename, calls, names, held):
         todo = [i for i, c in enumerate(calls) if run.outcomes[i] is None and c.function not in skipped]
         watched = _child(_job(source, filename, [calls[i] for i in todo], held),
                          _max_record([calls[i] for i in todo]), limits, held.isolation, budget_end)
-        done = records.apply(watched.records, records.Batch(todo, calls, names, limits, filename), run)
+        done = apply_records(watched.records, Batch(todo, calls, names, limits, filename), run)
         current = watched.current
         if current is None and not run.fault and not watched.killed:  # stopped before the submission ran: ours
             last = watched.output.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
