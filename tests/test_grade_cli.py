@@ -65,7 +65,8 @@ def test_json_for_a_class(wrong, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["a.py", "b.py", "--gradescope", "r.json"], "--gradescope writes one results.json"),
-    (["x.py", "--cases", "0"], "--cases and --jobs must be ≥ 1"),
+    (["x.py", "--cases", "0"], "--cases 0: give a number of networks from 1 to 1000"),
+    (["x.py", "--jobs", "0"], "--jobs 0: give a number of submissions graded at once, 1 to 256, or auto"),
     (["x.py", "--layout", "diagonal"], "invalid choice: 'diagonal'"),
     (["x.py", "--time-limit", "nan"], "--time-limit nan: give a number of seconds"),
     (["x.py", "--time-limit", "inf"], "--time-limit inf: give a number of seconds"),

@@ -24,8 +24,8 @@ import sys
 
 from scratchnet.checks import check_seed
 from scratchnet.errors import UsageError
-from scratchnet.grade.cases import N_CASES
-from scratchnet.grade.classrun import grade_class, jobs, run_class
+from scratchnet.grade.cases import MAX_CASES, N_CASES
+from scratchnet.grade.classrun import MAX_JOBS, grade_class, jobs, run_class
 from scratchnet.grade.formats import as_dict, gradescope, printable
 from scratchnet.grade.grader import MEMORY_MB, TIME_LIMIT, grade
 from scratchnet.grade.handout import LAYOUTS
@@ -68,7 +68,8 @@ def build_parser(prog="python -m scratchnet.grade"):
     p.add_argument("--json", action="store_true", help="print one JSON document for all submissions instead of text")
     p.add_argument("--gradescope", metavar="PATH",
                    help="write Gradescope's results.json (one test per equation) for the one submission given")
-    p.add_argument("--jobs", type=jobs, default=1, help="submissions graded at once, or auto: one per CPU (default 1)")
+    p.add_argument("--jobs", default="1",
+                   help=f"submissions graded at once, 1 to {MAX_JOBS}, or auto: one per CPU (default 1)")
     p.add_argument("--allow", action="append", default=[], metavar="NAME",
                    help="permit a module or built-in the exercise's policy refuses (repeatable; see scratchnet/grade/"
                         "policy.py)")
@@ -118,8 +119,9 @@ def main(argv=None, oracle=None, prog="python -m scratchnet.grade"):
 
 def _checked(args):
     """args, once every flag is a usable value (else a UsageError naming the flag)."""
-    if args.cases < 1 or args.jobs < 1:
-        raise UsageError("--cases and --jobs must be ≥ 1")
+    if not 1 <= args.cases <= MAX_CASES:
+        raise UsageError(f"--cases {args.cases}: give a number of networks from 1 to {MAX_CASES}")
+    args.jobs = jobs(args.jobs)
     for flag, value in (("--time-limit", args.time_limit), ("--submission-time", args.submission_time)):
         if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
             raise UsageError(f"{flag} {value:g}: give a number of seconds in (0, {MAX_SECONDS}]")

@@ -67,6 +67,7 @@ DEFAULT_CASES = (
 
 
 N_CASES = len(DEFAULT_CASES)
+MAX_CASES = 1000  # --cases beyond it: a thousand networks already outlast a submission's time budget
 
 
 def cases(n=N_CASES, seed=0):

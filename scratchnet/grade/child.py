@@ -251,4 +251,7 @@ def main(fd, calls_fd):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3 or not all(arg.isdigit() for arg in sys.argv[1:]):
+        sys.exit("scratchnet/grade/child.py is the grader's child process, started by python -m scratchnet.grade "
+                 "with two file descriptors; run python -m scratchnet.grade --help")
     main(int(sys.argv[1]), int(sys.argv[2]))

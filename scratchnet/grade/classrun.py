@@ -32,16 +32,20 @@ LABELS = {"forward": "forward pass", "cross_entropy": "(BP1) cross-entropy", "qu
           "BP2": "(BP2) δ^[l]", "BP4": "(BP4) ∂C/∂W^[l]", "BP3": "(BP3) ∂C/∂b^[l]", "update": "SGD update"}
 UNANSWERED = {"not implemented": "not yet implemented", "not defined": "function missing", "timed out": "timed out"}
 NOT_WRITTEN = ("not yet implemented", "function missing")
+MAX_JOBS = 256  # --jobs beyond it: more child processes than any class needs at once
 
 
 def jobs(text):
-    """--jobs: a count ≥ 1, or auto (one per CPU)."""
+    """--jobs: a count from 1 to MAX_JOBS, or auto (one per CPU)."""
     if text == "auto":
         return os.cpu_count() or 1
     try:
-        return int(text)
+        count = int(text)
     except ValueError:
-        raise UsageError(f"--jobs {text}: give a number of submissions graded at once, or auto") from None
+        count = 0
+    if not 1 <= count <= MAX_JOBS:
+        raise UsageError(f"--jobs {text}: give a number of submissions graded at once, 1 to {MAX_JOBS}, or auto")
+    return count
 
 
 def students(folder):
