@@ -38,5 +38,15 @@ class BusyCore:
         self.process.wait()
 
 
+def main(argv=None):
+    from scratchnet.shell.cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m benchmarks.busy", description=__doc__.splitlines()[0])
+    parser.add_argument("seconds", type=float, help="how long to spin at most")
+    parser.add_argument("core", type=int, nargs="?", help="the core to keep busy (default: the last one)")
+    args = parser.parse_args(argv)
+    spin(args.seconds, max(os.sched_getaffinity(0)) if args.core is None else args.core)
+
+
 if __name__ == "__main__":
-    spin(float(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else max(os.sched_getaffinity(0)))
+    main()

@@ -34,6 +34,7 @@ from scratchnet.fast.blas import blas_line
 from scratchnet.fast.threads import BlasThreads, cores, parse_threads
 from scratchnet.mnist.load import load_data
 from scratchnet.run.config import TrainConfig
+from scratchnet.shell.cli import OneLineParser
 
 WARMUP_STEPS = 20
 
@@ -136,8 +137,8 @@ def serve(worker, commands, replies):
 
 
 def main():
-    p = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="python -m benchmarks.worker", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("engine", choices=("numpy", "torch", "jax"))
     p.add_argument("name")
     p.add_argument("--data-dir", default="data")

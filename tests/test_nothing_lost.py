@@ -470,6 +470,38 @@ def test_torch_ref_help_shows_only_flags_that_work(module):
     assert "auto" not in done.stdout.split("\n  --device")[1].split("\n  --")[0]
 
 
+# every command: each module with a __main__ block explains itself on --help and refuses a flag it lacks ----------
+
+def entry_points():
+    """Every `python -m` module of the three packages: found by its __main__ block, so a new one is tested too."""
+    found = []
+    for package in ("scratchnet", "torch_ref", "benchmarks"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"):
+                parts = path.relative_to(REPO).with_suffix("").parts
+                found.append(".".join(parts[:-1] if parts[-1] == "__main__" else parts))
+    return found
+
+
+INTERNAL = ("scratchnet.grade.child",)  # started by the grader with file descriptors: it says so, and what to run
+
+
+@pytest.mark.parametrize("module", entry_points())
+def test_every_command_explains_itself_and_refuses_a_flag_it_lacks(module):
+    if module.startswith("torch_ref"):
+        pytest.importorskip("torch")
+    helped = hostile(module, ["--help"], capture_output=True, text=True)
+    refused = hostile(module, ["--no-such-flag"], capture_output=True, text=True)
+    if module in INTERNAL:
+        for done in (helped, refused):
+            assert "python -m scratchnet.grade --help" in one_line(done, 1)
+        return
+    assert helped.returncode == 0 and helped.stdout.startswith(f"usage: python -m {module}"), helped
+    assert helped.stderr == "", helped.stderr
+    line = one_line(refused, 2)  # the unknown flag named, or first what the command needs (argparse's order)
+    assert "--no-such-flag" in line or "required" in line, line
+
+
 # 2, 7 for the grader: its --gradescope output and its --seed ------------------------------------------------
 
 def test_the_grader_never_writes_over_a_submission(tmp_path):
@@ -541,6 +573,8 @@ ROWS = {
     "scratchnet.grade": Row(run=("{hw}",), code=1, outputs=("--gradescope",), inputs=("FILE",),
                             numbers=("--cases", "--seed", "--time-limit", "--memory-mb", "--jobs"),
                             ),
+    "scratchnet.fast": Row(run=()),
+    "scratchnet.teaching.doclinks": Row(run=(), pipe_code=0, inputs=("--doc",)),  # silent when every link holds
     "torch_ref.train": Row(run=TINY, outputs=("--metrics-out",), mnist=True, torch=True, few=True),
     "torch_ref.compare": Row(run=(*TINY, "--steps", "1"), outputs=("--metrics-out",), torch=True, few=True,
                              numbers=("--steps",), accepted=(("--steps", "huge"),)),
@@ -755,8 +789,7 @@ def test_a_number_out_of_range_is_refused_in_one_line(name, flag, value, paths, 
 
 # the locale, torch, two interrupts
 
-@pytest.mark.parametrize("name", [n for n in ("scratchnet.train", "scratchnet.explain --html", "scratchnet.exercise",
-                                              "scratchnet.grade")])
+@pytest.mark.parametrize("name", [name for name, row in ROWS.items() if row.run is not None and not row.few])
 def test_under_lc_all_c_every_text_file_is_read_as_utf8(name, paths):
     row, (module, _) = ROWS[name], entry(name)
     env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING")}

@@ -7,17 +7,19 @@ The BLAS line is scratchnet.fast.blas's, the thread policy scratchnet.fast.threa
 kernel line what `python -m scratchnet.fast.kernel` measured and recorded here (scratchnet.fast.kernel_choice).
 """
 
-import argparse
+import sys
 
 from scratchnet.fast.blas import blas_line, cpu_blas
 from scratchnet.fast.kernel_choice import advice
 from scratchnet.fast.threads import BlasThreads
+from scratchnet.shell.cli import OneLineParser
+from scratchnet.shell.console import run_cli
 
 UNMEASURED = "kernel: as DYNAMIC_ARCH picked it (python -m scratchnet.fast.kernel measures them)"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.fast", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m scratchnet.fast", description=__doc__.splitlines()[0])
     parser.add_argument("--path", action="store_true", help="also print where the library is (a path on this machine)")
     args = parser.parse_args(argv)
     print(blas_line())
@@ -30,4 +32,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, sys.argv[1:])

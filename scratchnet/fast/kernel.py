@@ -21,6 +21,7 @@ products round unlike numpy's own). Neither is worth a 10–25 % on some CPUs; t
 user, is. A user's OPENBLAS_CORETYPE is always left as it is.
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -93,7 +94,15 @@ def main(blas):
     print(f"recorded in {cache_path()}")
 
 
-if __name__ == "__main__":
+def cli(argv):
+    """python -m scratchnet.fast.kernel: its flags (only --help), then main on numpy's OpenBLAS."""
     from scratchnet.fast.blas import cpu_blas
+    from scratchnet.shell.cli import OneLineParser
 
-    run_cli(lambda argv: main(cpu_blas()), sys.argv[1:])
+    OneLineParser(prog="python -m scratchnet.fast.kernel", description=__doc__,
+                  formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    main(cpu_blas())
+
+
+if __name__ == "__main__":
+    run_cli(cli, sys.argv[1:])

@@ -23,6 +23,11 @@ import sys
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from scratchnet.errors import UsageError
+from scratchnet.shell.cli import OneLineParser
+from scratchnet.shell.console import run_cli
+from scratchnet.shell.fileio import atomic_write, check_input
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NOTES = REPO / "docs" / "backprop.md"
 CODE_LINK = re.compile(r"\[`(?P<tag>[^`]+)` · (?P<name>[\w./-]+) L(?P<a>\d+)(?:-L(?P<b>\d+))?\]"
@@ -144,7 +149,7 @@ def fixed_link(doc, match, history, problems):
     if target is None:
         problems.append(f"{match[0]}: no file {match['path']}, and no single file of that name under scratchnet/")
         return match[0]
-    lines = target.read_text().splitlines()
+    lines = target.read_text(encoding="utf-8").splitlines()
     if target == written and holds(tag, lines, first, last):
         return match[0]
     line_number = match.string.count("\n", 0, match.start()) + 1
@@ -160,26 +165,31 @@ def fixed_link(doc, match, history, problems):
 
 def fix_links(doc=NOTES):
     """Rewrite every code link of `doc` that no longer holds (module docstring); return (links changed, problems)."""
-    text, problems, history = doc.read_text(), [], History(doc)
+    text, problems, history = doc.read_text(encoding="utf-8"), [], History(doc)
     fixed = CODE_LINK.sub(lambda match: fixed_link(doc, match, history, problems), text)
     changed = sum(a != b for a, b in zip(CODE_LINK.findall(text), CODE_LINK.findall(fixed), strict=True))
     if fixed != text:
-        doc.write_text(fixed)
+        with atomic_write(doc) as out:  # whole or not at all: the notes are never left half-written
+            out.write(fixed.encode("utf-8"))
     return changed, problems
 
 
 def broken_links(doc=NOTES):
     """The links of `doc` whose TAG is not in the lines they name (or whose file is missing), as their text."""
     return [link for link in code_links(doc)
-            if not (link.path.is_file() and holds(link.tag, link.path.read_text().splitlines(), link.first, link.last))]
+            if not (link.path.is_file() and holds(link.tag, link.path.read_text(encoding="utf-8").splitlines(),
+                                                    link.first, link.last))]
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.teaching.doclinks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m scratchnet.teaching.doclinks", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fix", action="store_true", help="rewrite the links that no longer hold, in place")
     parser.add_argument("--doc", type=pathlib.Path, default=NOTES, help="the Markdown file (default docs/backprop.md)")
     args = parser.parse_args(argv)
+    check_input(args.doc, "--doc")
+    if not args.doc.is_file():
+        raise UsageError(f"--doc {args.doc}: no such file; give the Markdown notes (default docs/backprop.md)")
     if args.fix:
         changed, problems = fix_links(args.doc)
         print(f"{args.doc}: {changed} link(s) rewritten")
@@ -191,4 +201,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, sys.argv[1:]))
