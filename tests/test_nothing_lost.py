@@ -26,6 +26,7 @@ import subprocess
 import sys
 import termios
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -490,8 +491,9 @@ INTERNAL = ("scratchnet.grade.child",)  # started by the grader with file descri
 def test_every_command_explains_itself_and_refuses_a_flag_it_lacks(module):
     if module.startswith("torch_ref"):
         pytest.importorskip("torch")
-    helped = hostile(module, ["--help"], capture_output=True, text=True)
-    refused = hostile(module, ["--no-such-flag"], capture_output=True, text=True)
+    with ThreadPoolExecutor(2) as pool:  # the two runs side by side: each is mostly an interpreter's start-up
+        helped, refused = pool.map(lambda flag: hostile(module, [flag], capture_output=True, text=True),
+                                   ["--help", "--no-such-flag"])
     if module in INTERNAL:
         for done in (helped, refused):
             assert "python -m scratchnet.grade --help" in one_line(done, 1)
