@@ -18,7 +18,7 @@ import ast
 from string import Template
 
 from scratchnet.errors import UsageError
-from scratchnet.grade.policy import handout_text
+from scratchnet.grade.policy import handout_text, parse
 
 LAYOUTS = ("rows", "columns", "per-sample")
 
@@ -255,7 +255,7 @@ def stub_source(layout):
     """The hand-out for `layout`: the solution with each body replaced by its equations as TODOs."""
     source = solution_source(layout)
     lines = source.splitlines()
-    for node in reversed(ast.parse(source).body):  # from the bottom, so earlier line numbers stay valid
+    for node in reversed(parse(source).body):  # from the bottom, so earlier line numbers stay valid
         if isinstance(node, ast.FunctionDef):
             first, last = node.body[1].lineno - 1, node.end_lineno
             todo = [f"    # TODO {comment}" for comment in _comments(lines[first:last])]
@@ -278,7 +278,7 @@ def declared_layout(source):
     """The layout a submission states at module level, `LAYOUT = "..."` or `LAYOUT: str = "..."` (the last one,
     as Python would run it), or None when it has none; the source must compile."""
     stated = None
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) else []
         value = getattr(node, "value", None)
