@@ -186,9 +186,9 @@ for pid in [os.getppid(), 1]:
         print(pid, "refused", e)
 """,
     "write the package": """
-import glob
 def sgd_update(W, b, dW, db, lr):
-    for path in glob.glob("REPO/scratchnet/*.py"):
+    for path in ("REPO/scratchnet/network.py", "REPO/scratchnet/losses.py"):  # named: a glob under a private
+                                                                              # /tmp finds nothing to open
         with open(path, "a") as f:
             f.write("# owned")
     raise NotImplementedError
