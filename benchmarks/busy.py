@@ -39,7 +39,7 @@ class BusyCore:
 
 
 def main(argv=None):
-    from scratchnet.shell.cli import OneLineParser
+    from scratchnet.shell.cli import OneLineParser  # here: BusyCore's importers need no scratchnet
 
     parser = OneLineParser(prog="python -m benchmarks.busy", description=__doc__.splitlines()[0])
     parser.add_argument("seconds", type=float, help="how long to spin at most")

@@ -30,6 +30,7 @@ import sys
 
 from scratchnet.errors import ScratchnetError, UsageError
 from scratchnet.fast.kernel_choice import advice, cache_path, record
+from scratchnet.shell.cli import OneLineParser
 from scratchnet.shell.console import info, run_cli
 
 CANDIDATES = ("Haswell", "SkylakeX", "Zen", "CooperLake", "SapphireRapids", "Sandybridge")  # x86-64 kernels
@@ -97,7 +98,6 @@ def main(blas):
 def cli(argv):
     """python -m scratchnet.fast.kernel: its flags (only --help), then main on numpy's OpenBLAS."""
     from scratchnet.fast.blas import cpu_blas
-    from scratchnet.shell.cli import OneLineParser
 
     OneLineParser(prog="python -m scratchnet.fast.kernel", description=__doc__,
                   formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)

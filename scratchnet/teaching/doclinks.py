@@ -52,15 +52,20 @@ class CodeLink:
 
     def lines(self):
         """The source lines the link covers."""
-        return self.path.read_text(encoding="utf-8").splitlines()[self.first - 1:self.last]
+        return source_lines(self.path)[self.first - 1:self.last]
 
     def function(self):
         """The name of the function whose body holds the link's first line (None at module level)."""
-        for line in reversed(self.path.read_text(encoding="utf-8").splitlines()[:self.first]):
+        for line in reversed(source_lines(self.path)[:self.first]):
             match = DEF.match(line)
             if match:
                 return match[1]
         return None
+
+
+def source_lines(path):
+    """The lines of a file the notes link to, read as UTF-8 whatever the locale."""
+    return path.read_text(encoding="utf-8").splitlines()
 
 
 def code_links(doc=NOTES):
@@ -149,7 +154,7 @@ def fixed_link(doc, match, history, problems):
     if target is None:
         problems.append(f"{match[0]}: no file {match['path']}, and no single file of that name under scratchnet/")
         return match[0]
-    lines = target.read_text(encoding="utf-8").splitlines()
+    lines = source_lines(target)
     if target == written and holds(tag, lines, first, last):
         return match[0]
     line_number = match.string.count("\n", 0, match.start()) + 1
@@ -177,8 +182,7 @@ def fix_links(doc=NOTES):
 def broken_links(doc=NOTES):
     """The links of `doc` whose TAG is not in the lines they name (or whose file is missing), as their text."""
     return [link for link in code_links(doc)
-            if not (link.path.is_file() and holds(link.tag, link.path.read_text(encoding="utf-8").splitlines(),
-                                                    link.first, link.last))]
+            if not (link.path.is_file() and holds(link.tag, source_lines(link.path), link.first, link.last))]
 
 
 def main(argv=None):
