@@ -8,6 +8,7 @@ property tests: `HYPOTHESIS_PROFILE=dev python -m pytest --hypothesis-seed=1 ...
 
 import os
 import pathlib
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -24,6 +25,14 @@ settings.register_profile("thorough", max_examples=2000, deadline=None, print_bl
                           suppress_health_check=[HealthCheck.too_slow])
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
 settings.load_profile(PROFILE)
+
+# A suite started under nohup, or with `… &` in a script, inherits SIGHUP or SIGINT ignored, and so would every
+# command it starts: scratchnet's commands keep an ignored signal ignored (scratchnet.shell.signals), so the tests
+# that Ctrl-C or hang up a command would wait for it in vain. A handler of Python's own still ignores the signal
+# here, and a child starts with the default, as from a terminal (exec resets a handled signal, not an ignored one).
+for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_signum) is signal.SIG_IGN:
+        signal.signal(_signum, lambda signum, frame: None)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "data"

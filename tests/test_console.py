@@ -125,3 +125,17 @@ def test_a_signal_stops_any_command_with_one_line(signame, line):
     p.send_signal(getattr(signal, signame))
     _, err = p.communicate(timeout=60)
     assert (p.returncode, err) == (128 + getattr(signal, signame), line + "\n")
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_the_command_was_started_ignoring_stays_ignored(signame):
+    """`nohup cmd` starts cmd with SIGHUP ignored, a script's `cmd &` with SIGINT ignored: the user's wish, kept."""
+    signum = getattr(signal, signame)
+    code = ("import time\nfrom scratchnet.shell.console import run_cli\n"
+            "def main(argv):\n    print('ready', flush=True)\n    time.sleep(1)\n    print('done')\nrun_cli(main)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN))  # as nohup does
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signum)
+    out, err = p.communicate(timeout=60)
+    assert (p.returncode, out, err) == (0, "done\n", "")

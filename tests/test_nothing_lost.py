@@ -336,6 +336,19 @@ def test_a_signal_mid_epoch_saves_and_says_how_to_resume(signame, code, said, st
     assert load_checkpoint(str(ckpt))[1]["state"]["epoch"] == 1
 
 
+@pytest.mark.parametrize("signame", ["SIGHUP", "SIGINT"])
+def test_a_signal_the_run_was_started_ignoring_stays_ignored(signame, small, tmp_path):
+    """nohup starts a command with SIGHUP ignored, a script's `… &` with SIGINT ignored: the user asked for the run
+    to outlive the terminal, or the script's Ctrl-C. The run trains to the end, saving nothing early."""
+    ckpt = tmp_path / "c.npz"
+    ignored = f"import signal\nsignal.signal(signal.{signame}, signal.SIG_IGN)\n"  # before run_cli, as nohup does
+    prelude = ignored + signal_at(("ReferenceStep",), 3, signame, 0.01)
+    done = train(*small, "--step", "reference", "--save", str(ckpt), prelude=prelude)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr  # no "hung up …" line, no traceback
+    assert done.stdout.rstrip().endswith("Done!")
+    assert load_checkpoint(str(ckpt))[1]["state"]["epoch"] == 1
+
+
 def test_a_signal_sent_from_outside_is_honoured(step, small, tmp_path):
     ckpt = tmp_path / "c.npz"
     p = subprocess.Popen(command("scratchnet.train", [*small, *step[1], "--save", str(ckpt)],

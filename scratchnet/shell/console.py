@@ -7,10 +7,11 @@ message, so no line is ever glued to it.
 `run_cli` is every command's entry point: a ScratchnetError becomes one line and its exit status; a reader
 that goes away (`… | head -1`) ends the command quietly, as Unix tools end, with status 141 (128 + SIGPIPE);
 SIGTERM and SIGHUP stop it as Ctrl-C does, with one line and status 128 + the signal's number (a training run
-saves first: scratchnet.run.control); on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`,
-`LC_ALL=C`) each such character is written in ASCII (alpha, sigma, delta, <=) instead of failing; and a stream
-closed before the command started (`>&-`, `2>&-`) is taken as the user's wish to discard it, as `>/dev/null`
-would: the command runs and ends with its own exit status, what it prints there is dropped.
+saves first: scratchnet.run.control), unless the command was started with them ignored (nohup ignores
+SIGHUP); on a stream that cannot encode α, σ, δ or ≤ (`PYTHONIOENCODING=latin-1`, `LC_ALL=C`) each such
+character is written in ASCII (alpha, sigma, delta, <=) instead of failing; and a stream closed before the
+command started (`>&-`, `2>&-`) is taken as the user's wish to discard it, as `>/dev/null` would: the command
+runs and ends with its own exit status, what it prints there is dropped.
 """
 
 import codecs
@@ -20,7 +21,7 @@ import sys
 import time
 
 from scratchnet.errors import ScratchnetError
-from scratchnet.shell.signals import STOPPING, Stopped, raise_stopped, stopped_by
+from scratchnet.shell.signals import STOPPING, Stopped, handle, raise_stopped, stopped_by
 
 ASCII = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "η": "eta", "θ": "theta",
          "λ": "lambda", "μ": "mu", "µ": "u", "σ": "sigma", "Σ": "sum", "Δ": "Delta", "∂": "d", "∇": "grad",
@@ -144,8 +145,7 @@ def run_cli(main, argv=None):
     """Run `main(argv)`; a ScratchnetError becomes one line on stderr and its exit status, never a traceback."""
     discard_closed_streams()
     readable_streams()
-    for signum in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: an exception, so that files are left whole
-        signal.signal(signum, raise_stopped)
+    handle((signal.SIGTERM, signal.SIGHUP), raise_stopped)  # as Ctrl-C: an exception, so files are left whole
     try:
         try:
             return main(argv)

@@ -6,7 +6,9 @@ exit status 128 + the signal's number (130, 143, 129), wherever the signal arriv
 after an epoch, between epochs. A second signal stops at once, without saving (`Stopped`), except
 while a checkpoint is being written: that write finishes first, so that the last message can say what was saved.
 Outside a run, scratchnet.shell.console's run_cli turns SIGTERM and SIGHUP into `Stopped` as Python does Ctrl-C,
-and `stopped_by` says which signal it was.
+and `stopped_by` says which signal it was. A signal the command was started with ignored stays ignored, as in
+every Unix program: `nohup python -m scratchnet.train … &` keeps training when the terminal closes (SIGHUP),
+and a script's `python -m scratchnet.train … &` is not stopped by the Ctrl-C meant for the script (SIGINT).
 """
 
 import contextlib
@@ -36,6 +38,13 @@ def raise_stopped(signum, frame):
     raise Stopped(signum)
 
 
+def handle(signums, handler):
+    """Install handler for each of signums that is not ignored (nohup, `… &` in a script: the user's wish);
+    return the previous handlers of those it replaced, {signum: handler}, for restoring them."""
+    return {signum: signal.signal(signum, handler) for signum in signums
+            if signal.getsignal(signum) is not signal.SIG_IGN}
+
+
 
 
 class InterruptError(ScratchnetError):
@@ -49,12 +58,13 @@ class InterruptError(ScratchnetError):
 
 
 class InterruptFlag:
-    """The first SIGINT, SIGTERM or SIGHUP sets `signum`; a second one raises Stopped, unless a
-    checkpoint is being written (`with flag.writing():`), which it lets finish."""
+    """The first SIGINT, SIGTERM or SIGHUP sets `signum` (one the process was started with ignored stays
+    ignored); a second one raises Stopped, unless a checkpoint is being written (`with flag.writing():`),
+    which it lets finish."""
 
     def __enter__(self):
         self.signum, self._writing = None, False
-        self.previous = {signum: signal.signal(signum, self._handle) for signum in SIGNALS}
+        self.previous = handle(SIGNALS, self._handle)
         return self
 
     @property
