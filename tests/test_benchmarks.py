@@ -12,11 +12,14 @@ batches; the machine record names the BLAS, its call path and the threads `auto`
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
+from benchmarks.busy import BusyCore
 from benchmarks.run import QUICK, TORCH_AUTO_THREADS, build_parser, chosen
 from scratchnet.fast.threads import parse_threads
 
@@ -184,3 +187,15 @@ def test_a_bad_out_is_refused_before_any_work(out, message, tmp_path):
     assert message.format(tmp=tmp_path) in done.stderr
     assert hashlib.sha256(taken.read_bytes()).hexdigest() == before
     assert not (tmp_path / "no-data").exists()  # refused before fetching anything
+
+
+def test_the_busy_core_stops_with_its_block_even_under_a_parent_ignoring_sigterm():
+    """The spinner inherits an ignored SIGTERM (a benchmark started that way): ending the block still ends it."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        start = time.monotonic()
+        with BusyCore(60) as busy:
+            time.sleep(0.5)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert busy.process.poll() is not None and time.monotonic() - start < 20
