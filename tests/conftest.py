@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from scratchnet.shell.signals import SIGNALS
+
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -30,7 +32,7 @@ settings.load_profile(PROFILE)
 # command it starts: scratchnet's commands keep an ignored signal ignored (scratchnet.shell.signals), so the tests
 # that Ctrl-C or hang up a command would wait for it in vain. A handler of Python's own still ignores the signal
 # here, and a child starts with the default, as from a terminal (exec resets a handled signal, not an ignored one).
-for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+for _signum in SIGNALS:
     if signal.getsignal(_signum) is signal.SIG_IGN:
         signal.signal(_signum, lambda signum, frame: None)
 

@@ -45,8 +45,6 @@ def handle(signums, handler):
             if signal.getsignal(signum) is not signal.SIG_IGN}
 
 
-
-
 class InterruptError(ScratchnetError):
     """A signal stopped the run; the message says what was saved and how to resume (exit status 128 + signal)."""
 
